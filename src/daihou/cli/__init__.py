@@ -1,0 +1,22 @@
+"""``daihou`` command line: every job a command (Typer + Rich)."""
+
+from __future__ import annotations
+
+import typer
+
+from daihou.cli import book, ledger, servicing
+
+app = typer.Typer(
+    name="daihou",
+    help="daihou (贷后): post-loan servicing, end of day and collections.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+book.register(app)
+servicing.register(app)
+ledger.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Database access: engine and session, declarative base, column types, migrations."""

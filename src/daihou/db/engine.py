@@ -1,0 +1,67 @@
+"""Engine and session factory from ``DAIHOU_DATABASE_URL`` or ``--db``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_URL = "sqlite:///daihou.db"
+
+
+def database_url(override: str | None = None) -> str:
+    """``--db`` wins, then ``DAIHOU_DATABASE_URL``, then ``sqlite:///daihou.db``.
+
+    A bare path (``book.db``) is taken as a SQLite file; ``postgresql://`` URLs use
+    psycopg 3.
+    """
+    url = override or os.environ.get("DAIHOU_DATABASE_URL") or DEFAULT_URL
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself so SAVEPOINTs work (pysqlite's own transaction
+    # handling breaks them); see the SQLAlchemy pysqlite "serializable isolation" recipe.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Every unit of work takes SQLite's single write lock up front (waiting up to
+    # busy_timeout): a deferred transaction that reads and then writes can fail with
+    # SQLITE_BUSY when another writer committed in between. SQLite is the embedded,
+    # single-site engine; PostgreSQL is the one for concurrent users.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    resolved = database_url(url)
+    engine = create_engine(resolved, future=True, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with session_factory(engine)() as session, session.begin():
+        yield session

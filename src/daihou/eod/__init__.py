@@ -1,0 +1,1 @@
+"""End of day: the system business date and (later) the EOD steps."""

@@ -1,0 +1,1 @@
+"""Products, customers, loans, installments and loan-book import."""

@@ -1,0 +1,133 @@
+"""ORM models of the loan book.
+
+Installments are a cached projection of the loan's terms and transactions (see
+``daihou.payments.recompute``); the immutable record is the transactions and the
+journal. Customer personal fields are wide text columns so a later change can store
+ciphertext and a keyed hash there without a type change.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from daihou.db.base import Base
+from daihou.db.ids import BigId
+from daihou.db.types import Money, Rate
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))
+    id_number: Mapped[str] = mapped_column(String(512))  # 身份证号
+    phone: Mapped[str] = mapped_column(String(512))
+    address: Mapped[str | None] = mapped_column(String(1024))
+    employer: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class Loan(Base):
+    __tablename__ = "loans"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    product: Mapped[str] = mapped_column(String(32))
+    principal: Mapped[Decimal] = mapped_column(Money)
+    annual_rate: Mapped[Decimal] = mapped_column(Rate)  # contract rate at disbursement
+    current_rate: Mapped[Decimal] = mapped_column(Rate)  # after repricing
+    term_months: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(24))
+    disbursed_on: Mapped[date] = mapped_column(Date)
+    first_due_on: Mapped[date | None] = mapped_column(Date)
+    repayment_day: Mapped[int | None] = mapped_column(Integer)  # 还款日
+    spread_bps: Mapped[int | None] = mapped_column(Integer)  # floating: LPR + spread
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    closed_on: Mapped[date | None] = mapped_column(Date)  # settlement date (结清日)
+    outstanding_principal: Mapped[Decimal] = mapped_column(Money)
+    credit_balance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # 溢缴款
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+    customer: Mapped[Customer] = relationship()
+    installments: Mapped[list[Installment]] = relationship(
+        back_populates="loan", order_by="Installment.period", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (Index("ix_loans_status", "status"),)
+
+
+class Installment(Base):
+    """One period of a loan's current schedule, with due and paid per component."""
+
+    __tablename__ = "installments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"))
+    period: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    annual_rate: Mapped[Decimal] = mapped_column(Rate)
+    principal_due: Mapped[Decimal] = mapped_column(Money)
+    interest_due: Mapped[Decimal] = mapped_column(Money)
+    fee_due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    penalty_due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # 罚息
+    compound_due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # 复利
+    principal_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    interest_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    fee_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    penalty_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    compound_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|due|paid
+    paid_on: Mapped[date | None] = mapped_column(Date)
+
+    loan: Mapped[Loan] = relationship(back_populates="installments")
+
+    __table_args__ = (
+        UniqueConstraint("loan_id", "period"),
+        Index("ix_installments_due_date_status", "due_date", "status"),
+    )
+
+
+class LprRate(Base):
+    """Loan Prime Rate (贷款市场报价利率) history, kept as data."""
+
+    __tablename__ = "lpr_rates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenor: Mapped[str] = mapped_column(String(4))  # "1y" | "5y"
+    effective_on: Mapped[date] = mapped_column(Date)
+    rate: Mapped[Decimal] = mapped_column(Rate)
+
+    __table_args__ = (UniqueConstraint("tenor", "effective_on"),)
+
+
+class RateChange(Base):
+    """Every change of a loan's rate, with the LPR and spread it came from."""
+
+    __tablename__ = "rate_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), index=True)
+    effective_on: Mapped[date] = mapped_column(Date)
+    old_rate: Mapped[Decimal] = mapped_column(Rate)
+    new_rate: Mapped[Decimal] = mapped_column(Rate)
+    lpr_rate: Mapped[Decimal | None] = mapped_column(Rate)
+    spread_bps: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("loan_id", "effective_on"),)

@@ -1,0 +1,1 @@
+"""Repayment posting, reversal, prepayment, refunds and channels."""

@@ -1,0 +1,114 @@
+"""Keep the journal equal to what the loan's transactions mean now.
+
+Each transaction has a *target*: the net amount per account it should have put in the
+journal given its current allocation (a backdated payment or a reversal can move an
+older payment's money from credit to interest, say). ``sync_journal`` compares the
+target with what is already posted under that transaction and posts the difference as
+a new balanced entry. Posted lines are never changed; the history is in the entries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from daihou.kernel.allocation import Applied
+from daihou.kernel.money import ZERO
+from daihou.ledger import accounts
+from daihou.ledger.models import JournalEntry, JournalLine
+from daihou.ledger.service import post_entry
+from daihou.payments.models import Transaction
+
+Net = dict[str, Decimal]  # account -> debit minus credit
+
+SYNCED_KINDS = ("repayment", "prepayment", "fee", "refund")
+
+
+def target_lines(
+    txn: Transaction, parts: list[Applied], charges: list[tuple[str, Decimal]]
+) -> Net:
+    net: Net = defaultdict(lambda: ZERO)
+    if txn.kind in ("repayment", "prepayment"):
+        assert txn.channel is not None
+        net[accounts.clearing(txn.channel)] += txn.amount
+        for part in parts:
+            net[accounts.COMPONENT_ACCOUNT[part.component]] -= part.amount
+    elif txn.kind == "refund":
+        assert txn.channel is not None
+        net[accounts.CUSTOMER_CREDIT] += txn.amount
+        net[accounts.clearing(txn.channel)] -= txn.amount
+    for component, amount in charges:
+        if component == "fee":
+            net[accounts.FEE_RECEIVABLE] += amount
+            net[accounts.FEE_INCOME] -= amount
+    return {k: v for k, v in net.items() if v != ZERO}
+
+
+def posted_lines(session: Session, loan_id: str) -> dict[int, Net]:
+    """Net posted amount per transaction and account for one loan."""
+    rows = session.execute(
+        select(
+            JournalEntry.transaction_id,
+            JournalLine.account,
+            func.sum(JournalLine.debit),
+            func.sum(JournalLine.credit),
+        )
+        .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
+        .where(JournalEntry.loan_id == loan_id, JournalEntry.transaction_id.is_not(None))
+        .group_by(JournalEntry.transaction_id, JournalLine.account)
+    ).all()
+    out: dict[int, Net] = defaultdict(dict)
+    for txn_id, account, debit, credit in rows:
+        net = (debit or ZERO) - (credit or ZERO)
+        if net != ZERO:
+            out[txn_id][account] = net
+    return out
+
+
+def _lines(delta: Net) -> list[tuple[str, Decimal, Decimal]]:
+    return [
+        (account, amount if amount > 0 else ZERO, -amount if amount < 0 else ZERO)
+        for account, amount in sorted(delta.items())
+        if amount != ZERO
+    ]
+
+
+def sync_journal(
+    session: Session,
+    *,
+    loan_id: str,
+    targets: dict[int, Net],
+    transactions: dict[int, Transaction],
+    booked_on: date,
+) -> int:
+    """Post the difference between target and posted lines; return entries written."""
+    posted = posted_lines(session, loan_id)
+    written = 0
+    for txn_id, target in sorted(targets.items()):
+        have = posted.get(txn_id, {})
+        delta = {a: target.get(a, ZERO) - have.get(a, ZERO) for a in set(target) | set(have)}
+        if all(v == ZERO for v in delta.values()):
+            continue
+        txn = transactions[txn_id]
+        post_entry(
+            session,
+            kind=txn.kind if not have else "reallocation",
+            entry_date=txn.value_date,
+            booked_on=booked_on,
+            lines=_lines(delta),
+            loan_id=loan_id,
+            transaction_id=txn_id,
+            memo=None if not have else "allocation changed by a backdated event",
+        )
+        written += 1
+    return written
+
+
+def reversal_lines(session: Session, *, loan_id: str, original_id: int) -> list[tuple[str, Decimal, Decimal]]:
+    """Lines that exactly undo everything posted under ``original_id``."""
+    have = posted_lines(session, loan_id).get(original_id, {})
+    return _lines({a: -v for a, v in have.items()})

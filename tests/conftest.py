@@ -1,0 +1,61 @@
+"""Test databases: SQLite always, PostgreSQL when ``DAIHOU_TEST_DATABASE_URL`` is set.
+
+Every test that takes ``engine`` runs once per database. On PostgreSQL each test gets
+its own schema (dropped afterwards), so tests are isolated and can run in parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from daihou.db.engine import database_url, make_engine
+from daihou.db.models import Base
+
+PG_URL = os.environ.get("DAIHOU_TEST_DATABASE_URL")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and not PG_URL:
+        pytest.skip("PostgreSQL: set DAIHOU_TEST_DATABASE_URL")
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: os.PathLike[str]) -> Iterator[str]:
+    """A URL to an empty database (no tables) of the given backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/test.db"
+        return
+    assert PG_URL
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    base = database_url(PG_URL)
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a database with the full schema created."""
+    eng = make_engine(db_url)
+    Base.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
