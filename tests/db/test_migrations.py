@@ -1,0 +1,94 @@
+"""The packaged Alembic migrations build exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, select, text
+
+from daihou.db.engine import make_engine, transaction
+from daihou.db.models import Base, JournalEntry, JournalLine, LprRate
+from daihou.db.schema import current_revision, head_revision, init_database, upgrade
+from daihou.eod.calendar import business_date
+
+
+@pytest.fixture
+def empty_engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+def schema_diff(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+
+def test_head_revision_is_shipped() -> None:
+    assert head_revision() == "0001"
+
+
+def test_upgrade_head_matches_models(empty_engine: Engine) -> None:
+    assert current_revision(empty_engine) is None
+
+    upgrade(empty_engine)
+
+    assert current_revision(empty_engine) == head_revision()
+    tables = set(inspect(empty_engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    assert schema_diff(empty_engine) == []
+
+
+def test_upgrade_twice_is_a_no_op(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    with transaction(empty_engine) as session:
+        session.add(LprRate(tenor="1y", effective_on=date(2024, 7, 22), rate=Decimal("0.0335")))
+
+    upgrade(empty_engine)
+
+    assert current_revision(empty_engine) == head_revision()
+    assert schema_diff(empty_engine) == []
+    with transaction(empty_engine) as session:
+        assert session.execute(select(LprRate.rate)).scalar_one() == Decimal("0.0335")
+
+
+def test_big_id_columns_autoincrement(empty_engine: Engine) -> None:
+    """BigId is INTEGER PRIMARY KEY (the rowid) on SQLite and BIGSERIAL on PostgreSQL."""
+    upgrade(empty_engine)
+    with transaction(empty_engine) as session:
+        entries = [
+            JournalEntry(
+                kind="test",
+                entry_date=date(2025, 1, 2),
+                booked_on=date(2025, 1, 2),
+                lines=[JournalLine(account="funding", debit=Decimal("1.00"))],
+            )
+            for _ in range(3)
+        ]
+        session.add_all(entries)
+        session.flush()
+        ids = [entry.id for entry in entries]
+        line_ids = [entry.lines[0].id for entry in entries]
+    assert all(isinstance(i, int) for i in ids + line_ids)
+    assert len(set(ids)) == 3 and len(set(line_ids)) == 3
+    if empty_engine.dialect.name == "sqlite":
+        with empty_engine.connect() as conn:
+            ddl = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'journal_entries'")
+            ).scalar_one()
+        assert "id INTEGER NOT NULL" in ddl
+
+
+def test_init_database_sets_business_date_once(empty_engine: Engine) -> None:
+    init_database(engine=empty_engine, business_date=date(2025, 3, 3))
+    init_database(engine=empty_engine, business_date=date(2026, 1, 1))
+
+    assert current_revision(empty_engine) == head_revision()
+    with transaction(empty_engine) as session:
+        assert business_date(session) == date(2025, 3, 3)
