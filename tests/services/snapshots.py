@@ -21,17 +21,27 @@ def loan_state(session: Session, loan_id: str) -> dict[str, Any]:
     assert loan is not None
     installments = [
         (
-            i.period, i.start_date, i.due_date, i.status, i.paid_on,
-            i.principal_due, i.interest_due, i.fee_due, i.principal_paid, i.interest_paid,
+            i.period,
+            i.start_date,
+            i.due_date,
+            i.status,
+            i.paid_on,
+            i.principal_due,
+            i.interest_due,
+            i.fee_due,
+            i.principal_paid,
+            i.interest_paid,
             i.fee_paid,
-        )  # fmt: skip
+        )
         for i in session.execute(
             select(Installment).where(Installment.loan_id == loan_id).order_by(Installment.period)
         ).scalars()
     ]
     refs = {
         t.id: t.reference
-        for t in session.execute(select(Transaction).where(Transaction.loan_id == loan_id)).scalars()
+        for t in session.execute(
+            select(Transaction).where(Transaction.loan_id == loan_id)
+        ).scalars()
     }
     allocations = sorted(
         (refs[a.transaction_id] or "", a.period or 0, a.component, a.amount)
@@ -49,9 +59,12 @@ def loan_state(session: Session, loan_id: str) -> dict[str, Any]:
     }
     return {
         "loan": (
-            loan.status, loan.closed_on, loan.outstanding_principal, loan.credit_balance,
+            loan.status,
+            loan.closed_on,
+            loan.outstanding_principal,
+            loan.credit_balance,
             loan.current_rate,
-        ),  # fmt: skip
+        ),
         "installments": installments,
         "allocations": allocations,
         "balances": balances,

@@ -29,7 +29,7 @@ def _race(engine: Engine, jobs: list[dict[str, object]]) -> list[Posting | BaseE
         try:
             with transaction(engine) as s:
                 results[i] = post_payment(session=s, **jobs[i])  # type: ignore[arg-type]
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:
             results[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
@@ -99,5 +99,7 @@ def test_threads_posting_different_references_serialise(engine: Engine, tmp_path
     serial["balances"] = {k.replace("counter", "online"): v for k, v in serial["balances"].items()}
     assert raced == serial
     with transaction(engine) as s:
-        n = s.scalar(select(func.count()).select_from(Transaction).where(Transaction.kind == "repayment"))
+        n = s.scalar(
+            select(func.count()).select_from(Transaction).where(Transaction.kind == "repayment")
+        )
         assert n == 2 * THREADS

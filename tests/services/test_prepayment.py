@@ -31,9 +31,13 @@ def paid3(engine: Engine, tmp_path: Path) -> Engine:
     for i in plan[:3]:
         with transaction(engine) as s:
             post_payment(
-                session=s, loan_id="P1", amount=str(i.total_due), value_date=i.due_date,
-                channel="bank-debit", reference=f"D{i.period}",
-            )  # fmt: skip
+                session=s,
+                loan_id="P1",
+                amount=str(i.total_due),
+                value_date=i.due_date,
+                channel="bank-debit",
+                reference=f"D{i.period}",
+            )
     return engine
 
 
@@ -48,7 +52,13 @@ def test_full_payoff_quote_shows_the_calculation_and_closes_the_loan(paid3: Engi
     assert quote.total == remaining + interest + penalty
     assert "违约金" in quote.explanation and "2%" in quote.explanation
     with transaction(paid3) as s:
-        posting = prepay(session=s, loan_id="P1", amount=str(quote.total), value_date=date(2024, 4, 25), full=True)
+        posting = prepay(
+            session=s,
+            loan_id="P1",
+            amount=str(quote.total),
+            value_date=date(2024, 4, 25),
+            full=True,
+        )
     assert posting.loan_status == "closed"
     with transaction(paid3) as s:
         view = loan_view(s, "P1")
@@ -62,7 +72,11 @@ def test_full_prepayment_short_of_payoff_is_applied_as_partial(paid3: Engine) ->
     with transaction(paid3) as s:
         quote = payoff_quote(s, "P1", on=date(2024, 4, 25))
         posting = prepay(
-            session=s, loan_id="P1", amount=str(quote.total - 100), value_date=date(2024, 4, 25), full=True
+            session=s,
+            loan_id="P1",
+            amount=str(quote.total - 100),
+            value_date=date(2024, 4, 25),
+            full=True,
         )
     assert posting.loan_status == "active"
     assert posting.note is not None and "insufficient" in posting.note
@@ -86,7 +100,10 @@ def test_partial_prepayment_reamortises_the_rest(paid3: Engine, mode: str) -> No
     assert prepaid.paid["interest"] == 0
     assert prepaid.paid["principal"] + prepaid.paid["fee"] == D("5000.00")
     assert prepaid.paid["fee"] == (prepaid.paid["principal"] * D("0.02")).quantize(D("0.01"))
-    assert sum(i.due["principal"] for i in new_tail) == before.outstanding_principal - prepaid.paid["principal"]
+    assert (
+        sum(i.due["principal"] for i in new_tail)
+        == before.outstanding_principal - prepaid.paid["principal"]
+    )
     assert after.outstanding_principal == sum(i.due["principal"] for i in new_tail)
     old_payment, new_payment = old_tail[0].total_due, new_tail[0].total_due
     if mode == "reduce-installment":
@@ -99,7 +116,13 @@ def test_partial_prepayment_reamortises_the_rest(paid3: Engine, mode: str) -> No
 def test_reversing_a_prepayment_restores_the_schedule(paid3: Engine) -> None:
     with transaction(paid3) as s:
         before = loan_state(s, "P1")
-        posting = prepay(session=s, loan_id="P1", amount="3000.00", value_date=date(2024, 5, 2), mode="shorten-term")
+        posting = prepay(
+            session=s,
+            loan_id="P1",
+            amount="3000.00",
+            value_date=date(2024, 5, 2),
+            mode="shorten-term",
+        )
     with transaction(paid3) as s:
         reverse_transaction(session=s, transaction_id=posting.transaction_id, reason="wrong loan")
     with transaction(paid3) as s:
@@ -108,7 +131,20 @@ def test_reversing_a_prepayment_restores_the_schedule(paid3: Engine) -> None:
 
 def test_no_penalty_after_the_last_tier(engine: Engine, tmp_path: Path) -> None:
     init_book(engine, date(2024, 6, 30))
-    add_loans(engine, tmp_path, [loan_row("M1", product="mortgage", principal="300000", annual_rate="4.2%", term_months=240, disbursed_on="2020-06-10")])
+    add_loans(
+        engine,
+        tmp_path,
+        [
+            loan_row(
+                "M1",
+                product="mortgage",
+                principal="300000",
+                annual_rate="4.2%",
+                term_months=240,
+                disbursed_on="2020-06-10",
+            )
+        ],
+    )
     with transaction(engine) as s:
         quote = payoff_quote(s, "M1", on=date(2024, 6, 10))
     assert "fee" not in quote.by_component

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from daihou.cli import book, ledger, servicing
+from daihou.cli import book, demo, ledger, servicing
 
 app = typer.Typer(
     name="daihou",
@@ -16,6 +16,7 @@ app = typer.Typer(
 book.register(app)
 servicing.register(app)
 ledger.register(app)
+demo.register(app)
 
 
 def main() -> None:

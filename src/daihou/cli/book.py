@@ -31,7 +31,10 @@ from daihou.kernel.schedule import ScheduleTerms, generate_schedule, schedule_to
 Method = typer.Option(
     "equal-installment",
     "--method",
-    help="equal-installment (等额本息) | equal-principal (等额本金) | interest-only (先息后本) | bullet (到期一次还本付息)",
+    help=(
+        "equal-installment (等额本息) | equal-principal (等额本金) | "
+        "interest-only (先息后本) | bullet (到期一次还本付息)"
+    ),
 )
 
 
@@ -47,13 +50,18 @@ def schedule(
     ] = None,
     method: str = Method,
     first_due: Annotated[
-        str | None, typer.Option("--first-due", help="First due date (default: one month after start)")
+        str | None,
+        typer.Option("--first-due", help="First due date (default: one month after start)"),
     ] = None,
     repayment_day: Annotated[
         int | None, typer.Option("--repayment-day", help="Fixed day of month (还款日), 1-31")
     ] = None,
-    rounding: Annotated[str, typer.Option("--rounding", help="half-up, half-even, down, up")] = "half-up",
-    output: Annotated[TableJsonCsv, typer.Option("--format", help="table, json or csv")] = TableJsonCsv.table,
+    rounding: Annotated[
+        str, typer.Option("--rounding", help="half-up, half-even, down, up")
+    ] = "half-up",
+    output: Annotated[
+        TableJsonCsv, typer.Option("--format", help="table, json or csv")
+    ] = TableJsonCsv.table,
 ) -> None:
     """Print a repayment schedule (还款计划) without touching any database."""
     with friendly_errors():
@@ -149,12 +157,16 @@ import_app = typer.Typer(help="Import data files.", no_args_is_help=True)
 
 @import_app.command("loans")
 def import_loans_cmd(
-    file: Annotated[Path, typer.Argument(help="CSV or XLSX loan book", exists=True, dir_okay=False)],
-    update: Annotated[bool, typer.Option("--update", help="Update loans that already exist")] = False,
+    file: Annotated[
+        Path, typer.Argument(help="CSV or XLSX loan book", exists=True, dir_okay=False)
+    ],
+    update: Annotated[
+        bool, typer.Option("--update", help="Update loans that already exist")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Import a loan book. Every row is validated first; any error rejects the whole file."""
-    from daihou.loans.importer import import_loans
+    from daihou.loans.book import import_loans
 
     engine = engine_for(db)
     with friendly_errors(), Progress(console=console, transient=True) as progress:
@@ -212,7 +224,17 @@ def loan_show(
     if overdue:
         console.print("overdue: " + ", ".join(f"{k} {fmt(v)}" for k, v in overdue.items()))
     table = Table(title="installments")
-    for col in ("#", "due", "status", "principal", "interest", "fee", "due total", "paid", "paid on"):
+    for col in (
+        "#",
+        "due",
+        "status",
+        "principal",
+        "interest",
+        "fee",
+        "due total",
+        "paid",
+        "paid on",
+    ):
         table.add_column(col, justify="right")
     for i in view.installments:
         table.add_row(
@@ -228,7 +250,16 @@ def loan_show(
         )
     console.print(table)
     txns = Table(title="transactions")
-    for col in ("id", "kind", "value date", "amount", "channel", "reference", "status", "allocation"):
+    for col in (
+        "id",
+        "kind",
+        "value date",
+        "amount",
+        "channel",
+        "reference",
+        "status",
+        "allocation",
+    ):
         txns.add_column(col)
     for t in view.transactions:
         txns.add_row(

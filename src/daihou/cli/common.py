@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -31,12 +31,12 @@ DbOption = Annotated[
 ]
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
 
 
-class TableJsonCsv(str, Enum):
+class TableJsonCsv(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -70,7 +70,9 @@ def parse_date(value: str, *, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=field) from None
+        raise typer.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint=field
+        ) from None
 
 
 def jsonable(value: Any) -> Any:

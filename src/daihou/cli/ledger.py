@@ -28,7 +28,12 @@ def trial_balance_cmd(
         print_json(
             {
                 "accounts": [
-                    {"account": r.account, "debit": r.debit, "credit": r.credit, "balance": r.balance}
+                    {
+                        "account": r.account,
+                        "debit": r.debit,
+                        "credit": r.credit,
+                        "balance": r.balance,
+                    }
                     for r in tb.rows
                 ],
                 "total_debit": tb.total_debit,

@@ -56,7 +56,9 @@ def pay(
     loan_id: Annotated[str, typer.Argument(help="Loan id")],
     amount: Annotated[str, typer.Argument(help="Amount, e.g. 5307.27")],
     on: Annotated[str, typer.Option("--on", help="Value date (arrival) YYYY-MM-DD")],
-    channel: Annotated[str, typer.Option("--channel", help="bank-debit, online, counter, transfer")],
+    channel: Annotated[
+        str, typer.Option("--channel", help="bank-debit, online, counter, transfer")
+    ],
     reference: Annotated[str, typer.Option("--reference", help="Unique channel reference")],
     output: Fmt = OutputFormat.table,
     db: DbOption = None,
@@ -116,11 +118,20 @@ def prepay_cmd(
         if quote:
             q = payoff_quote(session, loan_id, on=when)
             if output is OutputFormat.json:
-                print_json({"loan_id": q.loan_id, "on": q.on, "total": q.total,
-                            "by_component": q.by_component, "explanation": q.explanation})
+                print_json(
+                    {
+                        "loan_id": q.loan_id,
+                        "on": q.on,
+                        "total": q.total,
+                        "by_component": q.by_component,
+                        "explanation": q.explanation,
+                    }
+                )
             else:
                 parts = ", ".join(f"{k} {fmt(v)}" for k, v in q.by_component.items())
-                console.print(f"payoff on {q.on}: [bold]{fmt(q.total)}[/] ({parts})\n{q.explanation}")
+                console.print(
+                    f"payoff on {q.on}: [bold]{fmt(q.total)}[/] ({parts})\n{q.explanation}"
+                )
             return
         posting = prepay(
             session=session,
@@ -138,7 +149,9 @@ def prepay_cmd(
 def refund(
     loan_id: Annotated[str, typer.Argument(help="Loan id")],
     amount: Annotated[str | None, typer.Argument(help="Amount (default: all credit)")] = None,
-    on: Annotated[str | None, typer.Option("--on", help="Value date (default: business date)")] = None,
+    on: Annotated[
+        str | None, typer.Option("--on", help="Value date (default: business date)")
+    ] = None,
     channel: Annotated[str, typer.Option("--channel")] = "transfer",
     reference: Annotated[str | None, typer.Option("--reference")] = None,
     output: Fmt = OutputFormat.table,

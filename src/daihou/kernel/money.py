@@ -48,7 +48,9 @@ def to_money(value: object, *, field: str = "amount") -> Decimal:
     if isinstance(value, float):
         raise TypeError(f"{field}: floats are not money; pass a str or Decimal")
     try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip().replace(",", ""))
+        amount = (
+            value if isinstance(value, Decimal) else Decimal(str(value).strip().replace(",", ""))
+        )
     except InvalidOperation:
         raise ValueError(f"{field}: {value!r} is not a number") from None
     if not amount.is_finite():

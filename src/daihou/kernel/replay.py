@@ -19,6 +19,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from daihou.kernel.allocation import COMPONENTS, Applied, Outstanding, allocate
+from daihou.kernel.dates import first_due_and_anchor
 from daihou.kernel.floating import floating_rate, lpr_on, repricing_dates
 from daihou.kernel.money import ZERO, q2
 from daihou.kernel.prepayment import accrued_interest, prepayment_penalty, split_prepayment
@@ -169,6 +170,11 @@ class _Replay:
         self.charges: dict[int, list[tuple[str, Decimal]]] = {}
         self.notes: dict[int, str] = {}
         self.rate = terms.annual_rate
+        # Re-amortised tails keep the loan's day of month (a clipped 29 Feb must not pull
+        # later due dates to the 29th).
+        self.anchor_day = first_due_and_anchor(
+            start=terms.start, first_due=terms.first_due, repayment_day=terms.repayment_day
+        )[1]
         self.rate_changes: list[RateChangeRecord] = []
         self.closed_on: date | None = None
 
@@ -263,7 +269,7 @@ class _Replay:
             mode=mode,  # type: ignore[arg-type]
             current_payment=current_payment,
             first_period=tail[0].period if first_period is None else first_period,
-            repayment_day=t.repayment_day,
+            repayment_day=self.anchor_day,
             rounding=t.rounding,
             odd_period_basis=t.odd_period_basis,
             annuity_factor_decimals=t.annuity_factor_decimals,
@@ -448,7 +454,9 @@ class _Replay:
                 continue
             merged: dict[tuple[int | None, str], Decimal] = {}
             for p in parts:
-                merged[(p.period, p.component)] = merged.get((p.period, p.component), ZERO) + p.amount
+                merged[(p.period, p.component)] = (
+                    merged.get((p.period, p.component), ZERO) + p.amount
+                )
             rows = [Applied(k[0], k[1], v) for k, v in merged.items()]
             credit = event.amount - sum((p.amount for p in rows), ZERO)
             if credit > ZERO:

@@ -57,16 +57,24 @@ def add_lpr(
         select(LprRate).where(LprRate.tenor == tenor, LprRate.effective_on == effective_on)
     ).scalar_one_or_none()
     if existing is not None:
-        raise ValueError(f"on: an LPR {tenor} fixing on {effective_on} exists already ({existing.rate})")
+        raise ValueError(
+            f"on: an LPR {tenor} fixing on {effective_on} exists already ({existing.rate})"
+        )
     session.add(LprRate(tenor=tenor, effective_on=effective_on, rate=rate))
     session.flush()
     policy = pack or load_pack()
-    codes = [p.code for p in policy.products if p.floating is not None and p.floating.tenor == tenor]
-    loan_ids = session.execute(
-        select(Loan.id).where(
-            Loan.product.in_(codes), Loan.spread_bps.is_not(None), Loan.status == "active"
+    codes = [
+        p.code for p in policy.products if p.floating is not None and p.floating.tenor == tenor
+    ]
+    loan_ids = (
+        session.execute(
+            select(Loan.id).where(
+                Loan.product.in_(codes), Loan.spread_bps.is_not(None), Loan.status == "active"
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for loan_id in loan_ids:
         lock_loan(session, loan_id)
         recompute_loan(session, loan_id, pack=policy)

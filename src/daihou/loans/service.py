@@ -119,7 +119,9 @@ def loan_view(session: Session, loan_id: str) -> LoanView:
     changes = [
         (r.effective_on, r.old_rate, r.new_rate, r.reason)
         for r in session.execute(
-            select(RateChange).where(RateChange.loan_id == loan_id).order_by(RateChange.effective_on)
+            select(RateChange)
+            .where(RateChange.loan_id == loan_id)
+            .order_by(RateChange.effective_on)
         ).scalars()
     ]
     return LoanView(

@@ -28,9 +28,7 @@ Net = dict[str, Decimal]  # account -> debit minus credit
 SYNCED_KINDS = ("repayment", "prepayment", "fee", "refund")
 
 
-def target_lines(
-    txn: Transaction, parts: list[Applied], charges: list[tuple[str, Decimal]]
-) -> Net:
+def target_lines(txn: Transaction, parts: list[Applied], charges: list[tuple[str, Decimal]]) -> Net:
     net: Net = defaultdict(lambda: ZERO)
     if txn.kind in ("repayment", "prepayment"):
         assert txn.channel is not None
@@ -108,7 +106,9 @@ def sync_journal(
     return written
 
 
-def reversal_lines(session: Session, *, loan_id: str, original_id: int) -> list[tuple[str, Decimal, Decimal]]:
+def reversal_lines(
+    session: Session, *, loan_id: str, original_id: int
+) -> list[tuple[str, Decimal, Decimal]]:
     """Lines that exactly undo everything posted under ``original_id``."""
     have = posted_lines(session, loan_id).get(original_id, {})
     return _lines({a: -v for a, v in have.items()})

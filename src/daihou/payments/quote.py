@@ -41,7 +41,9 @@ def payoff_quote(
         raise ServicingError(f"{on} is before the disbursement date", field="on")
     product = (pack or load_pack()).product(loan.product)
     events = [to_event(t) for t in active_transactions(session, loan_id)]
-    probe = Event(txn_id=_PROBE_ID, kind="prepayment", value_date=on, amount=_PROBE_AMOUNT, full=True)
+    probe = Event(
+        txn_id=_PROBE_ID, kind="prepayment", value_date=on, amount=_PROBE_AMOUNT, full=True
+    )
     later = max((e.value_date for e in events), default=on)
     result = replay(
         loan_terms(loan, product),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from daihou.eod.calendar import business_date
@@ -71,15 +72,31 @@ def replay_loan(
     return result, txns
 
 
+_INSTALLMENT_FIELDS = (
+    "start_date",
+    "due_date",
+    "annual_rate",
+    "status",
+    "paid_on",
+    *(f"{c}_due" for c in COMPONENTS),
+    *(f"{c}_paid" for c in COMPONENTS),
+)
+
+
 def _write_installments(session: Session, loan: Loan, result: ReplayResult, as_of: date) -> None:
+    """Write only what changed (Core statements: this runs on every posting)."""
+    table = cast(Table, Installment.__table__)
+    cols = [table.c[f] for f in _INSTALLMENT_FIELDS]
     existing = {
-        i.period: i
-        for i in session.execute(select(Installment).where(Installment.loan_id == loan.id)).scalars()
+        row[0]: (row[1], tuple(row[2:]))
+        for row in session.execute(
+            select(table.c.period, table.c.id, *cols).where(table.c.loan_id == loan.id)
+        )
     }
-    seen: set[int] = set()
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
     for state in result.installments:
-        seen.add(state.period)
-        values = {
+        values: dict[str, object] = {
             "start_date": state.start_date,
             "due_date": state.due_date,
             "annual_rate": state.annual_rate,
@@ -89,54 +106,75 @@ def _write_installments(session: Session, loan: Loan, result: ReplayResult, as_o
         for c in COMPONENTS:
             values[f"{c}_due"] = state.due[c]
             values[f"{c}_paid"] = state.paid[c]
-        row = existing.get(state.period)
-        if row is None:
-            session.add(Installment(loan_id=loan.id, period=state.period, **values))
-            continue
-        for key, value in values.items():
-            if getattr(row, key) != value:
-                setattr(row, key, value)
-    for period, row in existing.items():
-        if period not in seen:
-            session.delete(row)
+        old = existing.pop(state.period, None)
+        if old is None:
+            inserts.append({"loan_id": loan.id, "period": state.period, **values})
+        elif old[1] != tuple(values[f] for f in _INSTALLMENT_FIELDS):
+            updates.append({"b_id": old[0], **values})
+    if existing:
+        session.execute(delete(table).where(table.c.id.in_([v[0] for v in existing.values()])))
+    if updates:
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({f: bindparam(f) for f in _INSTALLMENT_FIELDS})
+        )
+        session.connection().execute(stmt, updates)
+    if inserts:
+        session.execute(insert(table), inserts)
 
 
 def _write_allocations(session: Session, loan: Loan, result: ReplayResult) -> None:
-    session.execute(delete(Allocation).where(Allocation.loan_id == loan.id))
-    session.add_all(
-        Allocation(
-            transaction_id=txn_id,
-            loan_id=loan.id,
-            period=part.period,
-            component=part.component,
-            amount=part.amount,
-        )
+    table = cast(Table, Allocation.__table__)
+    session.execute(delete(table).where(table.c.loan_id == loan.id))
+    rows = [
+        {
+            "transaction_id": txn_id,
+            "loan_id": loan.id,
+            "period": part.period,
+            "component": part.component,
+            "amount": part.amount,
+        }
         for txn_id, parts in result.allocations.items()
         for part in parts
-    )
+    ]
+    if rows:
+        session.execute(insert(table), rows)
 
 
 def _write_rate_changes(session: Session, loan: Loan, result: ReplayResult) -> None:
+    table = cast(Table, RateChange.__table__)
+    have = session.execute(
+        select(table.c.effective_on, table.c.old_rate, table.c.new_rate, table.c.lpr_rate)
+        .where(table.c.loan_id == loan.id, table.c.reason == "lpr-repricing")
+        .order_by(table.c.effective_on)
+    ).all()
+    want = [(rc.effective_on, rc.old_rate, rc.new_rate, rc.lpr) for rc in result.rate_changes]
+    if [tuple(r) for r in have] == want:
+        return
     session.execute(
-        delete(RateChange).where(RateChange.loan_id == loan.id, RateChange.reason == "lpr-repricing")
+        delete(table).where(table.c.loan_id == loan.id, table.c.reason == "lpr-repricing")
     )
-    session.add_all(
-        RateChange(
-            loan_id=loan.id,
-            effective_on=rc.effective_on,
-            old_rate=rc.old_rate,
-            new_rate=rc.new_rate,
-            lpr_rate=rc.lpr,
-            spread_bps=loan.spread_bps,
-            reason="lpr-repricing",
-        )
-        for rc in result.rate_changes
+    if not want:
+        return
+    session.execute(
+        insert(table),
+        [
+            {
+                "loan_id": loan.id,
+                "effective_on": d,
+                "old_rate": old,
+                "new_rate": new,
+                "lpr_rate": lpr,
+                "spread_bps": loan.spread_bps,
+                "reason": "lpr-repricing",
+            }
+            for d, old, new, lpr in want
+        ],
     )
 
 
-def recompute_loan(
-    session: Session, loan_id: str, *, pack: PolicyPack | None = None
-) -> Recomputed:
+def recompute_loan(session: Session, loan_id: str, *, pack: PolicyPack | None = None) -> Recomputed:
     """Replay the loan as of the business date and write every cache and journal delta.
 
     The caller holds the loan lock (see ``payments.service.lock_loan``).

@@ -52,9 +52,7 @@ class Posting:
 def lock_loan(session: Session, loan_id: str) -> Loan:
     """Serialise work on one loan: a no-op UPDATE takes the row lock (PostgreSQL) or the
     write lock (SQLite) as the first statement of the unit of work."""
-    result = session.execute(
-        update(Loan).where(Loan.id == loan_id).values(version=Loan.version)
-    )
+    result = session.execute(update(Loan).where(Loan.id == loan_id).values(version=Loan.version))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"loan {loan_id!r} not found", field="loan_id")
     loan = session.get(Loan, loan_id, populate_existing=True)
@@ -69,7 +67,9 @@ def _allocation_of(session: Session, txn_id: int) -> tuple[Applied, ...]:
     return tuple(Applied(r.period, r.component, r.amount) for r in rows)
 
 
-def _posting(session: Session, txn: Transaction, *, created: bool, note: str | None = None) -> Posting:
+def _posting(
+    session: Session, txn: Transaction, *, created: bool, note: str | None = None
+) -> Posting:
     loan = session.get(Loan, txn.loan_id)
     return Posting(
         transaction_id=txn.id,
@@ -88,11 +88,15 @@ def _posting(session: Session, txn: Transaction, *, created: bool, note: str | N
 
 def _existing(session: Session, channel: str, reference: str) -> Transaction | None:
     return session.execute(
-        select(Transaction).where(Transaction.channel == channel, Transaction.reference == reference)
+        select(Transaction).where(
+            Transaction.channel == channel, Transaction.reference == reference
+        )
     ).scalar_one_or_none()
 
 
-def _same_request(txn: Transaction, loan_id: str, kind: str, amount: Decimal, value_date: date) -> Transaction:
+def _same_request(
+    txn: Transaction, loan_id: str, kind: str, amount: Decimal, value_date: date
+) -> Transaction:
     if (txn.loan_id, txn.kind, txn.amount, txn.value_date) != (loan_id, kind, amount, value_date):
         raise ReferenceConflict(
             f"{txn.channel} reference {txn.reference!r} was already used by transaction "
@@ -118,7 +122,9 @@ def _validate(
     if channel not in channels:
         raise ServicingError(f"{channel!r} is not one of {', '.join(channels)}", field="channel")
     if not reference or not reference.strip() or len(reference) > 128:
-        raise ServicingError("a non-empty reference of at most 128 characters is required", field="reference")
+        raise ServicingError(
+            "a non-empty reference of at most 128 characters is required", field="reference"
+        )
     today = business_date(session)
     if value_date > today:
         raise ServicingError(f"{value_date} is after the business date {today}", field="on")
@@ -153,7 +159,9 @@ def _post(
     )
     found = _existing(session, channel, reference)
     if found is not None:
-        return _posting(session, _same_request(found, loan_id, kind, money, value_date), created=False)
+        return _posting(
+            session, _same_request(found, loan_id, kind, money, value_date), created=False
+        )
     txn = Transaction(
         loan_id=loan_id,
         kind=kind,
@@ -174,7 +182,9 @@ def _post(
         found = _existing(session, channel, reference)
         if found is None:
             raise
-        return _posting(session, _same_request(found, loan_id, kind, money, value_date), created=False)
+        return _posting(
+            session, _same_request(found, loan_id, kind, money, value_date), created=False
+        )
     try:
         done = recompute_loan(session, loan_id, pack=pack)
     except ReplayError as exc:
@@ -313,7 +323,9 @@ def reverse_transaction(
     if txn.kind not in REVERSIBLE:
         raise ServicingError(f"a {txn.kind} cannot be reversed", field="transaction_id")
     if txn.status != "posted":
-        raise ServicingError(f"transaction {transaction_id} is already {txn.status}", field="transaction_id")
+        raise ServicingError(
+            f"transaction {transaction_id} is already {txn.status}", field="transaction_id"
+        )
     today = business_date(session)
     lines = reversal_lines(session, loan_id=txn.loan_id, original_id=txn.id)
     txn.status = "reversed"

@@ -1,0 +1,1 @@
+"""Synthetic loan books and the demo run."""
