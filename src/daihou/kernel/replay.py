@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from daihou.kernel.allocation import COMPONENTS, Applied, Outstanding, allocate
 from daihou.kernel.dates import first_due_and_anchor
 from daihou.kernel.floating import floating_rate, lpr_on, repricing_dates
-from daihou.kernel.money import ZERO, q2
+from daihou.kernel.money import ZERO, q2, to_fen
 from daihou.kernel.prepayment import accrued_interest, prepayment_penalty, split_prepayment
 from daihou.kernel.reamortise import reamortise
 from daihou.kernel.schedule import ScheduledInstallment, ScheduleTerms, generate_schedule
@@ -59,6 +59,9 @@ class LoanTerms:
     newest_first: bool = False
     prepayment_tiers: tuple[tuple[int, Decimal], ...] = ()
     floating: FloatingTerms | None = None
+    penalty_markup: Decimal = Decimal("0.5")  # 罚息 rate = contract rate × (1 + markup)
+    compound_interest: bool = True  # 复利 on overdue interest at the penalty rate
+    grace_days: int = 0
 
     def schedule_terms(self) -> ScheduleTerms:
         return ScheduleTerms(
@@ -97,6 +100,8 @@ class InstallmentState:
     paid: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, ZERO))
     paid_on: date | None = None
     kind: str = "regular"  # regular | prepayment | payoff
+    penalty_base: int = 0  # Σ overdue principal in fen over accrued nights (fen·days)
+    compound_base: int = 0  # Σ overdue interest in fen over accrued nights
 
     def owed(self, component: str) -> Decimal:
         return self.due.get(component, ZERO) - self.paid[component]
@@ -397,7 +402,38 @@ class _Replay:
         self._to_pool(e.txn_id, self._pay_due(e.txn_id, left, day))
 
     # -- main loop -----------------------------------------------------------------------
-    def run(self, as_of: date) -> ReplayResult:
+    def _accrue(self, first_night: date, last_night: date) -> None:
+        """Accrue 罚息 and 复利 for the nights ``first_night``..``last_night`` on what is
+        unpaid at the end of ``first_night`` (nothing changes in between).
+
+        The night of day d counts for an installment when d ≥ due date + grace days, so
+        a payment k days after the end of grace owes k days. Exact: the bases are
+        integer fen·days and the posted amount is the rounded total, so N nights accrued
+        one by one equal one N-night accrual (the remainder is carried).
+        """
+        if last_night < first_night:
+            return
+        t = self.terms
+        grace = timedelta(days=t.grace_days)
+        for row in self.inst:
+            start = max(first_night, row.due_date + grace)
+            if start > last_night:
+                continue
+            nights = (last_night - start).days + 1
+            principal = row.owed("principal")
+            interest = row.owed("interest")
+            if principal > ZERO:
+                row.penalty_base += to_fen(principal) * nights
+                row.due["penalty"] = accrued_amount(
+                    row.penalty_base, row.annual_rate, t.penalty_markup, t.rounding
+                )
+            if t.compound_interest and interest > ZERO:
+                row.compound_base += to_fen(interest) * nights
+                row.due["compound"] = accrued_amount(
+                    row.compound_base, row.annual_rate, t.penalty_markup, t.rounding
+                )
+
+    def run(self, as_of: date, accrue_through: date) -> ReplayResult:
         t = self.terms
         for e in self.events:
             if e.value_date < t.start:
@@ -426,6 +462,8 @@ class _Replay:
             if not candidates:
                 break
             day = min(candidates)
+            if last is not None:
+                self._accrue(last, min(day - timedelta(days=1), accrue_through))
             if day in reprices:
                 self._reprice(day)
             self._apply_credit(day)
@@ -442,6 +480,8 @@ class _Replay:
             elif self.closed_on is not None and not all(i.settled for i in self.inst):
                 self.closed_on = None
             last = day
+        if last is not None:
+            self._accrue(last, accrue_through)
         return self._result()
 
     def _result(self) -> ReplayResult:
@@ -477,12 +517,24 @@ class _Replay:
         )
 
 
+def accrued_amount(base_fen_days: int, annual_rate: Decimal, markup: Decimal, rounding: str) -> Decimal:
+    """Posted 罚息/复利 for an accrued base: base × rate × (1 + markup) / 360, in yuan."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = Decimal(base_fen_days) * annual_rate * (1 + markup) / 36000
+    return q2(exact, rounding)
+
+
 def replay(
     terms: LoanTerms,
     events: Sequence[Event],
     *,
     as_of: date,
     lpr_history: Sequence[tuple[str, date, Decimal]] = (),
+    accrue_through: date | None = None,
 ) -> ReplayResult:
-    """The loan's state on ``as_of`` given its posted, not reversed, transactions."""
-    return _Replay(terms, events, lpr_history).run(as_of)
+    """The loan's state on business date ``as_of`` given its posted, not reversed,
+    transactions. Penalty and compound interest are accrued for the nights of closed
+    business dates, i.e. through ``as_of`` − 1 unless ``accrue_through`` says otherwise."""
+    through = accrue_through if accrue_through is not None else as_of - timedelta(days=1)
+    return _Replay(terms, events, lpr_history).run(as_of, through)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     DateTime,
     ForeignKey,
@@ -93,6 +94,10 @@ class Installment(Base):
     compound_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|due|paid
     paid_on: Mapped[date | None] = mapped_column(Date)
+    # Accrual bases in fen·days (Σ overdue principal / interest per accrued night): the
+    # posted 罚息/复利 is base × rate × (1 + markup) / 360 rounded, remainder carried.
+    penalty_base: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    compound_base: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     loan: Mapped[Loan] = relationship(back_populates="installments")
 

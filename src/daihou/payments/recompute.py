@@ -80,6 +80,8 @@ _INSTALLMENT_FIELDS = (
     "paid_on",
     *(f"{c}_due" for c in COMPONENTS),
     *(f"{c}_paid" for c in COMPONENTS),
+    "penalty_base",
+    "compound_base",
 )
 
 
@@ -102,6 +104,8 @@ def _write_installments(session: Session, loan: Loan, result: ReplayResult, as_o
             "annual_rate": state.annual_rate,
             "status": state.status(as_of),
             "paid_on": state.paid_on,
+            "penalty_base": state.penalty_base,
+            "compound_base": state.compound_base,
         }
         for c in COMPONENTS:
             values[f"{c}_due"] = state.due[c]

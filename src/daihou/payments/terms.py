@@ -38,6 +38,9 @@ def loan_terms(loan: Loan, product: Product) -> LoanTerms:
         newest_first=product.allocation.installments == "newest-first",
         prepayment_tiers=tuple((t.until_month, t.rate) for t in product.prepayment_penalty),
         floating=floating,
+        penalty_markup=product.penalty_markup,
+        compound_interest=product.compound_interest,
+        grace_days=product.grace_days,
     )
 
 

@@ -103,6 +103,8 @@ def upgrade() -> None:
         sa.Column("compound_paid", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("paid_on", sa.Date(), nullable=True),
+        sa.Column("penalty_base", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("compound_base", sa.BigInteger(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["loan_id"], ["loans.id"], name=op.f("fk_installments_loan_id_loans")
         ),

@@ -1,0 +1,1 @@
+"""Users, roles, data scopes and the actor every service call runs as."""

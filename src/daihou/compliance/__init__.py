@@ -1,0 +1,1 @@
+"""Compliance: contact gate, language check, personal data, audit trail, complaints."""
