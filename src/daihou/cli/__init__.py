@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from daihou.cli import book, demo, ledger, servicing
+from daihou.cli import book, demo, eod, ledger, servicing
 
 app = typer.Typer(
     name="daihou",
@@ -17,6 +17,7 @@ book.register(app)
 servicing.register(app)
 ledger.register(app)
 demo.register(app)
+eod.register(app, book.loan_app)
 
 
 def main() -> None:

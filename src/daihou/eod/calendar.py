@@ -22,6 +22,29 @@ def business_date(session: Session) -> date:
     return value
 
 
+class EodInProgress(RuntimeError):
+    """End of day is running: try again when it has finished."""
+
+
+def ensure_open(session: Session) -> date:
+    """The business date, if postings are open. On PostgreSQL the state row is read
+    with a share lock, so an end of day cannot start while this unit of work runs and
+    this one cannot start while an end of day is under way (SQLite: the write lock)."""
+    row = session.execute(
+        select(SystemState.business_date, SystemState.eod_running)
+        .where(SystemState.id == 1)
+        .with_for_update(read=True)
+    ).first()
+    if row is None:
+        raise NotInitialised("the database has no business date; run `daihou init` first")
+    if row.eod_running:
+        raise EodInProgress(
+            f"end of day for {row.business_date} is running; post again when it has finished "
+            "(the posting will then be dated on the next business date or backdated)"
+        )
+    return row.business_date
+
+
 def initialise_business_date(session: Session, value: date) -> None:
     """Set the business date once, at ``daihou init``; later only end of day moves it."""
     state = session.get(SystemState, 1)

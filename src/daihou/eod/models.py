@@ -1,17 +1,165 @@
-"""The system business date. It advances only through end of day."""
+"""End-of-day tables: the business date, runs, events, snapshots, class history,
+overrides, the accrual subledger and daily KPIs."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Date, Integer
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from daihou.db.base import Base
+from daihou.db.ids import BigId
+from daihou.db.types import Money
 
 
 class SystemState(Base):
+    """The system business date; it advances only through end of day. While an end of
+    day runs, ``eod_running`` is set and postings wait (are refused, retryable)."""
+
     __tablename__ = "system_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_date: Mapped[date] = mapped_column(Date)
+    eod_running: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class EodRun(Base):
+    """One step of one business date: committed together with the step's own writes,
+    so a crashed step is redone and a finished one is never redone."""
+
+    __tablename__ = "eod_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    business_date: Mapped[date] = mapped_column(Date)
+    step: Mapped[str] = mapped_column(String(24))
+    mode: Mapped[str] = mapped_column(String(12))  # incremental | full
+    status: Mapped[str] = mapped_column(String(12))  # done
+    loans: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("business_date", "step"),)
+
+
+class LoanEvent(Base):
+    """What collections consumes: entered-bucket, rolled-forward, cured, classified."""
+
+    __tablename__ = "loan_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    business_date: Mapped[date] = mapped_column(Date)
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    from_value: Mapped[str | None] = mapped_column(String(24))
+    to_value: Mapped[str | None] = mapped_column(String(24))
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_loan_events_date_kind", "business_date", "kind"),
+        Index("ix_loan_events_loan", "loan_id", "business_date"),
+    )
+
+
+class LoanSnapshot(Base):
+    """A loan's delinquency picture at the end of a business date. Rows are written for
+    every loan the day touched (a full run writes all); the state of a loan on a date is
+    its latest row on or before that date."""
+
+    __tablename__ = "loan_snapshots"
+
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    outstanding_principal: Mapped[Decimal] = mapped_column(Money)
+    overdue_principal: Mapped[Decimal] = mapped_column(Money)
+    overdue_interest: Mapped[Decimal] = mapped_column(Money)
+    penalty_outstanding: Mapped[Decimal] = mapped_column(Money)
+    compound_outstanding: Mapped[Decimal] = mapped_column(Money)
+    dpd: Mapped[int] = mapped_column(Integer)
+    bucket: Mapped[str] = mapped_column(String(8))
+    risk_class: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_loan_snapshots_loan_date", "loan_id", "business_date"),)
+
+
+class ClassChange(Base):
+    """History of every five-tier class change (五级分类变动)."""
+
+    __tablename__ = "class_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), index=True)
+    business_date: Mapped[date] = mapped_column(Date)
+    old_class: Mapped[str] = mapped_column(String(16))
+    new_class: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(12))  # eod | override | replay
+    reason: Mapped[str | None] = mapped_column(Text)
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class ClassOverride(Base):
+    """A manual classification that may only raise the class, with reason and approver."""
+
+    __tablename__ = "class_overrides"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), index=True)
+    risk_class: Mapped[str] = mapped_column(String(16))
+    effective_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str] = mapped_column(String(64))
+    released_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class Accrual(Base):
+    """Accrual subledger: per loan, the change in posted 罚息/复利 each time it moves.
+    End of day posts one summary journal entry per date; a backdated recompute posts a
+    per-loan correcting entry. Σ rows per loan = Σ penalty/compound due on its schedule."""
+
+    __tablename__ = "accruals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), index=True)
+    business_date: Mapped[date] = mapped_column(Date, index=True)
+    penalty: Mapped[Decimal] = mapped_column(Money)
+    compound: Mapped[Decimal] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(String(12))  # eod | recompute
+    journal_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+
+
+class DailyKpi(Base):
+    __tablename__ = "daily_kpis"
+
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class EodWork(Base):
+    """Scratch rows of the delinquency step (new DPD, bucket, class per touched loan)."""
+
+    __tablename__ = "eod_work"
+
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    loan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dpd: Mapped[int] = mapped_column(Integer)
+    bucket: Mapped[str] = mapped_column(String(8))
+    risk_class: Mapped[str] = mapped_column(String(16))

@@ -2,8 +2,9 @@
 
 Installments are a cached projection of the loan's terms and transactions (see
 ``daihou.payments.recompute``); the immutable record is the transactions and the
-journal. Customer personal fields are wide text columns so a later change can store
-ciphertext and a keyed hash there without a type change.
+journal. Customer personal fields are stored encrypted (``EncryptedString``: the ORM
+and Core see plaintext, the database AES-GCM ciphertext); ID number and phone also have
+a keyed hash for search (``daihou.compliance.privacy``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from daihou.compliance.privacy.crypto import EncryptedString, blind_index_default
 from daihou.db.base import Base
 from daihou.db.ids import BigId
 from daihou.db.types import Money, Rate
@@ -33,11 +35,23 @@ class Customer(Base):
     __tablename__ = "customers"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(512))
-    id_number: Mapped[str] = mapped_column(String(512))  # 身份证号
-    phone: Mapped[str] = mapped_column(String(512))
-    address: Mapped[str | None] = mapped_column(String(1024))
-    employer: Mapped[str | None] = mapped_column(String(1024))
+    name: Mapped[str] = mapped_column(EncryptedString(512, context="customers.name"))
+    id_number: Mapped[str] = mapped_column(  # 身份证号
+        EncryptedString(512, context="customers.id_number")
+    )
+    phone: Mapped[str] = mapped_column(EncryptedString(512, context="customers.phone"))
+    address: Mapped[str | None] = mapped_column(
+        EncryptedString(1024, context="customers.address")
+    )
+    employer: Mapped[str | None] = mapped_column(
+        EncryptedString(1024, context="customers.employer")
+    )
+    id_number_hash: Mapped[str | None] = mapped_column(
+        String(100), default=blind_index_default("id_number", "id_number"), index=True
+    )
+    phone_hash: Mapped[str | None] = mapped_column(
+        String(100), default=blind_index_default("phone", "phone"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
 
@@ -60,6 +74,13 @@ class Loan(Base):
     closed_on: Mapped[date | None] = mapped_column(Date)  # settlement date (结清日)
     outstanding_principal: Mapped[Decimal] = mapped_column(Money)
     credit_balance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # 溢缴款
+    # delinquency as of the last closed business date (end of day writes these)
+    dpd: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 逾期天数
+    bucket: Mapped[str] = mapped_column(String(8), default="M0", server_default="M0")
+    risk_class: Mapped[str] = mapped_column(
+        String(16), default="normal", server_default="normal"
+    )  # 五级分类
+    restructured_until: Mapped[date | None] = mapped_column(Date)  # observation period end
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from daihou.eod.calendar import business_date
 from daihou.kernel.allocation import COMPONENTS
+from daihou.kernel.money import ZERO
+from daihou.ledger.service import post_entry
 from daihou.kernel.replay import Event, ReplayResult, replay
 from daihou.loans.models import Installment, Loan, RateChange
 from daihou.payments.journal import SYNCED_KINDS, sync_journal, target_lines
@@ -178,6 +180,39 @@ def _write_rate_changes(session: Session, loan: Loan, result: ReplayResult) -> N
     )
 
 
+def _sync_accruals(session: Session, loan_id: str, result: ReplayResult, today: date) -> int:
+    """Keep the accrual subledger (and the ledger) equal to the 罚息/复利 on the loan's
+    schedule: a backdated payment that shortens an overdue spell reverses what was
+    over-accrued with a correcting entry; nothing posted is changed."""
+    from daihou.eod.models import Accrual
+    from daihou.eod.steps import accrual_lines
+
+    penalty = sum((i.due["penalty"] for i in result.installments), ZERO)
+    compound = sum((i.due["compound"] for i in result.installments), ZERO)
+    have_p, have_c = session.execute(
+        select(func.sum(Accrual.penalty), func.sum(Accrual.compound)).where(
+            Accrual.loan_id == loan_id
+        )
+    ).one()
+    dp, dc = penalty - (have_p or ZERO), compound - (have_c or ZERO)
+    if dp == ZERO and dc == ZERO:
+        return 0
+    entry = post_entry(
+        session,
+        kind="accrual-adjustment",
+        entry_date=today,
+        booked_on=today,
+        lines=accrual_lines(dp, dc),
+        loan_id=loan_id,
+        memo="罚息/复利 recomputed after a posting",
+    )
+    session.add(
+        Accrual(loan_id=loan_id, business_date=today, penalty=dp, compound=dc,
+                source="recompute", journal_entry_id=entry.id)  # fmt: skip
+    )
+    return 1
+
+
 def recompute_loan(session: Session, loan_id: str, *, pack: PolicyPack | None = None) -> Recomputed:
     """Replay the loan as of the business date and write every cache and journal delta.
 
@@ -204,5 +239,6 @@ def recompute_loan(session: Session, loan_id: str, *, pack: PolicyPack | None = 
     written = sync_journal(
         session, loan_id=loan.id, targets=targets, transactions=by_id, booked_on=today
     )
+    written += _sync_accruals(session, loan.id, result, today)
     session.flush()
     return Recomputed(loan=loan, result=result, entries_written=written)

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from daihou.eod.calendar import business_date
+from daihou.eod.calendar import business_date, ensure_open
 from daihou.kernel.allocation import Applied
 from daihou.kernel.money import ZERO, to_money
 from daihou.kernel.replay import ReplayError
@@ -125,7 +125,7 @@ def _validate(
         raise ServicingError(
             "a non-empty reference of at most 128 characters is required", field="reference"
         )
-    today = business_date(session)
+    today = ensure_open(session)
     if value_date > today:
         raise ServicingError(f"{value_date} is after the business date {today}", field="on")
     if value_date < loan.disbursed_on:
@@ -189,6 +189,7 @@ def _post(
         done = recompute_loan(session, loan_id, pack=pack)
     except ReplayError as exc:
         raise ServicingError(str(exc)) from exc
+    replay_closed_days(session, loan_id, since=value_date, today=today, pack=pack)
     loan.version += 1
     return _posting(session, txn, created=True, note=done.result.notes.get(txn.id))
 
@@ -326,7 +327,7 @@ def reverse_transaction(
         raise ServicingError(
             f"transaction {transaction_id} is already {txn.status}", field="transaction_id"
         )
-    today = business_date(session)
+    today = ensure_open(session)
     lines = reversal_lines(session, loan_id=txn.loan_id, original_id=txn.id)
     txn.status = "reversed"
     reversal = Transaction(
@@ -359,4 +360,16 @@ def reverse_transaction(
         raise ServicingError(
             f"cannot reverse transaction {transaction_id}: {exc}", field="transaction_id"
         ) from exc
+    replay_closed_days(session, txn.loan_id, since=txn.value_date, today=today, pack=pack)
     return _posting(session, reversal, created=True)
+
+
+def replay_closed_days(
+    session: Session, loan_id: str, *, since: date, today: date, pack: PolicyPack | None
+) -> None:
+    """A backdated event also redoes the loan's closed business dates (DPD, buckets,
+    classes, events, snapshots) from its value date."""
+    if since < today:
+        from daihou.eod.history import rewrite_history
+
+        rewrite_history(session, loan_id, since=since, today=today, pack=pack)

@@ -89,6 +89,84 @@ class Product(Strict):
         return value
 
 
+class BucketRange(Strict):
+    name: str
+    min_dpd: int = Field(ge=0)
+    max_dpd: int | None = Field(default=None, ge=0)
+
+
+class ClassFloor(Strict):
+    min_dpd: int = Field(ge=1)
+    risk_class: Literal["special-mention", "substandard", "doubtful", "loss"]
+
+
+DEFAULT_BUCKETS = [
+    BucketRange(name="M0", min_dpd=0, max_dpd=0),
+    BucketRange(name="M1", min_dpd=1, max_dpd=30),
+    BucketRange(name="M2", min_dpd=31, max_dpd=60),
+    BucketRange(name="M3", min_dpd=61, max_dpd=90),
+    BucketRange(name="M4", min_dpd=91, max_dpd=120),
+    BucketRange(name="M5", min_dpd=121, max_dpd=150),
+    BucketRange(name="M6", min_dpd=151, max_dpd=180),
+    BucketRange(name="M7", min_dpd=181, max_dpd=None),
+]
+# 2023 risk classification rules (金融资产风险分类办法): floors by days past due.
+FLOORS_CN_2023 = [
+    ClassFloor(min_dpd=1, risk_class="special-mention"),
+    ClassFloor(min_dpd=91, risk_class="substandard"),
+    ClassFloor(min_dpd=271, risk_class="doubtful"),
+    ClassFloor(min_dpd=361, risk_class="loss"),
+]
+FLOORS_CARD = [
+    ClassFloor(min_dpd=1, risk_class="special-mention"),
+    ClassFloor(min_dpd=91, risk_class="substandard"),
+    ClassFloor(min_dpd=121, risk_class="doubtful"),
+    ClassFloor(min_dpd=181, risk_class="loss"),
+]
+EOD_STEPS = ["due", "delinquency", "accrual", "snapshot", "kpis"]
+
+
+class Delinquency(Strict):
+    """Buckets (M0–M7+) and five-tier classification floors (五级分类)."""
+
+    buckets: list[BucketRange] = Field(default_factory=lambda: list(DEFAULT_BUCKETS))
+    classification: Literal["cn-2023", "card"] = "cn-2023"
+    floors: list[ClassFloor] | None = None  # explicit floors replace the variant's
+    restructured_observation_months: int = Field(default=6, ge=0)
+
+    @model_validator(mode="after")
+    def _contiguous(self) -> Delinquency:
+        expect = 0
+        for i, b in enumerate(self.buckets):
+            if b.min_dpd != expect:
+                raise ValueError(f"bucket {b.name} must start at {expect} days past due")
+            if b.max_dpd is None:
+                if i != len(self.buckets) - 1:
+                    raise ValueError(f"only the last bucket may be open-ended ({b.name})")
+                return self
+            if b.max_dpd < b.min_dpd:
+                raise ValueError(f"bucket {b.name} ends before it starts")
+            expect = b.max_dpd + 1
+        raise ValueError("the last bucket must be open-ended (no max_dpd)")
+
+    def effective_floors(self) -> list[ClassFloor]:
+        if self.floors is not None:
+            return self.floors
+        return FLOORS_CARD if self.classification == "card" else FLOORS_CN_2023
+
+
+class EodSettings(Strict):
+    steps: list[str] = Field(default_factory=lambda: list(EOD_STEPS))
+
+    @field_validator("steps")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [s for s in value if s not in EOD_STEPS]
+        if unknown or len(set(value)) != len(value):
+            raise ValueError(f"steps must be distinct names from {EOD_STEPS}; got {value}")
+        return value
+
+
 class LprPoint(Strict):
     tenor: Literal["1y", "5y"]
     effective_on: date
@@ -102,6 +180,8 @@ class PolicyPack(Strict):
     currency: str = "CNY"
     products: list[Product]
     lpr_history: list[LprPoint] = Field(default_factory=list)
+    delinquency: Delinquency = Field(default_factory=Delinquency)
+    eod: EodSettings = Field(default_factory=EodSettings)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> PolicyPack:

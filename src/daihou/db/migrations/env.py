@@ -43,6 +43,11 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     """
     if type_ == "type" and isinstance(obj, Money | Rate):
         return "sa.BigInteger()"
+    if type_ == "type" and isinstance(obj, sa.types.TypeDecorator):
+        # any other decorated type (e.g. encrypted text) is stored as its impl
+        impl = obj.impl_instance
+        autogen_context.imports.add("import sqlalchemy as sa")
+        return f"sa.{impl!r}"
     if type_ == "server_default" and isinstance(obj, sa.DefaultClause):
         arg = obj.arg
         if isinstance(arg, sa.sql.functions.now):

@@ -28,8 +28,48 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=512), nullable=False),
         sa.Column("address", sa.String(length=1024), nullable=True),
         sa.Column("employer", sa.String(length=1024), nullable=True),
+        sa.Column("id_number_hash", sa.String(length=100), nullable=True),
+        sa.Column("phone_hash", sa.String(length=100), nullable=True),
         sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+    )
+    op.create_index(
+        op.f("ix_customers_id_number_hash"), "customers", ["id_number_hash"], unique=False
+    )
+    op.create_index(op.f("ix_customers_phone_hash"), "customers", ["phone_hash"], unique=False)
+    op.create_table(
+        "daily_kpis",
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("business_date", name=op.f("pk_daily_kpis")),
+    )
+    op.create_table(
+        "eod_runs",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("step", sa.String(length=24), nullable=False),
+        sa.Column("mode", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("loans", sa.Integer(), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("duration_ms", sa.Integer(), nullable=False),
+        sa.Column("finished_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_eod_runs")),
+        sa.UniqueConstraint("business_date", "step", name=op.f("uq_eod_runs_business_date_step")),
+    )
+    op.create_table(
+        "eod_work",
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("dpd", sa.Integer(), nullable=False),
+        sa.Column("bucket", sa.String(length=8), nullable=False),
+        sa.Column("risk_class", sa.String(length=16), nullable=False),
+        sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_eod_work")),
     )
     op.create_table(
         "lpr_rates",
@@ -49,6 +89,7 @@ def upgrade() -> None:
         "system_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("eod_running", sa.Boolean(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_system_state")),
     )
     op.create_table(
@@ -69,6 +110,10 @@ def upgrade() -> None:
         sa.Column("closed_on", sa.Date(), nullable=True),
         sa.Column("outstanding_principal", sa.BigInteger(), nullable=False),
         sa.Column("credit_balance", sa.BigInteger(), nullable=False),
+        sa.Column("dpd", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("bucket", sa.String(length=8), server_default="M0", nullable=False),
+        sa.Column("risk_class", sa.String(length=16), server_default="normal", nullable=False),
+        sa.Column("restructured_until", sa.Date(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -78,6 +123,51 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_loans_customer_id"), "loans", ["customer_id"], unique=False)
     op.create_index("ix_loans_status", "loans", ["status"], unique=False)
+    op.create_table(
+        "class_changes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("old_class", sa.String(length=16), nullable=False),
+        sa.Column("new_class", sa.String(length=16), nullable=False),
+        sa.Column("source", sa.String(length=12), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("superseded", sa.Boolean(), server_default="0", nullable=False),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.id"], name=op.f("fk_class_changes_loan_id_loans")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_class_changes")),
+    )
+    op.create_index(op.f("ix_class_changes_loan_id"), "class_changes", ["loan_id"], unique=False)
+    op.create_table(
+        "class_overrides",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("risk_class", sa.String(length=16), nullable=False),
+        sa.Column("effective_on", sa.Date(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("approved_by", sa.String(length=64), nullable=False),
+        sa.Column("released_on", sa.Date(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.id"], name=op.f("fk_class_overrides_loan_id_loans")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_class_overrides")),
+    )
+    op.create_index(
+        op.f("ix_class_overrides_loan_id"), "class_overrides", ["loan_id"], unique=False
+    )
     op.create_table(
         "installments",
         sa.Column(
@@ -113,6 +203,53 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_installments_due_date_status", "installments", ["due_date", "status"], unique=False
+    )
+    op.create_table(
+        "loan_events",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("from_value", sa.String(length=24), nullable=True),
+        sa.Column("to_value", sa.String(length=24), nullable=True),
+        sa.Column("superseded", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.id"], name=op.f("fk_loan_events_loan_id_loans")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loan_events")),
+    )
+    op.create_index(
+        "ix_loan_events_date_kind", "loan_events", ["business_date", "kind"], unique=False
+    )
+    op.create_index(
+        "ix_loan_events_loan", "loan_events", ["loan_id", "business_date"], unique=False
+    )
+    op.create_table(
+        "loan_snapshots",
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("outstanding_principal", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_principal", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_interest", sa.BigInteger(), nullable=False),
+        sa.Column("penalty_outstanding", sa.BigInteger(), nullable=False),
+        sa.Column("compound_outstanding", sa.BigInteger(), nullable=False),
+        sa.Column("dpd", sa.Integer(), nullable=False),
+        sa.Column("bucket", sa.String(length=8), nullable=False),
+        sa.Column("risk_class", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.id"], name=op.f("fk_loan_snapshots_loan_id_loans")
+        ),
+        sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_loan_snapshots")),
+    )
+    op.create_index(
+        "ix_loan_snapshots_loan_date", "loan_snapshots", ["loan_id", "business_date"], unique=False
     )
     op.create_table(
         "rate_changes",
@@ -240,6 +377,32 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "accruals",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("penalty", sa.BigInteger(), nullable=False),
+        sa.Column("compound", sa.BigInteger(), nullable=False),
+        sa.Column("source", sa.String(length=12), nullable=False),
+        sa.Column(
+            "journal_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.ForeignKeyConstraint(
+            ["journal_entry_id"],
+            ["journal_entries.id"],
+            name=op.f("fk_accruals_journal_entry_id_journal_entries"),
+        ),
+        sa.ForeignKeyConstraint(["loan_id"], ["loans.id"], name=op.f("fk_accruals_loan_id_loans")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_accruals")),
+    )
+    op.create_index(op.f("ix_accruals_business_date"), "accruals", ["business_date"], unique=False)
+    op.create_index(op.f("ix_accruals_loan_id"), "accruals", ["loan_id"], unique=False)
+    op.create_table(
         "journal_lines",
         sa.Column(
             "id",
@@ -268,6 +431,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_journal_lines_entry_id"), table_name="journal_lines")
     op.drop_index("ix_journal_lines_account", table_name="journal_lines")
     op.drop_table("journal_lines")
+    op.drop_index(op.f("ix_accruals_loan_id"), table_name="accruals")
+    op.drop_index(op.f("ix_accruals_business_date"), table_name="accruals")
+    op.drop_table("accruals")
     op.drop_index(op.f("ix_journal_entries_transaction_id"), table_name="journal_entries")
     op.drop_index(op.f("ix_journal_entries_loan_id"), table_name="journal_entries")
     op.drop_table("journal_entries")
@@ -279,12 +445,26 @@ def downgrade() -> None:
     op.drop_table("transactions")
     op.drop_index(op.f("ix_rate_changes_loan_id"), table_name="rate_changes")
     op.drop_table("rate_changes")
+    op.drop_index("ix_loan_snapshots_loan_date", table_name="loan_snapshots")
+    op.drop_table("loan_snapshots")
+    op.drop_index("ix_loan_events_loan", table_name="loan_events")
+    op.drop_index("ix_loan_events_date_kind", table_name="loan_events")
+    op.drop_table("loan_events")
     op.drop_index("ix_installments_due_date_status", table_name="installments")
     op.drop_table("installments")
+    op.drop_index(op.f("ix_class_overrides_loan_id"), table_name="class_overrides")
+    op.drop_table("class_overrides")
+    op.drop_index(op.f("ix_class_changes_loan_id"), table_name="class_changes")
+    op.drop_table("class_changes")
     op.drop_index("ix_loans_status", table_name="loans")
     op.drop_index(op.f("ix_loans_customer_id"), table_name="loans")
     op.drop_table("loans")
     op.drop_table("system_state")
     op.drop_table("lpr_rates")
+    op.drop_table("eod_work")
+    op.drop_table("eod_runs")
+    op.drop_table("daily_kpis")
+    op.drop_index(op.f("ix_customers_phone_hash"), table_name="customers")
+    op.drop_index(op.f("ix_customers_id_number_hash"), table_name="customers")
     op.drop_table("customers")
     # ### end Alembic commands ###

@@ -1,0 +1,1 @@
+"""Snapshots read back as KPIs, roll rates and cure rates."""
