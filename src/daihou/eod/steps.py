@@ -102,7 +102,8 @@ def touched_loans(ctx: StepContext) -> ColumnElement[bool]:
             LOANS.c.risk_class != "normal",
             LOANS.c.restructured_until.is_not(None),
             exists().where(
-                INST.c.loan_id == LOANS.c.id, INST.c.status == "due", INST.c.due_date <= d
+                INST.c.loan_id == LOANS.c.id,
+                or_(and_(INST.c.status == "due", INST.c.due_date <= d), INST.c.due_date == d),
             ),
             exists().where(
                 TXN.c.loan_id == LOANS.c.id, or_(TXN.c.booked_on == d, TXN.c.value_date == d)
