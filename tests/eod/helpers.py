@@ -28,9 +28,13 @@ def today(engine: Engine) -> date:
 def pay(engine: Engine, loan_id: str, amount: str, ref: str, on: date | None = None) -> Any:
     with transaction(engine) as s:
         return post_payment(
-            session=s, loan_id=loan_id, amount=amount, value_date=on or business_date(s),
-            channel="counter", reference=ref,
-        )  # fmt: skip
+            session=s,
+            loan_id=loan_id,
+            amount=amount,
+            value_date=on or business_date(s),
+            channel="counter",
+            reference=ref,
+        )
 
 
 def loan_row(engine: Engine, loan_id: str) -> Loan:
@@ -45,7 +49,10 @@ def first_installments(engine: Engine, loan_id: str, n: int = 3) -> list[Install
     with transaction(engine) as s:
         rows = list(
             s.scalars(
-                select(Installment).where(Installment.loan_id == loan_id).order_by(Installment.period).limit(n)
+                select(Installment)
+                .where(Installment.loan_id == loan_id)
+                .order_by(Installment.period)
+                .limit(n)
             )
         )
         for r in rows:
@@ -65,10 +72,16 @@ def state_on(engine: Engine, loan_id: str, d: date) -> tuple[Any, ...] | None:
         if snap is None:
             return None
         return (
-            snap.status, snap.outstanding_principal, snap.overdue_principal, snap.overdue_interest,
-            snap.penalty_outstanding, snap.compound_outstanding, snap.dpd, snap.bucket,
+            snap.status,
+            snap.outstanding_principal,
+            snap.overdue_principal,
+            snap.overdue_interest,
+            snap.penalty_outstanding,
+            snap.compound_outstanding,
+            snap.dpd,
+            snap.bucket,
             snap.risk_class,
-        )  # fmt: skip
+        )
 
 
 def book_state(engine: Engine, loan_ids: list[str], dates: list[date]) -> dict[str, Any]:
@@ -84,13 +97,17 @@ def book_state(engine: Engine, loan_ids: list[str], dates: list[date]) -> dict[s
                 "events": sorted(
                     (e.business_date, e.kind, e.from_value, e.to_value)
                     for e in s.scalars(
-                        select(LoanEvent).where(LoanEvent.loan_id == loan_id, LoanEvent.superseded.is_(False))
+                        select(LoanEvent).where(
+                            LoanEvent.loan_id == loan_id, LoanEvent.superseded.is_(False)
+                        )
                     )
                 ),
                 "classes": sorted(
                     (c.business_date, c.old_class, c.new_class)
                     for c in s.scalars(
-                        select(ClassChange).where(ClassChange.loan_id == loan_id, ClassChange.superseded.is_(False))
+                        select(ClassChange).where(
+                            ClassChange.loan_id == loan_id, ClassChange.superseded.is_(False)
+                        )
                     )
                 ),
                 "accrued": tuple(

@@ -49,7 +49,9 @@ def script(seed: int, loans: list[str], days: int) -> dict[date, list[tuple[str,
     return plan
 
 
-def run(engine: Engine, plan: dict[date, list[tuple[str, str, str]]], days: int, *, full: bool) -> None:
+def run(
+    engine: Engine, plan: dict[date, list[tuple[str, str, str]]], days: int, *, full: bool
+) -> None:
     end = START + timedelta(days=days)
     d = START
     while d <= end:
@@ -94,7 +96,12 @@ def test_backdated_payment_after_30_closed_days_equals_paying_on_time(
     dates = [due + timedelta(days=k) for k in range(36)]
     a, b = book_state(engine, loans, dates), book_state(other_engine, loans, dates)
     kpis_a, kpis_b = a.pop("kpis"), b.pop("kpis")
-    accrual_accounts = {"penalty_receivable", "penalty_income", "compound_receivable", "compound_income"}
+    accrual_accounts = {
+        "penalty_receivable",
+        "penalty_income",
+        "compound_receivable",
+        "compound_income",
+    }
     for loan in loans:
         # net accrual equal: what was over-accrued before the payment arrived is reversed
         assert a[loan].pop("accrued") == b[loan].pop("accrued")
@@ -125,14 +132,25 @@ def test_eod_cache_equals_a_fresh_replay(engine: Engine, tmp_path: Path) -> None
             assert loan is not None
             result, _ = replay_loan(s, loan, as_of=now)
             cached = s.scalars(
-                select(Installment).where(Installment.loan_id == loan_id).order_by(Installment.period)
+                select(Installment)
+                .where(Installment.loan_id == loan_id)
+                .order_by(Installment.period)
             ).all()
-            fresh = [(r.period, r.due, r.paid, r.penalty_base, r.compound_base) for r in result.installments]
+            fresh = [
+                (r.period, r.due, r.paid, r.penalty_base, r.compound_base)
+                for r in result.installments
+            ]
             have = [
                 (
                     i.period,
-                    {c: getattr(i, f"{c}_due") for c in ("fee", "penalty", "compound", "interest", "principal")},
-                    {c: getattr(i, f"{c}_paid") for c in ("fee", "penalty", "compound", "interest", "principal")},
+                    {
+                        c: getattr(i, f"{c}_due")
+                        for c in ("fee", "penalty", "compound", "interest", "principal")
+                    },
+                    {
+                        c: getattr(i, f"{c}_paid")
+                        for c in ("fee", "penalty", "compound", "interest", "principal")
+                    },
                     i.penalty_base,
                     i.compound_base,
                 )

@@ -21,7 +21,8 @@ from daihou.eod.models import LoanEvent, SystemState
 from daihou.ledger.service import trial_balance
 from daihou.payments.service import reverse_transaction
 from tests.eod.helpers import eod, first_installments, loan_row, pay, state_on, today
-from tests.factories import add_loans, init_book, loan_row as csv_row
+from tests.factories import add_loans, init_book
+from tests.factories import loan_row as csv_row
 
 D = Decimal
 
@@ -38,7 +39,9 @@ def events(engine: Engine) -> list[tuple[date, str, str | None, str | None]]:
         return [
             (e.business_date, e.kind, e.from_value, e.to_value)
             for e in s.scalars(
-                select(LoanEvent).where(LoanEvent.superseded.is_(False)).order_by(LoanEvent.business_date, LoanEvent.id)
+                select(LoanEvent)
+                .where(LoanEvent.superseded.is_(False))
+                .order_by(LoanEvent.business_date, LoanEvent.id)
             )
         ]
 
@@ -63,9 +66,11 @@ def test_missed_late_partial_reversed_then_cured(book: Engine) -> None:
     # 1 Mar: pays 500 → 罚息 13.42, 复利 3.60, interest 240.00, principal 242.98
     posting = pay(book, "S1", "500.00", "P-0301")
     assert [(a.component, a.amount) for a in posting.allocation] == [
-        ("penalty", D("13.42")), ("compound", D("3.60")), ("interest", D("240.00")),
+        ("penalty", D("13.42")),
+        ("compound", D("3.60")),
+        ("interest", D("240.00")),
         ("principal", D("242.98")),
-    ]  # fmt: skip
+    ]
 
     eod(book, date(2024, 3, 15))  # installment 2 now unpaid too
     loan = loan_row(book, "S1")
@@ -96,11 +101,18 @@ def test_missed_late_partial_reversed_then_cured(book: Engine) -> None:
 
         view = loan_view(s, "S1")
         owed = sum(
-            (i.total_due - i.total_paid for i in view.installments if i.due_date < date(2024, 3, 21)),
+            (
+                i.total_due - i.total_paid
+                for i in view.installments
+                if i.due_date < date(2024, 3, 21)
+            ),
             D(0),
         )
-    assert owed == D("894.72") + D("240.00") + D("31.32") + D("8.40") + D("912.61") + D("222.11") + (
-        first_installments(book, "S1")[1].penalty_due + first_installments(book, "S1")[1].compound_due
+    assert owed == D("894.72") + D("240.00") + D("31.32") + D("8.40") + D("912.61") + D(
+        "222.11"
+    ) + (
+        first_installments(book, "S1")[1].penalty_due
+        + first_installments(book, "S1")[1].compound_due
     )
     pay(book, "S1", str(owed), "P-0321")
     eod(book, date(2024, 3, 21))
@@ -117,11 +129,19 @@ def test_missed_late_partial_reversed_then_cured(book: Engine) -> None:
 
 def test_closing_a_closed_date_again_changes_nothing(book: Engine) -> None:
     eod(book, date(2024, 3, 5))
-    before = (loan_row(book, "S1").dpd, [i.penalty_base for i in first_installments(book, "S1")], events(book))
+    before = (
+        loan_row(book, "S1").dpd,
+        [i.penalty_base for i in first_installments(book, "S1")],
+        events(book),
+    )
     eod(book, date(2024, 3, 1))  # already closed
     eod(book, date(2024, 2, 20))
     assert today(book) == date(2024, 3, 6)
-    after = (loan_row(book, "S1").dpd, [i.penalty_base for i in first_installments(book, "S1")], events(book))
+    after = (
+        loan_row(book, "S1").dpd,
+        [i.penalty_base for i in first_installments(book, "S1")],
+        events(book),
+    )
     assert after == before
 
 

@@ -59,7 +59,9 @@ def test_partial_payment_reduces_the_base_from_that_day() -> None:
     assert first.paid["principal"] == D("254.33")
     # nights 15–19 Feb on 894.72, nights 20–29 Feb on 640.39
     assert first.penalty_base == 89472 * 5 + 64039 * 10
-    assert first.due["penalty"] == accrued_amount(first.penalty_base, D("0.24"), D("0.5"), "ROUND_HALF_UP")
+    assert first.due["penalty"] == accrued_amount(
+        first.penalty_base, D("0.24"), D("0.5"), "ROUND_HALF_UP"
+    )
     assert first.compound_base == 24000 * 5  # interest was paid on 20 Feb
 
 
@@ -83,3 +85,17 @@ def test_day_by_day_accrual_equals_one_long_accrual(days: int) -> None:
         base = step.installments[0].penalty_base
     assert base == once.installments[0].penalty_base
     assert step.installments[0].due == once.installments[0].due
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.integers(min_value=0, max_value=10**15),
+    rate=st.decimals(min_value=D("0"), max_value=D("0.36"), places=6),
+    markup=st.sampled_from([D("0.3"), D("0.4"), D("0.5"), D("0.35"), D("0.3333")]),
+)
+def test_end_of_day_integer_accrual_equals_the_kernel(base: int, rate: Decimal, markup: Decimal) -> None:
+    from daihou.eod.steps import accrued_fen
+
+    kernel = accrued_amount(base, rate, markup, "ROUND_HALF_UP")
+    fast = accrued_fen(base, int(rate * 10**10), int(markup * 10_000))
+    assert Decimal(fast) / 100 == kernel

@@ -88,8 +88,12 @@ def daily_kpis(session: Session, d: date, buckets: list[str]) -> dict[str, Any]:
         "overdue_principal": fmt(Decimal(int(overdue_amount_fen)) / 100),
         "npl_balance": fmt(npl),
         "npl_ratio": _ratio(npl, balance),
-        "by_bucket": {k: {"count": v["count"], "balance": fmt(v["balance"])} for k, v in by_bucket.items()},
-        "by_class": {k: {"count": v["count"], "balance": fmt(v["balance"])} for k, v in by_class.items()},
+        "by_bucket": {
+            k: {"count": v["count"], "balance": fmt(v["balance"])} for k, v in by_bucket.items()
+        },
+        "by_class": {
+            k: {"count": v["count"], "balance": fmt(v["balance"])} for k, v in by_class.items()
+        },
     }
     if is_month_end(d):
         data["roll_rates"] = roll_rates(session, previous_month_end(d), d, buckets)
@@ -106,7 +110,9 @@ def _state_on(d: date) -> Any:
     )
     return (
         select(SNAPS.c.loan_id, SNAPS.c.bucket, SNAPS.c.status, SNAPS.c.outstanding_principal)
-        .join(latest, and_(latest.c.loan_id == SNAPS.c.loan_id, latest.c.at == SNAPS.c.business_date))
+        .join(
+            latest, and_(latest.c.loan_id == SNAPS.c.loan_id, latest.c.at == SNAPS.c.business_date)
+        )
         .subquery()
     )
 

@@ -24,7 +24,7 @@ def daily_report(session: Session, d: date) -> dict[str, Any]:
 def _num(value: str) -> Decimal | str:
     try:
         return Decimal(value)
-    except Exception:  # noqa: BLE001 - labels stay text
+    except Exception:
         return value
 
 
@@ -34,10 +34,20 @@ def write_xlsx(data: dict[str, Any], path: Path) -> None:
     assert summary is not None
     summary.title = "summary"
     summary.append(["metric", "value"])
-    for key in ("business_date", "loans", "balance", "overdue_balance", "overdue_rate",
-                "overdue_principal", "npl_balance", "npl_ratio"):  # fmt: skip
+    for key in (
+        "business_date",
+        "loans",
+        "balance",
+        "overdue_balance",
+        "overdue_rate",
+        "overdue_principal",
+        "npl_balance",
+        "npl_ratio",
+    ):
         value = data[key]
-        summary.append([key, _num(value) if isinstance(value, str) and key != "business_date" else value])
+        summary.append(
+            [key, _num(value) if isinstance(value, str) and key != "business_date" else value]
+        )
     for title, key in (("buckets", "by_bucket"), ("classes", "by_class")):
         ws = wb.create_sheet(title)
         ws.append([title[:-1], "count", "balance"])
@@ -46,13 +56,29 @@ def write_xlsx(data: dict[str, Any], path: Path) -> None:
     rolls = data.get("roll_rates")
     if rolls:
         ws = wb.create_sheet("roll rates")
-        ws.append(["from bucket", "to bucket", "count", "amount", "rate by count", "rate by amount"])
+        ws.append(
+            ["from bucket", "to bucket", "count", "amount", "rate by count", "rate by amount"]
+        )
         for src, cells in rolls["matrix"].items():
             for dst, c in cells.items():
-                ws.append([src, dst, c["count"], _num(c["amount"]), _num(c["rate_by_count"]),
-                           _num(c["rate_by_amount"])])  # fmt: skip
+                ws.append(
+                    [
+                        src,
+                        dst,
+                        c["count"],
+                        _num(c["amount"]),
+                        _num(c["rate_by_count"]),
+                        _num(c["rate_by_amount"]),
+                    ]
+                )
         cure = wb.create_sheet("M1 cure")
         cure.append(["from", "to", "by count", "by amount"])
-        cure.append([rolls["from"], rolls["to"], _num(rolls["m1_cure_rate_by_count"]),
-                     _num(rolls["m1_cure_rate_by_amount"])])  # fmt: skip
+        cure.append(
+            [
+                rolls["from"],
+                rolls["to"],
+                _num(rolls["m1_cure_rate_by_count"]),
+                _num(rolls["m1_cure_rate_by_amount"]),
+            ]
+        )
     wb.save(path)

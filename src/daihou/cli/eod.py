@@ -12,7 +12,6 @@ from rich.table import Table
 
 from daihou.cli.common import (
     DbOption,
-    OutputFormat,
     console,
     engine_for,
     friendly_errors,
@@ -30,7 +29,9 @@ def eod(
     through: Annotated[
         str | None, typer.Option("--through", help="Close every open date up to this one")
     ] = None,
-    full: Annotated[bool, typer.Option("--full", help="Recompute every loan, not only touched ones")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every loan, not only touched ones")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Close the current business date (or catch up through --through): due installments,
@@ -73,8 +74,15 @@ def eod_history(limit: int = 30, db: DbOption = None) -> None:
     for col in ("date", "step", "mode", "loans", "rows", "ms", "finished"):
         table.add_column(col)
     for r in runs:
-        table.add_row(str(r.business_date), r.step, r.mode, str(r.loans), str(r.rows),
-                      str(r.duration_ms), str(r.finished_at))  # fmt: skip
+        table.add_row(
+            str(r.business_date),
+            r.step,
+            r.mode,
+            str(r.loans),
+            str(r.rows),
+            str(r.duration_ms),
+            str(r.finished_at),
+        )
     console.print(table)
 
 
@@ -139,9 +147,13 @@ def classify(
 
     with unit_of_work(db) as session:
         change = override_class(
-            session, loan_id=loan_id, risk_class=risk_class, reason=reason,
-            requested_by=requested_by, approved_by=approver,
-        )  # fmt: skip
+            session,
+            loan_id=loan_id,
+            risk_class=risk_class,
+            reason=reason,
+            requested_by=requested_by,
+            approved_by=approver,
+        )
     console.print(f"{loan_id}: {change.old_class} → {change.new_class}")
 
 

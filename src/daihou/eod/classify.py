@@ -22,7 +22,9 @@ def override_class(
     approved_by: str,
 ) -> ClassChange:
     if risk_class not in CLASSES[1:]:
-        raise ServicingError(f"{risk_class!r} is not one of {', '.join(CLASSES[1:])}", field="class")
+        raise ServicingError(
+            f"{risk_class!r} is not one of {', '.join(CLASSES[1:])}", field="class"
+        )
     if not reason.strip():
         raise ServicingError("a reason is required", field="reason")
     if not approved_by.strip() or approved_by == requested_by:
@@ -37,15 +39,33 @@ def override_class(
         )
     today = business_date(session)
     session.add(
-        ClassOverride(loan_id=loan_id, risk_class=risk_class, effective_on=today, reason=reason,
-                      requested_by=requested_by, approved_by=approved_by)  # fmt: skip
+        ClassOverride(
+            loan_id=loan_id,
+            risk_class=risk_class,
+            effective_on=today,
+            reason=reason,
+            requested_by=requested_by,
+            approved_by=approved_by,
+        )
     )
-    change = ClassChange(loan_id=loan_id, business_date=today, old_class=loan.risk_class,
-                         new_class=risk_class, source="override",
-                         reason=f"{reason} (approved by {approved_by})")  # fmt: skip
+    change = ClassChange(
+        loan_id=loan_id,
+        business_date=today,
+        old_class=loan.risk_class,
+        new_class=risk_class,
+        source="override",
+        reason=f"{reason} (approved by {approved_by})",
+    )
     session.add(change)
-    session.add(LoanEvent(business_date=today, loan_id=loan_id, kind="classified",
-                          from_value=loan.risk_class, to_value=risk_class))  # fmt: skip
+    session.add(
+        LoanEvent(
+            business_date=today,
+            loan_id=loan_id,
+            kind="classified",
+            from_value=loan.risk_class,
+            to_value=risk_class,
+        )
+    )
     loan.risk_class = risk_class
     session.flush()
     return change

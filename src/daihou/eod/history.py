@@ -150,17 +150,42 @@ def rewrite_history(
         session.add(LoanSnapshot(business_date=day, loan_id=loan_id, **asdict(state)))
         if state.bucket != bucket:
             old, new = order.get(bucket, 0), order[state.bucket]
-            kind = "cured" if new == 0 else "entered-bucket" if old == 0 else (
-                "rolled-forward" if new > old else "rolled-back"
-            )  # fmt: skip
-            session.add(LoanEvent(business_date=day, loan_id=loan_id, kind=kind,
-                                  from_value=bucket, to_value=state.bucket))  # fmt: skip
+            kind = (
+                "cured"
+                if new == 0
+                else "entered-bucket"
+                if old == 0
+                else ("rolled-forward" if new > old else "rolled-back")
+            )
+            session.add(
+                LoanEvent(
+                    business_date=day,
+                    loan_id=loan_id,
+                    kind=kind,
+                    from_value=bucket,
+                    to_value=state.bucket,
+                )
+            )
         if state.risk_class != risk_class:
-            session.add(LoanEvent(business_date=day, loan_id=loan_id, kind="classified",
-                                  from_value=risk_class, to_value=state.risk_class))  # fmt: skip
-            session.add(ClassChange(loan_id=loan_id, business_date=day, old_class=risk_class,
-                                    new_class=state.risk_class, source="replay",
-                                    reason="backdated event replayed"))  # fmt: skip
+            session.add(
+                LoanEvent(
+                    business_date=day,
+                    loan_id=loan_id,
+                    kind="classified",
+                    from_value=risk_class,
+                    to_value=state.risk_class,
+                )
+            )
+            session.add(
+                ClassChange(
+                    loan_id=loan_id,
+                    business_date=day,
+                    old_class=risk_class,
+                    new_class=state.risk_class,
+                    source="replay",
+                    reason="backdated event replayed",
+                )
+            )
         bucket, risk_class = state.bucket, state.risk_class
         if state.status == "closed":
             break

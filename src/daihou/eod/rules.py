@@ -44,12 +44,17 @@ def class_name_case(rank_expr: Any) -> ColumnElement[str]:
     return case({i: c for i, c in enumerate(CLASSES)}, value=rank_expr, else_=literal(CLASSES[0]))
 
 
-def product_value_case(product_col: Any, values: dict[str, Any], default: Any) -> ColumnElement[Any]:
+def product_value_case(
+    product_col: Any, values: dict[str, Any], default: Any
+) -> ColumnElement[Any]:
     return case(values, value=product_col, else_=literal(default)) if values else literal(default)
 
 
 def tolerance_fen(pack: PolicyPack) -> dict[str, int]:
-    return {p.code: to_fen(p.overdue_tolerance.quantize(p.overdue_tolerance.__class__("0.01"))) for p in pack.products}
+    return {
+        p.code: to_fen(p.overdue_tolerance.quantize(p.overdue_tolerance.__class__("0.01")))
+        for p in pack.products
+    }
 
 
 def case_kind(old_rank: Any, new_rank: Any) -> ColumnElement[str]:

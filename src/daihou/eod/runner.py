@@ -128,8 +128,14 @@ def _close_date(
         report.steps_run += 1
     with transaction(engine) as s:
         if CLOSE not in _done(s, d):
-            s.add(EodRun(business_date=d, step=CLOSE, mode="full" if full else "incremental",
-                         status="done"))  # fmt: skip
+            s.add(
+                EodRun(
+                    business_date=d,
+                    step=CLOSE,
+                    mode="full" if full else "incremental",
+                    status="done",
+                )
+            )
             s.execute(
                 update(SystemState)
                 .where(SystemState.id == 1)

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     Table,
     and_,
@@ -36,12 +37,15 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    type_coerce,
+    union,
     update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from daihou.db.sqlfn import days_between, greatest
+from daihou.db.types import RATE_SCALE
 from daihou.eod import rules
 from daihou.eod.models import (
     Accrual,
@@ -52,7 +56,7 @@ from daihou.eod.models import (
     LoanSnapshot,
 )
 from daihou.kernel.delinquency import rank
-from daihou.kernel.money import ZERO, rounding_mode
+from daihou.kernel.money import ZERO, from_fen, rounding_mode, to_fen
 from daihou.kernel.replay import accrued_amount
 from daihou.ledger import accounts
 from daihou.ledger.service import post_entry
@@ -87,29 +91,30 @@ def _d(ctx: StepContext) -> ColumnElement[date]:
     return literal(ctx.business_date, Date)
 
 
-def touched_loans(ctx: StepContext) -> ColumnElement[bool]:
-    """Loans an ordinary day must look at: anything due/overdue, delinquent, classified
-    above normal, restructured, overridden, or with a transaction dated or booked
-    today. A full run looks at every active loan (and loans settled today)."""
+def touched_ids(ctx: StepContext) -> Any:
+    """Ids of the loans an ordinary day must look at — anything due today or overdue,
+    delinquent, classed above normal, restructured, overridden, or with a transaction
+    dated or booked today — as a union of small indexed sets. A full run takes every
+    active loan (and loans settled today)."""
     d = ctx.business_date
-    active = or_(LOANS.c.status == "active", LOANS.c.closed_on == d)
     if ctx.full:
-        return active
-    return and_(
-        active,
-        or_(
-            LOANS.c.dpd > 0,
-            LOANS.c.risk_class != "normal",
-            LOANS.c.restructured_until.is_not(None),
-            exists().where(
-                INST.c.loan_id == LOANS.c.id,
-                or_(and_(INST.c.status == "due", INST.c.due_date <= d), INST.c.due_date == d),
-            ),
-            exists().where(
-                TXN.c.loan_id == LOANS.c.id, or_(TXN.c.booked_on == d, TXN.c.value_date == d)
-            ),
-            exists().where(OVERRIDES.c.loan_id == LOANS.c.id, OVERRIDES.c.released_on.is_(None)),
+        return select(LOANS.c.id.label("loan_id")).where(
+            or_(LOANS.c.status == "active", LOANS.c.closed_on == d)
+        )
+    return union(
+        select(LOANS.c.id.label("loan_id")).where(
+            or_(
+                LOANS.c.dpd > 0,
+                LOANS.c.risk_class != "normal",
+                LOANS.c.restructured_until.is_not(None),
+                LOANS.c.closed_on == d,
+            )
         ),
+        select(INST.c.loan_id).where(INST.c.status == "due"),
+        select(INST.c.loan_id).where(INST.c.due_date == d),
+        select(TXN.c.loan_id).where(TXN.c.booked_on == d),
+        select(TXN.c.loan_id).where(TXN.c.value_date == d),
+        select(OVERRIDES.c.loan_id).where(OVERRIDES.c.released_on.is_(None)),
     )
 
 
@@ -141,47 +146,52 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
     session.execute(delete(WORK).where(WORK.c.business_date == d))
     tolerance = rules.product_value_case(LOANS.c.product, rules.tolerance_fen(pack), 0)
     unpaid = (
-        INST.c.principal_due + INST.c.interest_due + INST.c.fee_due
-        - INST.c.principal_paid - INST.c.interest_paid - INST.c.fee_paid
-    )  # fmt: skip
-    oldest = (
-        select(func.min(INST.c.due_date))
-        .where(
-            INST.c.loan_id == LOANS.c.id,
-            INST.c.status == "due",
-            INST.c.due_date < d,
-            unpaid > tolerance,
-        )
-        .scalar_subquery()
+        INST.c.principal_due
+        + INST.c.interest_due
+        + INST.c.fee_due
+        - INST.c.principal_paid
+        - INST.c.interest_paid
+        - INST.c.fee_paid
     )
-    dpd = func.coalesce(days_between(session, oldest, _d(ctx)), 0)
-    base = select(LOANS.c.id.label("loan_id"), dpd.label("dpd")).where(touched_loans(ctx)).subquery()
+    # the oldest installment owing more than the tolerance, over 'due' rows only (indexed)
+    oldest = (
+        select(INST.c.loan_id, func.min(INST.c.due_date).label("oldest"))
+        .join(LOANS, LOANS.c.id == INST.c.loan_id)
+        .where(INST.c.status == "due", INST.c.due_date < d, unpaid > tolerance)
+        .group_by(INST.c.loan_id)
+        .subquery()
+    )
+    touched = touched_ids(ctx).subquery()
+    dpd = func.coalesce(days_between(session, oldest.c.oldest, _d(ctx)), 0)
+    session.execute(
+        insert(WORK).from_select(
+            ["business_date", "loan_id", "dpd", "bucket", "risk_class"],
+            select(_d(ctx), touched.c.loan_id, dpd, literal("M0"), literal("normal")).outerjoin(
+                oldest, oldest.c.loan_id == touched.c.loan_id
+            ),
+        )
+    )
     override_rank = (
         select(func.max(rules.class_rank_case(OVERRIDES.c.risk_class)))
         .where(
-            OVERRIDES.c.loan_id == base.c.loan_id,
+            OVERRIDES.c.loan_id == WORK.c.loan_id,
             OVERRIDES.c.effective_on <= d,
             OVERRIDES.c.released_on.is_(None),
         )
         .scalar_subquery()
     )
-    restructured = exists().where(LOANS.c.id == base.c.loan_id, LOANS.c.restructured_until >= d)
+    restructured = exists().where(LOANS.c.id == WORK.c.loan_id, LOANS.c.restructured_until >= d)
     class_rank = greatest(
         session,
-        rules.floor_rank_case(base.c.dpd, pack),
+        rules.floor_rank_case(WORK.c.dpd, pack),
         func.coalesce(override_rank, 0),
         case((restructured, literal(rank("special-mention"))), else_=literal(0)),
     )
     session.execute(
-        insert(WORK).from_select(
-            ["business_date", "loan_id", "dpd", "bucket", "risk_class"],
-            select(
-                _d(ctx),
-                base.c.loan_id,
-                base.c.dpd,
-                rules.bucket_case(base.c.dpd, pack),
-                rules.class_name_case(class_rank),
-            ),
+        update(WORK)
+        .where(WORK.c.business_date == d)
+        .values(
+            bucket=rules.bucket_case(WORK.c.dpd, pack), risk_class=rules.class_name_case(class_rank)
         )
     )
     work = WORK.alias("w")
@@ -209,11 +219,15 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
         insert(CHANGES).from_select(
             ["loan_id", "business_date", "old_class", "new_class", "source", "reason"],
             select(
-                LOANS.c.id, _d(ctx), LOANS.c.risk_class, work.c.risk_class, literal("eod"),
+                LOANS.c.id,
+                _d(ctx),
+                LOANS.c.risk_class,
+                work.c.risk_class,
+                literal("eod"),
                 literal("days past due / floors"),
             ).where(mine, work.c.risk_class != LOANS.c.risk_class),
         )
-    )  # fmt: skip
+    )
     w = WORK.alias("w2")
 
     def col(name: str) -> Any:
@@ -234,53 +248,88 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
 
 
 # -- accrual --------------------------------------------------------------------------
+def accrued_fen(base: int, rate_units: int, markup_units: int) -> int:
+    """base × rate × (1 + markup) / 360 in fen, rounded half up, in exact integers
+    (rate in 1e-10 units, markup in 1e-4 units): the fast twin of
+    ``kernel.replay.accrued_amount`` with ROUND_HALF_UP (a test holds them equal)."""
+    num = base * rate_units * (10_000 + markup_units)
+    den = 360 * RATE_SCALE * 10_000
+    return (2 * num + den) // (2 * den)
+
+
 def step_accrual(session: Session, ctx: StepContext) -> StepResult:
     d = ctx.business_date
-    deltas: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for product in ctx.pack.products:
-        last_due = d - timedelta(days=product.grace_days)
-        in_product = INST.c.loan_id.in_(select(LOANS.c.id).where(LOANS.c.product == product.code))
-        overdue = and_(in_product, INST.c.status == "due", INST.c.due_date <= last_due)
+    groups: dict[tuple[int, bool], list[str]] = defaultdict(list)
+    for p in ctx.pack.products:
+        groups[(p.grace_days, p.compound_interest)].append(p.code)
+    for (grace, compound), codes in groups.items():
+        cond = [INST.c.status == "due", INST.c.due_date <= d - timedelta(days=grace)]
+        if len(groups) > 1:
+            cond.append(INST.c.loan_id.in_(select(LOANS.c.id).where(LOANS.c.product.in_(codes))))
         session.execute(
             update(INST)
-            .where(overdue, INST.c.principal_due > INST.c.principal_paid)
+            .where(*cond, INST.c.principal_due > INST.c.principal_paid)
             .values(penalty_base=INST.c.penalty_base + INST.c.principal_due - INST.c.principal_paid)
         )
-        if product.compound_interest:
+        if compound:
             session.execute(
                 update(INST)
-                .where(overdue, INST.c.interest_due > INST.c.interest_paid)
+                .where(*cond, INST.c.interest_due > INST.c.interest_paid)
                 .values(
                     compound_base=INST.c.compound_base + INST.c.interest_due - INST.c.interest_paid
                 )
             )
-        rows = session.execute(
-            select(
-                INST.c.id, INST.c.loan_id, INST.c.penalty_base, INST.c.compound_base,
-                INST.c.annual_rate, INST.c.penalty_due, INST.c.compound_due,
-            ).where(overdue, or_(INST.c.penalty_base > 0, INST.c.compound_base > 0))
-        ).all()  # fmt: skip
-        mode = rounding_mode(product.rounding)
-        updates = []
-        for row in rows:
-            penalty = accrued_amount(row.penalty_base, row.annual_rate, product.penalty_markup, mode)
-            compound = accrued_amount(row.compound_base, row.annual_rate, product.penalty_markup, mode)
-            if penalty != row.penalty_due or compound != row.compound_due:
-                updates.append({"b_id": row.id, "penalty_due": penalty, "compound_due": compound})
-                delta = deltas[row.loan_id]
-                delta[0] += penalty - row.penalty_due
-                delta[1] += compound - row.compound_due
-        if updates:
-            session.connection().execute(
-                update(INST)
-                .where(INST.c.id == bindparam("b_id"))
-                .values(penalty_due=bindparam("penalty_due"), compound_due=bindparam("compound_due")),
-                updates,
-            )
+    raw = lambda col: type_coerce(col, BigInteger)  # noqa: E731 - integers, no Decimal
+    rows = session.execute(
+        select(
+            INST.c.id,
+            INST.c.loan_id,
+            LOANS.c.product,
+            INST.c.penalty_base,
+            INST.c.compound_base,
+            raw(INST.c.annual_rate),
+            raw(INST.c.penalty_due),
+            raw(INST.c.compound_due),
+        )
+        .join(LOANS, LOANS.c.id == INST.c.loan_id)
+        .where(
+            INST.c.status == "due",
+            INST.c.due_date <= d,
+            or_(INST.c.penalty_base > 0, INST.c.compound_base > 0),
+        )
+    ).all()
+    products = {p.code: p for p in ctx.pack.products}
+    updates = []
+    deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row_id, loan_id, code, pbase, cbase, rate, pdue, cdue in rows:
+        product = products[code]
+        markup = product.penalty_markup * 10_000
+        if product.rounding == "half-up" and markup == markup.to_integral_value():
+            m = int(markup)
+            penalty, compound = accrued_fen(pbase, rate, m), accrued_fen(cbase, rate, m)
+        else:
+            mode, r = rounding_mode(product.rounding), Decimal(rate) / RATE_SCALE
+            penalty = to_fen(accrued_amount(pbase, r, product.penalty_markup, mode))
+            compound = to_fen(accrued_amount(cbase, r, product.penalty_markup, mode))
+        if penalty != pdue or compound != cdue:
+            updates.append({"b_id": row_id, "p": penalty, "c": compound})
+            delta = deltas[loan_id]
+            delta[0] += penalty - pdue
+            delta[1] += compound - cdue
+    if updates:
+        session.connection().execute(
+            update(INST)
+            .where(INST.c.id == bindparam("b_id"))
+            .values(
+                penalty_due=type_coerce(bindparam("p"), BigInteger),
+                compound_due=type_coerce(bindparam("c"), BigInteger),
+            ),
+            updates,
+        )
     if not deltas:
         return StepResult()
-    total_penalty = sum((v[0] for v in deltas.values()), ZERO)
-    total_compound = sum((v[1] for v in deltas.values()), ZERO)
+    total_penalty = from_fen(sum(v[0] for v in deltas.values()))
+    total_compound = from_fen(sum(v[1] for v in deltas.values()))
     entry = post_entry(
         session,
         kind="accrual",
@@ -289,21 +338,24 @@ def step_accrual(session: Session, ctx: StepContext) -> StepResult:
         lines=_accrual_lines(total_penalty, total_compound),
         memo=f"end of day {d}: 罚息/复利 accrued on {len(deltas)} loans",
     )
-    session.execute(
-        insert(ACCRUALS),
+    session.connection().execute(
+        insert(ACCRUALS).values(
+            penalty=type_coerce(bindparam("p"), BigInteger),
+            compound=type_coerce(bindparam("c"), BigInteger),
+        ),
         [
             {
                 "loan_id": loan_id,
                 "business_date": d,
-                "penalty": v[0],
-                "compound": v[1],
+                "p": v[0],
+                "c": v[1],
                 "source": "eod",
                 "journal_entry_id": entry.id,
             }
             for loan_id, v in sorted(deltas.items())
         ],
     )
-    return StepResult(loans=len(deltas), rows=len(deltas))
+    return StepResult(loans=len(deltas), rows=len(updates))
 
 
 def _accrual_lines(penalty: Decimal, compound: Decimal) -> list[tuple[str, Decimal, Decimal]]:
@@ -324,40 +376,68 @@ def accrual_lines(penalty: Decimal, compound: Decimal) -> list[tuple[str, Decima
 
 
 # -- snapshot -------------------------------------------------------------------------
-def snapshot_select(ctx: StepContext, loan_filter: ColumnElement[bool]) -> Any:
+def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
+    """Snapshot rows for ``loan_ids``. Only unsettled ('due') installments owe anything
+    overdue or accrued, so the sums run over those rows alone (indexed)."""
     d = ctx.business_date
 
-    def owed(component: str, *, overdue_only: bool) -> Any:
-        cond = [INST.c.loan_id == LOANS.c.id]
-        if overdue_only:
-            cond += [INST.c.due_date < d]
-        return (
-            select(func.coalesce(func.sum(INST.c[f"{component}_due"] - INST.c[f"{component}_paid"]), 0))
-            .where(*cond)
-            .scalar_subquery()
-        )
+    def owed(component: str) -> Any:
+        return INST.c[f"{component}_due"] - INST.c[f"{component}_paid"]
 
-    return select(
-        _d(ctx), LOANS.c.id, LOANS.c.status, LOANS.c.outstanding_principal,
-        owed("principal", overdue_only=True), owed("interest", overdue_only=True),
-        owed("penalty", overdue_only=False), owed("compound", overdue_only=False),
-        LOANS.c.dpd, LOANS.c.bucket, LOANS.c.risk_class,
-    ).where(loan_filter)  # fmt: skip
+    zero = literal(0)
+    sums = (
+        select(
+            INST.c.loan_id,
+            func.sum(case((INST.c.due_date < d, owed("principal")), else_=zero)).label("op"),
+            func.sum(case((INST.c.due_date < d, owed("interest")), else_=zero)).label("oi"),
+            func.sum(owed("penalty")).label("pen"),
+            func.sum(owed("compound")).label("comp"),
+        )
+        .where(INST.c.status == "due")
+        .group_by(INST.c.loan_id)
+        .subquery()
+    )
+    ids = loan_ids.subquery()
+    return (
+        select(
+            _d(ctx),
+            LOANS.c.id,
+            LOANS.c.status,
+            LOANS.c.outstanding_principal,
+            func.coalesce(sums.c.op, 0),
+            func.coalesce(sums.c.oi, 0),
+            func.coalesce(sums.c.pen, 0),
+            func.coalesce(sums.c.comp, 0),
+            LOANS.c.dpd,
+            LOANS.c.bucket,
+            LOANS.c.risk_class,
+        )
+        .select_from(ids)
+        .join(LOANS, LOANS.c.id == ids.c.loan_id)
+        .outerjoin(sums, sums.c.loan_id == LOANS.c.id)
+    )
 
 
 SNAPSHOT_COLUMNS = [
-    "business_date", "loan_id", "status", "outstanding_principal", "overdue_principal",
-    "overdue_interest", "penalty_outstanding", "compound_outstanding", "dpd", "bucket",
+    "business_date",
+    "loan_id",
+    "status",
+    "outstanding_principal",
+    "overdue_principal",
+    "overdue_interest",
+    "penalty_outstanding",
+    "compound_outstanding",
+    "dpd",
+    "bucket",
     "risk_class",
-]  # fmt: skip
+]
 
 
 def step_snapshot(session: Session, ctx: StepContext) -> StepResult:
     d = ctx.business_date
     session.execute(delete(SNAPS).where(SNAPS.c.business_date == d))
     result = session.execute(
-        insert(SNAPS).from_select(SNAPSHOT_COLUMNS, snapshot_select(ctx, touched_loans(ctx)))
+        insert(SNAPS).from_select(SNAPSHOT_COLUMNS, snapshot_select(ctx, touched_ids(ctx)))
     )
     n = result.rowcount  # type: ignore[attr-defined]
     return StepResult(loans=n, rows=n)
-

@@ -40,9 +40,7 @@ class Customer(Base):
         EncryptedString(512, context="customers.id_number")
     )
     phone: Mapped[str] = mapped_column(EncryptedString(512, context="customers.phone"))
-    address: Mapped[str | None] = mapped_column(
-        EncryptedString(1024, context="customers.address")
-    )
+    address: Mapped[str | None] = mapped_column(EncryptedString(1024, context="customers.address"))
     employer: Mapped[str | None] = mapped_column(
         EncryptedString(1024, context="customers.employer")
     )
@@ -124,7 +122,8 @@ class Installment(Base):
 
     __table_args__ = (
         UniqueConstraint("loan_id", "period"),
-        Index("ix_installments_due_date_status", "due_date", "status"),
+        Index("ix_installments_status_due_date", "status", "due_date"),
+        Index("ix_installments_due_date", "due_date"),
     )
 
 

@@ -51,6 +51,7 @@ class Transaction(Base):
     __table_args__ = (
         UniqueConstraint("channel", "reference"),
         Index("ix_transactions_value_date", "value_date"),
+        Index("ix_transactions_booked_on", "booked_on"),
     )
 
 
