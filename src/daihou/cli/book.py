@@ -220,6 +220,10 @@ def loan_show(
         f"outstanding principal [bold]{fmt(view.outstanding_principal)}[/]  "
         f"credit {fmt(view.credit_balance)}  business date {view.business_date}"
     )
+    console.print(
+        f"DPD {view.dpd}  bucket {view.bucket}  class {view.risk_class}  "
+        f"罚息 accrued {fmt(view.penalty_accrued)}  复利 accrued {fmt(view.compound_accrued)}"
+    )
     overdue = {k: v for k, v in view.overdue.items() if v}
     if overdue:
         console.print("overdue: " + ", ".join(f"{k} {fmt(v)}" for k, v in overdue.items()))
@@ -244,6 +248,8 @@ def loan_show(
             f"{fmt(i.paid['principal'])}/{fmt(i.due['principal'])}",
             f"{fmt(i.paid['interest'])}/{fmt(i.due['interest'])}",
             f"{fmt(i.paid['fee'])}/{fmt(i.due['fee'])}",
+            f"{fmt(i.paid['penalty'])}/{fmt(i.due['penalty'])}",
+            f"{fmt(i.paid['compound'])}/{fmt(i.due['compound'])}",
             fmt(i.total_due),
             fmt(i.total_paid),
             str(i.paid_on or ""),

@@ -66,6 +66,11 @@ class LoanView:
     outstanding_principal: Decimal
     credit_balance: Decimal
     overdue: dict[str, Decimal]
+    dpd: int  # 逾期天数, as of the last closed business date
+    bucket: str
+    risk_class: str  # 五级分类
+    penalty_accrued: Decimal  # 罚息 accrued to date (paid or not)
+    compound_accrued: Decimal  # 复利 accrued to date
     installments: list[InstallmentView]
     transactions: list[TransactionView]
     rate_changes: list[tuple[date, Decimal, Decimal, str]]
@@ -140,6 +145,11 @@ def loan_view(session: Session, loan_id: str) -> LoanView:
         outstanding_principal=loan.outstanding_principal,
         credit_balance=loan.credit_balance,
         overdue=overdue,
+        dpd=loan.dpd,
+        bucket=loan.bucket,
+        risk_class=loan.risk_class,
+        penalty_accrued=sum((i.due["penalty"] for i in installments), ZERO),
+        compound_accrued=sum((i.due["compound"] for i in installments), ZERO),
         installments=installments,
         transactions=txns,
         rate_changes=changes,
