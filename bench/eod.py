@@ -123,7 +123,8 @@ def build(engine: Engine, loans: int, seed: int) -> tuple[int, int]:
         many(
             "INSERT INTO loans (id, customer_id, product, principal, annual_rate, current_rate, "
             "term_months, method, disbursed_on, outstanding_principal, status, credit_balance, "
-            "version, dpd, bucket, risk_class) VALUES (?,?,?,?,?,?,?,?,?,?,'active',0,1,0,'M0','normal')",
+            "version, dpd, bucket, risk_class) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,'active',0,1,0,'M0','normal')",
             conn_loans,
         )
         many(
@@ -158,19 +159,19 @@ def duckdb_baseline(engine: Engine) -> float | None:
     db.execute(
         "CREATE TABLE inst (loan_id VARCHAR, due DATE, unpaid BIGINT, rate BIGINT, status VARCHAR)"
     )
-    db.executemany("INSERT INTO inst VALUES (?,?,?,?,?)", [tuple(r) for r in rows]) if len(
-        rows
-    ) < 200000 else (
-        db.execute(
-            "INSERT INTO inst SELECT * FROM (SELECT unnest($1), unnest($2)::DATE, unnest($3), unnest($4), unnest($5))",
-            [list(c) for c in zip(*rows, strict=True)],
-        )
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    db.execute(
+        "INSERT INTO inst SELECT * FROM (SELECT unnest($1), unnest($2)::DATE, unnest($3), "
+        "unnest($4), unnest($5))",
+        columns,
     )
     t0 = time.perf_counter()
     db.execute(
         f"""CREATE TABLE res AS SELECT loan_id,
-              coalesce(DATE '{TODAY}' - min(due) FILTER (WHERE status = 'due' AND unpaid > 0 AND due < DATE '{TODAY}'), 0) AS dpd,
-              sum(CASE WHEN status = 'due' AND due <= DATE '{TODAY}' THEN unpaid * rate * 1.5 / 1e10 / 360 ELSE 0 END) AS penalty
+              coalesce(DATE '{TODAY}' - min(due) FILTER (
+                WHERE status = 'due' AND unpaid > 0 AND due < DATE '{TODAY}'), 0) AS dpd,
+              sum(CASE WHEN status = 'due' AND due <= DATE '{TODAY}'
+                  THEN unpaid * rate * 1.5 / 1e10 / 360 ELSE 0 END) AS penalty
             FROM inst GROUP BY loan_id"""
     )
     db.execute(
@@ -210,15 +211,13 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             run_eod(engine, full=True)
             full = time.perf_counter() - t0
-            print(
-                f"full EOD:        {full:6.2f} s  {loans / full:10,.0f} loans/s  peak RSS {peak_mb():,.0f} MB"
-            )
+            print(f"full EOD:        {full:6.2f} s  {loans / full:10,.0f} loans/s  ", end="")
+            print(f"peak RSS {peak_mb():,.0f} MB")
             t0 = time.perf_counter()
             run_eod(engine)
             incr = time.perf_counter() - t0
-            print(
-                f"incremental day: {incr:6.2f} s  {loans / incr:10,.0f} loans/s  peak RSS {peak_mb():,.0f} MB"
-            )
+            print(f"incremental day: {incr:6.2f} s  {loans / incr:10,.0f} loans/s  ", end="")
+            print(f"peak RSS {peak_mb():,.0f} MB")
             base = duckdb_baseline(engine)
             if base:
                 print(

@@ -6,6 +6,7 @@ its own schema (dropped afterwards), so tests are isolated and can run in parall
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,11 @@ from daihou.db.engine import database_url, make_engine
 from daihou.db.models import Base
 
 PG_URL = os.environ.get("DAIHOU_TEST_DATABASE_URL")
+
+# Personal fields are encrypted at rest: tests (and the subprocesses they start) use a
+# throw-away data key unless one is configured.
+if not os.environ.get("DAIHOU_DATA_KEY") and not os.environ.get("DAIHOU_KEY_FILE"):
+    os.environ["DAIHOU_DATA_KEY"] = base64.b64encode(os.urandom(32)).decode()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

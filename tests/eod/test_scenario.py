@@ -167,10 +167,14 @@ def test_loan_show_report_and_override(book: Engine, tmp_path: Path) -> None:
     eod(book, date(2024, 3, 31))  # a month end: roll rates and M1 cure are stored
     url = book.url.render_as_string(hide_password=False)
     runner = CliRunner()
-    shown = json.loads(runner.invoke(app, ["loan", "show", "S1", "--format", "json", "--db", url]).output)
+    shown = json.loads(
+        runner.invoke(app, ["loan", "show", "S1", "--format", "json", "--db", url]).output
+    )
     assert (shown["dpd"], shown["bucket"], shown["risk_class"]) == (45, "M2", "special-mention")
     assert Decimal(shown["penalty_accrued"]) > 0 and Decimal(shown["compound_accrued"]) > 0
-    out = runner.invoke(app, ["report", "daily", "--date", "2024-03-31", "--format", "json", "--db", url])
+    out = runner.invoke(
+        app, ["report", "daily", "--date", "2024-03-31", "--format", "json", "--db", url]
+    )
     report = json.loads(out.output)
     assert report["loans"] == 1 and report["by_bucket"]["M2"]["count"] == 1
     assert report["overdue_rate"] == "1.000000" and report["npl_ratio"] == "0.000000"
@@ -178,19 +182,59 @@ def test_loan_show_report_and_override(book: Engine, tmp_path: Path) -> None:
     assert report["roll_rates"]["m1_cure_rate_by_count"] == "0.000000"
     xlsx = tmp_path / "daily.xlsx"
     out = runner.invoke(
-        app, ["report", "daily", "--date", "2024-03-31", "--format", "xlsx", "--output", str(xlsx), "--db", url]
+        app,
+        [
+            "report",
+            "daily",
+            "--date",
+            "2024-03-31",
+            "--format",
+            "xlsx",
+            "--output",
+            str(xlsx),
+            "--db",
+            url,
+        ],
     )
     assert out.exit_code == 0, out.output
-    assert load_workbook(xlsx).sheetnames == ["summary", "buckets", "classes", "roll rates", "M1 cure"]
-    assert "not been closed" in runner.invoke(
-        app, ["report", "daily", "--date", "2025-01-01", "--db", url]
-    ).output
+    assert load_workbook(xlsx).sheetnames == [
+        "summary",
+        "buckets",
+        "classes",
+        "roll rates",
+        "M1 cure",
+    ]
+    assert (
+        "not been closed"
+        in runner.invoke(app, ["report", "daily", "--date", "2025-01-01", "--db", url]).output
+    )
     # overrides: only upward, with a second person's approval; end of day keeps it
     with transaction(book) as s, pytest.raises(ServicingError, match="approver"):
-        override_class(s, loan_id="S1", risk_class="doubtful", reason="fraud", requested_by="a", approved_by="a")
+        override_class(
+            s,
+            loan_id="S1",
+            risk_class="doubtful",
+            reason="fraud",
+            requested_by="a",
+            approved_by="a",
+        )
     with transaction(book) as s, pytest.raises(ServicingError, match="only raise"):
-        override_class(s, loan_id="S1", risk_class="special-mention", reason="x", requested_by="a", approved_by="b")
+        override_class(
+            s,
+            loan_id="S1",
+            risk_class="special-mention",
+            reason="x",
+            requested_by="a",
+            approved_by="b",
+        )
     with transaction(book) as s:
-        override_class(s, loan_id="S1", risk_class="doubtful", reason="fraud suspected", requested_by="a", approved_by="b")
+        override_class(
+            s,
+            loan_id="S1",
+            risk_class="doubtful",
+            reason="fraud suspected",
+            requested_by="a",
+            approved_by="b",
+        )
     eod(book, date(2024, 4, 2))
     assert loan_row(book, "S1").risk_class == "doubtful"

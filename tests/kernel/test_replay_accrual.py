@@ -93,7 +93,9 @@ def test_day_by_day_accrual_equals_one_long_accrual(days: int) -> None:
     rate=st.decimals(min_value=D("0"), max_value=D("0.36"), places=6),
     markup=st.sampled_from([D("0.3"), D("0.4"), D("0.5"), D("0.35"), D("0.3333")]),
 )
-def test_end_of_day_integer_accrual_equals_the_kernel(base: int, rate: Decimal, markup: Decimal) -> None:
+def test_end_of_day_integer_accrual_equals_the_kernel(
+    base: int, rate: Decimal, markup: Decimal
+) -> None:
     from daihou.eod.steps import accrued_fen
 
     kernel = accrued_amount(base, rate, markup, "ROUND_HALF_UP")

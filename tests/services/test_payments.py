@@ -263,3 +263,37 @@ def test_reversal_undoes_a_posting_exactly(
         assert trial_balance(s).balanced
     before["allocations"] = [x for x in before["allocations"]]
     assert after == before
+
+
+def test_service_layer_enforces_roles_and_audits(book: Engine, tmp_path: Path) -> None:
+    from daihou.auth.actor import Actor
+    from daihou.auth.permissions import PermissionDenied
+    from daihou.compliance.audit.models import AuditRecord
+    from daihou.compliance.audit.service import verify
+
+    add_loans(book, tmp_path, [loan_row("L1")])
+    collector = Actor(user_id="c1", roles=frozenset({"collector-junior"}))
+    auditor = Actor(user_id="a1", roles=frozenset({"auditor"}))
+    ops = Actor(user_id="o1", roles=frozenset({"operations"}))
+    with pytest.raises(PermissionDenied, match=r"payment\.post"), transaction(book) as s:
+        post_payment(session=s, loan_id="L1", amount="100", value_date=TODAY, channel="counter",
+                     reference="C-1", actor=collector)  # fmt: skip
+    posting = None
+    with transaction(book) as s:
+        posting = post_payment(session=s, loan_id="L1", amount="100", value_date=TODAY,
+                               channel="counter", reference="O-1", actor=ops)  # fmt: skip
+    with pytest.raises(PermissionDenied, match=r"payment\.reverse"), transaction(book) as s:
+        reverse_transaction(
+            session=s, transaction_id=posting.transaction_id, reason="x", actor=auditor
+        )
+    with transaction(book) as s:
+        reverse_transaction(
+            session=s, transaction_id=posting.transaction_id, reason="typo", actor=ops
+        )
+    with transaction(book) as s:
+        actions = [
+            (r.action, r.actor_id) for r in s.scalars(select(AuditRecord).order_by(AuditRecord.id))
+        ]
+        assert ("payment.post", "o1") in actions and ("payment.reverse", "o1") in actions
+        assert not any(user == "c1" for _, user in actions)
+        assert verify(s).ok

@@ -57,8 +57,8 @@ def daily_kpis(session: Session, d: date, buckets: list[str]) -> dict[str, Any]:
         .where(loans.c.status == "active")
         .group_by(loans.c.bucket, loans.c.risk_class)
     ).all()
-    by_bucket = {b: {"count": 0, "balance": ZERO} for b in buckets}
-    by_class = {c: {"count": 0, "balance": ZERO} for c in CLASSES}
+    by_bucket: dict[str, dict[str, Any]] = {b: {"count": 0, "balance": ZERO} for b in buckets}
+    by_class: dict[str, dict[str, Any]] = {c: {"count": 0, "balance": ZERO} for c in CLASSES}
     balance = overdue = npl = ZERO
     count = 0
     for bucket, risk_class, n, fen in rows:

@@ -22,11 +22,19 @@ ROLES = (
 
 @dataclass(frozen=True, slots=True)
 class Actor:
+    """The user (or the batch ``SYSTEM``) on whose behalf a service runs.
+
+    ``team``, ``agency_id`` and ``territory`` (属地: branch or region) bound the data
+    the actor may touch; which of them applies depends on the role
+    (``daihou.auth.scopes.ROLE_SCOPES``).
+    """
+
     user_id: str
     roles: frozenset[str]
     team: str | None = None
     agency_id: str | None = None
     display: str = field(default="", compare=False)
+    territory: str | None = None
 
     def has(self, role: str) -> bool:
         return role in self.roles

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from daihou.cli import book, demo, eod, ledger, servicing
+from daihou.cli import (
+    book,
+    complaints,
+    compliance_data,
+    demo,
+    eod,
+    gate,
+    language,
+    ledger,
+    servicing,
+    users,
+)
 
 app = typer.Typer(
     name="daihou",
@@ -18,6 +29,11 @@ servicing.register(app)
 ledger.register(app)
 demo.register(app)
 eod.register(app, book.loan_app)
+gate.register(app)
+language.register(app)
+users.register(app)
+complaints.register(app)
+compliance_data.register(app)
 
 
 def main() -> None:

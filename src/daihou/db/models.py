@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from daihou.auth.models import User, UserRole
+from daihou.compliance.audit.models import AuditRecord
+from daihou.compliance.complaints.models import Complaint, ComplaintEvent
+from daihou.compliance.gate.models import ContactAttempt, ContactDenial, Hold, OptOut
+from daihou.compliance.language.models import LanguageCheck, LanguageFlag, MessageTemplate
+from daihou.compliance.privacy.models import PrivacyReveal
 from daihou.db.base import Base
 from daihou.eod.models import (
     Accrual,
@@ -21,21 +27,34 @@ from daihou.payments.models import Allocation, Transaction
 __all__ = [
     "Accrual",
     "Allocation",
+    "AuditRecord",
+    "Base",
     "ClassChange",
     "ClassOverride",
+    "Complaint",
+    "ComplaintEvent",
+    "ContactAttempt",
+    "ContactDenial",
+    "Customer",
     "DailyKpi",
     "EodRun",
     "EodWork",
-    "LoanEvent",
-    "LoanSnapshot",
-    "Base",
-    "Customer",
+    "Hold",
     "Installment",
     "JournalEntry",
     "JournalLine",
+    "LanguageCheck",
+    "LanguageFlag",
     "Loan",
+    "LoanEvent",
+    "LoanSnapshot",
     "LprRate",
+    "MessageTemplate",
+    "OptOut",
+    "PrivacyReveal",
     "RateChange",
     "SystemState",
     "Transaction",
+    "User",
+    "UserRole",
 ]

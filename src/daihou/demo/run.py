@@ -18,6 +18,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from daihou.compliance.privacy.crypto import (
+    KeyNotConfigured,
+    current_keyring,
+    ensure_key_file,
+    install_keyring,
+)
 from daihou.db.engine import make_engine, transaction
 from daihou.db.schema import init_database
 from daihou.demo.synthetic import loan_rows, write_csv
@@ -139,6 +145,15 @@ def simulate_loan(
             pass  # the credit was used up by later installments
 
 
+def _demo_key(db_path: Path) -> None:
+    """The demo's throw-away database gets its own key file beside it (mode 0600) when
+    no data key is configured; real books are refused without a configured key."""
+    try:
+        current_keyring()
+    except KeyNotConfigured:
+        install_keyring(ensure_key_file(Path(db_path).with_suffix(".keys")))
+
+
 def run_demo(
     *,
     db_path: Path,
@@ -150,6 +165,7 @@ def run_demo(
     """Build a fresh database at ``db_path`` and run the demo on it."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    _demo_key(db_path)
     engine = make_engine(f"sqlite:///{db_path}")
     result = DemoResult(db_url=f"sqlite:///{db_path}", business_date=business_date)
     init_database(engine=engine, business_date=business_date)

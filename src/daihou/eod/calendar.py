@@ -42,7 +42,8 @@ def ensure_open(session: Session) -> date:
             f"end of day for {row.business_date} is running; post again when it has finished "
             "(the posting will then be dated on the next business date or backdated)"
         )
-    return row.business_date
+    today: date = row.business_date
+    return today
 
 
 def initialise_business_date(session: Session, value: date) -> None:

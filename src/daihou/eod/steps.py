@@ -257,12 +257,17 @@ def accrued_fen(base: int, rate_units: int, markup_units: int) -> int:
     return (2 * num + den) // (2 * den)
 
 
+def raw(col: Any) -> Any:
+    """A money or rate column read as its stored integer (no Decimal conversion)."""
+    return type_coerce(col, BigInteger)
+
+
 def step_accrual(session: Session, ctx: StepContext) -> StepResult:
     d = ctx.business_date
     groups: dict[tuple[int, bool], list[str]] = defaultdict(list)
     for p in ctx.pack.products:
         groups[(p.grace_days, p.compound_interest)].append(p.code)
-    for (grace, compound), codes in groups.items():
+    for (grace, compounding), codes in groups.items():
         cond = [INST.c.status == "due", INST.c.due_date <= d - timedelta(days=grace)]
         if len(groups) > 1:
             cond.append(INST.c.loan_id.in_(select(LOANS.c.id).where(LOANS.c.product.in_(codes))))
@@ -271,7 +276,7 @@ def step_accrual(session: Session, ctx: StepContext) -> StepResult:
             .where(*cond, INST.c.principal_due > INST.c.principal_paid)
             .values(penalty_base=INST.c.penalty_base + INST.c.principal_due - INST.c.principal_paid)
         )
-        if compound:
+        if compounding:
             session.execute(
                 update(INST)
                 .where(*cond, INST.c.interest_due > INST.c.interest_paid)
@@ -279,7 +284,6 @@ def step_accrual(session: Session, ctx: StepContext) -> StepResult:
                     compound_base=INST.c.compound_base + INST.c.interest_due - INST.c.interest_paid
                 )
             )
-    raw = lambda col: type_coerce(col, BigInteger)  # noqa: E731 - integers, no Decimal
     rows = session.execute(
         select(
             INST.c.id,
@@ -306,7 +310,8 @@ def step_accrual(session: Session, ctx: StepContext) -> StepResult:
         markup = product.penalty_markup * 10_000
         if product.rounding == "half-up" and markup == markup.to_integral_value():
             m = int(markup)
-            penalty, compound = accrued_fen(pbase, rate, m), accrued_fen(cbase, rate, m)
+            penalty = accrued_fen(pbase, rate, m)
+            compound = accrued_fen(cbase, rate, m)
         else:
             mode, r = rounding_mode(product.rounding), Decimal(rate) / RATE_SCALE
             penalty = to_fen(accrued_amount(pbase, r, product.penalty_markup, mode))

@@ -146,9 +146,11 @@ def fewest_periods(
     else:
         left = ctx.subtract(_ONE, ctx.divide(ctx.multiply(principal, r), payment))
         if left <= 0:
-            return max_periods
-        ratio = ctx.divide(ctx.minus(ctx.ln(left)), ctx.ln(ctx.add(_ONE, r)))
-        estimate = ratio.to_integral_value(ROUND_CEILING)
+            # the exact annuity never fits, but the fen-rounded payment may: search down
+            estimate = Decimal(max_periods)
+        else:
+            ratio = ctx.divide(ctx.minus(ctx.ln(left)), ctx.ln(ctx.add(_ONE, r)))
+            estimate = ratio.to_integral_value(ROUND_CEILING)
     n = int(min(max(estimate, _ONE), Decimal(max_periods)))
     while n < max_periods and pay(n) > payment:
         n += 1

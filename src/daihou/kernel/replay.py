@@ -62,6 +62,7 @@ class LoanTerms:
     penalty_markup: Decimal = Decimal("0.5")  # 罚息 rate = contract rate × (1 + markup)
     compound_interest: bool = True  # 复利 on overdue interest at the penalty rate
     grace_days: int = 0
+    accrue_from: date | None = None  # no 罚息/复利 for nights before (the import date)
 
     def schedule_terms(self) -> ScheduleTerms:
         return ScheduleTerms(
@@ -411,9 +412,11 @@ class _Replay:
         integer fen·days and the posted amount is the rounded total, so N nights accrued
         one by one equal one N-night accrual (the remainder is carried).
         """
+        t = self.terms
+        if t.accrue_from is not None:
+            first_night = max(first_night, t.accrue_from)
         if last_night < first_night:
             return
-        t = self.terms
         grace = timedelta(days=t.grace_days)
         for row in self.inst:
             start = max(first_night, row.due_date + grace)
@@ -517,7 +520,9 @@ class _Replay:
         )
 
 
-def accrued_amount(base_fen_days: int, annual_rate: Decimal, markup: Decimal, rounding: str) -> Decimal:
+def accrued_amount(
+    base_fen_days: int, annual_rate: Decimal, markup: Decimal, rounding: str
+) -> Decimal:
     """Posted 罚息/复利 for an accrued base: base × rate × (1 + markup) / 360, in yuan."""
     with localcontext() as ctx:
         ctx.prec = 60

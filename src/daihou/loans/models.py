@@ -79,6 +79,9 @@ class Loan(Base):
         String(16), default="normal", server_default="normal"
     )  # 五级分类
     restructured_until: Mapped[date | None] = mapped_column(Date)  # observation period end
+    # First business date daihou serviced the loan (its import): 罚息/复利 accrue only
+    # from then on; what happened before belongs to the previous system.
+    serviced_from: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 

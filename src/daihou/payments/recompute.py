@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from daihou.eod.calendar import business_date
 from daihou.kernel.allocation import COMPONENTS
 from daihou.kernel.money import ZERO
-from daihou.ledger.service import post_entry
 from daihou.kernel.replay import Event, ReplayResult, replay
+from daihou.ledger.service import post_entry
 from daihou.loans.models import Installment, Loan, RateChange
 from daihou.payments.journal import SYNCED_KINDS, sync_journal, target_lines
 from daihou.payments.models import Allocation, Transaction
@@ -207,8 +207,14 @@ def _sync_accruals(session: Session, loan_id: str, result: ReplayResult, today: 
         memo="罚息/复利 recomputed after a posting",
     )
     session.add(
-        Accrual(loan_id=loan_id, business_date=today, penalty=dp, compound=dc,
-                source="recompute", journal_entry_id=entry.id)  # fmt: skip
+        Accrual(
+            loan_id=loan_id,
+            business_date=today,
+            penalty=dp,
+            compound=dc,
+            source="recompute",
+            journal_entry_id=entry.id,
+        )
     )
     return 1
 

@@ -17,6 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from daihou.auth.actor import SYSTEM, Actor
+from daihou.auth.permissions import authorize
+from daihou.compliance.audit.service import record as audit_record
 from daihou.eod.calendar import business_date, ensure_open
 from daihou.kernel.allocation import Applied
 from daihou.kernel.money import ZERO, to_money
@@ -146,7 +149,10 @@ def _post(
     reference: str,
     detail: dict[str, Any] | None = None,
     pack: PolicyPack | None = None,
+    actor: Actor = SYSTEM,
+    action: str = "payment.post",
 ) -> Posting:
+    basis = authorize(actor, action)
     loan = lock_loan(session, loan_id)
     money, today = _validate(
         session,
@@ -191,7 +197,26 @@ def _post(
         raise ServicingError(str(exc)) from exc
     replay_closed_days(session, loan_id, since=value_date, today=today, pack=pack)
     loan.version += 1
-    return _posting(session, txn, created=True, note=done.result.notes.get(txn.id))
+    posting = _posting(session, txn, created=True, note=done.result.notes.get(txn.id))
+    audit_record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="transaction",
+        object_id=str(txn.id),
+        after={
+            "loan_id": loan_id,
+            "kind": kind,
+            "amount": money,
+            "value_date": value_date,
+            "channel": channel,
+            "reference": reference,
+            "allocation": [(a.period, a.component, a.amount) for a in posting.allocation],
+        },
+        basis=basis.as_dict(),
+        business_date=today,
+    )
+    return posting
 
 
 def post_payment(
@@ -203,6 +228,7 @@ def post_payment(
     channel: str,
     reference: str,
     pack: PolicyPack | None = None,
+    actor: Actor = SYSTEM,
 ) -> Posting:
     """Post a repayment (还款) from a channel. The same channel reference posted again
     returns the original posting and changes nothing; a backdated value date replays
@@ -216,6 +242,8 @@ def post_payment(
         channel=channel,
         reference=reference,
         pack=pack,
+        actor=actor,
+        action="payment.post",
     )
 
 
@@ -230,6 +258,7 @@ def prepay(
     channel: str = "counter",
     reference: str | None = None,
     pack: PolicyPack | None = None,
+    actor: Actor = SYSTEM,
 ) -> Posting:
     """Prepayment (提前还款): arrears first, then interest accrued to the value date,
     then principal with the product's penalty (违约金); the rest of the schedule is
@@ -246,6 +275,8 @@ def prepay(
         reference=reference or f"prepay-{uuid.uuid4().hex}",
         detail={"full": full, "mode": mode},
         pack=pack,
+        actor=actor,
+        action="payment.prepay",
     )
 
 
@@ -258,6 +289,7 @@ def refund_credit(
     channel: str = "transfer",
     reference: str | None = None,
     pack: PolicyPack | None = None,
+    actor: Actor = SYSTEM,
 ) -> Posting:
     """Refund customer credit (溢缴款退款); all of it when ``amount`` is None."""
     loan = lock_loan(session, loan_id)
@@ -277,6 +309,8 @@ def refund_credit(
         channel=channel,
         reference=reference or f"refund-{uuid.uuid4().hex}",
         pack=pack,
+        actor=actor,
+        action="payment.refund",
     )
 
 
@@ -289,6 +323,7 @@ def charge_fee(
     reason: str,
     reference: str | None = None,
     pack: PolicyPack | None = None,
+    actor: Actor = SYSTEM,
 ) -> Posting:
     """Charge a fee on the oldest unpaid due installment (else the next one)."""
     if not reason.strip():
@@ -306,14 +341,22 @@ def charge_fee(
         reference=reference or f"fee-{uuid.uuid4().hex}",
         detail={"reason": reason},
         pack=pack,
+        actor=actor,
+        action="fee.charge",
     )
 
 
 def reverse_transaction(
-    *, session: Session, transaction_id: int, reason: str, pack: PolicyPack | None = None
+    *,
+    session: Session,
+    transaction_id: int,
+    reason: str,
+    pack: PolicyPack | None = None,
+    actor: Actor = SYSTEM,
 ) -> Posting:
     """Reverse (冲正) a posting: its journal is undone line for line by a reversal entry
     and the loan is replayed without it, which restores the exact prior state."""
+    basis = authorize(actor, "payment.reverse")
     if not reason or not reason.strip():
         raise ServicingError("a reason is required", field="reason")
     txn = session.get(Transaction, transaction_id)
@@ -361,6 +404,17 @@ def reverse_transaction(
             f"cannot reverse transaction {transaction_id}: {exc}", field="transaction_id"
         ) from exc
     replay_closed_days(session, txn.loan_id, since=txn.value_date, today=today, pack=pack)
+    audit_record(
+        session,
+        actor=actor,
+        action="payment.reverse",
+        object_type="transaction",
+        object_id=str(txn.id),
+        before={"status": "posted", "amount": txn.amount, "kind": txn.kind},
+        after={"status": "reversed", "reversal_id": reversal.id, "reason": reason.strip()},
+        basis=basis.as_dict(),
+        business_date=today,
+    )
     return _posting(session, reversal, created=True)
 
 

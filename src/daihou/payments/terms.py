@@ -41,6 +41,7 @@ def loan_terms(loan: Loan, product: Product) -> LoanTerms:
         penalty_markup=product.penalty_markup,
         compound_interest=product.compound_interest,
         grace_days=product.grace_days,
+        accrue_from=loan.serviced_from,
     )
 
 

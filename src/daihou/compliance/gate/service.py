@@ -1,0 +1,326 @@
+"""The contact gate against the database: build the history, decide, record.
+
+Every SMS, e-mail, letter, call, visit and agency action calls ``check_contact`` before
+it happens and ``record_attempt`` after it happened, **in one transaction**::
+
+    with transaction(engine) as session:
+        decision = check_contact(session, request)
+        if decision.allowed:
+            outcome = dial(...)                # or send, or visit
+            record_attempt(session, request=request, outcome=outcome)
+
+``check_contact`` first takes a lock per debtor (and per number): on PostgreSQL a
+transaction-scoped advisory lock, on SQLite the database write lock that every unit of
+work takes up front (``BEGIN IMMEDIATE``, ``daihou.db.engine``). Checks for the same
+debtor therefore run one after the other, and a check sees every attempt recorded
+before it, so caps hold under concurrency. PostgreSQL must run at READ COMMITTED (the
+default) for this. A denied request is recorded in the same transaction.
+
+Promises to pay and lost contact (失联) belong to the collections case; the gate asks
+for them through ``Providers`` (register once at start-up, or pass per call), so the
+collections code plugs in without changing the gate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
+
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from daihou.compliance.gate.decide import decide
+from daihou.compliance.gate.models import ContactAttempt, ContactDenial, Hold, OptOut
+from daihou.compliance.gate.packs import EffectiveRules, load_rules
+from daihou.compliance.gate.schema import (
+    NOT_CONNECTED,
+    OUTCOMES,
+    ActiveHold,
+    ContactHistory,
+    ContactRequest,
+    Decision,
+    Direction,
+    Outcome,
+    PastAttempt,
+    address_key,
+)
+
+
+class CaseDateProvider(Protocol):
+    """Answers a date about the debtor's collection case, or None."""
+
+    def __call__(
+        self, session: Session, *, customer_id: str, loan_id: str | None, on: date
+    ) -> date | None: ...
+
+
+def _plain_key(address: str) -> str:
+    return address_key(address)
+
+
+@dataclass(frozen=True)
+class Providers:
+    """What the gate asks outside itself.
+
+    ``open_promise_until``: the date of the debtor's open promise to pay (承诺还款) for
+    the loan (or any loan when ``loan_id`` is None), else None.
+    ``lost_contact_since``: the date the case was marked lost contact (失联), else None.
+    ``address_key``: how a number or address is stored and compared — the normalised
+    address by default; the personal-data module may register a keyed hash (HMAC) so no
+    number is stored in clear. Changing it splits the history of every number.
+    """
+
+    open_promise_until: CaseDateProvider | None = None
+    lost_contact_since: CaseDateProvider | None = None
+    address_key: Callable[[str], str] = field(default=_plain_key)
+
+    def key(self, address: str | None) -> str | None:
+        return self.address_key(address) if address else None
+
+
+_registered = Providers()
+
+
+def register_providers(providers: Providers) -> Providers:
+    """Use ``providers`` from now on; returns the previous ones (to restore in tests)."""
+    global _registered
+    previous, _registered = _registered, providers
+    return previous
+
+
+def current_providers() -> Providers:
+    return _registered
+
+
+# --- locking -------------------------------------------------------------------------
+
+
+def _lock_id(key: str) -> int:
+    digest = hashlib.blake2b(f"daihou-gate:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_contacts(session: Session, *, customer_id: str, address_key: str | None = None) -> None:
+    """Serialise gate checks and records for a debtor (and a number) until commit.
+
+    PostgreSQL: ``pg_advisory_xact_lock`` on a stable 64-bit hash of each key, taken in
+    sorted order. SQLite: the unit of work already holds the write lock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = {f"debtor:{customer_id}"}
+    if address_key:
+        keys.add(f"address:{address_key}")
+    for key in sorted(keys):
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(key)})
+
+
+# --- the use cases -------------------------------------------------------------------
+
+
+def check_contact(
+    session: Session,
+    request: ContactRequest,
+    *,
+    rules: EffectiveRules | None = None,
+    record_denial: bool = True,
+    providers: Providers | None = None,
+) -> Decision:
+    """Ask the gate about a contact; a denial is recorded with its rule.
+
+    ``rules`` defaults to the configured packs (``DAIHOU_COMPLIANCE_PACKS``) in force
+    on the borrower's local date. Record the attempt in the same transaction.
+    """
+    providers = providers or _registered
+    key = providers.key(request.address)
+    lock_contacts(session, customer_id=request.customer_id, address_key=key)
+    if rules is None:
+        rules = load_rules(on=request.local_date)
+    history = load_history(session, request, rules=rules, providers=providers)
+    decision = decide(request, history, rules)
+    if not decision.allowed and record_denial:
+        assert decision.rule is not None
+        session.add(
+            ContactDenial(
+                customer_id=request.customer_id,
+                loan_id=request.loan_id,
+                case_id=request.case_id,
+                channel=request.channel,
+                party=request.party,
+                organisation=request.organisation,
+                address_key=key,
+                purpose=request.purpose,
+                at_utc=_naive_utc(request.at),
+                tz=_tz_name(request),
+                rule=decision.rule,
+                message_zh=decision.message_zh[:512],
+                message_en=decision.message_en[:512],
+                next_allowed_utc=(
+                    _naive_utc(decision.next_allowed_at) if decision.next_allowed_at else None
+                ),
+                packs=",".join(decision.packs)[:256],
+            )
+        )
+        session.flush()
+    return decision
+
+
+def record_attempt(
+    session: Session,
+    *,
+    request: ContactRequest,
+    outcome: Outcome,
+    at: datetime | None = None,
+    direction: Direction = "outbound",
+    providers: Providers | None = None,
+) -> ContactAttempt:
+    """Record a contact that happened (``at`` defaults to the request's time).
+
+    ``outcome``: connected, unanswered, busy, invalid-number (calls, visits), sent,
+    delivered, failed (messages). An ``inbound`` call from the borrower counts as a
+    conversation, never against attempt caps.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; known: {list(OUTCOMES)}")
+    if direction not in ("outbound", "inbound"):
+        raise ValueError(f"direction must be outbound or inbound, not {direction!r}")
+    moment = request.at if at is None else at
+    if moment.tzinfo is None:
+        raise ValueError("the time of an attempt must be timezone-aware")
+    key = (providers or _registered).key(request.address)
+    lock_contacts(session, customer_id=request.customer_id, address_key=key)
+    row = ContactAttempt(
+        customer_id=request.customer_id,
+        loan_id=request.loan_id,
+        case_id=request.case_id,
+        channel=request.channel,
+        medium=request.medium,
+        party=request.party,
+        organisation=request.organisation,
+        address_key=key,
+        direction=direction,
+        outcome=outcome,
+        purpose=request.purpose,
+        at_utc=_naive_utc(moment),
+        tz=_tz_name(request),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def load_history(
+    session: Session,
+    request: ContactRequest,
+    *,
+    rules: EffectiveRules,
+    providers: Providers | None = None,
+) -> ContactHistory:
+    """The debtor's history as the rules need it, in a few indexed, set-based queries."""
+    providers = providers or _registered
+    customer_id, key = request.customer_id, providers.key(request.address)
+    first_day = request.local_date - timedelta(days=rules.lookback_days - 1)
+    since = _naive_utc(datetime.combine(first_day, time(0), tzinfo=request.zone))
+    a = ContactAttempt
+    scope = and_(a.customer_id == customer_id, a.at_utc >= since)
+    if key is not None:
+        scope = or_(scope, and_(a.address_key == key, a.at_utc >= since))
+    rows = session.execute(
+        select(
+            a.at_utc,
+            a.channel,
+            a.party,
+            a.outcome,
+            a.customer_id,
+            a.loan_id,
+            a.organisation,
+            a.address_key,
+            a.direction,
+        ).where(scope)
+    ).all()
+    attempts = tuple(
+        PastAttempt(
+            at=r.at_utc.replace(tzinfo=UTC),
+            channel=r.channel,
+            party=r.party,
+            outcome=r.outcome,
+            customer_id=r.customer_id,
+            loan_id=r.loan_id,
+            organisation=r.organisation,
+            address_key=r.address_key,
+            direction=r.direction,
+        )
+        for r in rows
+    )
+    holds = tuple(
+        ActiveHold(kind=r.kind, loan_id=r.loan_id, hold_id=r.id)
+        for r in session.execute(
+            select(Hold.id, Hold.kind, Hold.loan_id).where(
+                Hold.customer_id == customer_id, Hold.released_at.is_(None)
+            )
+        )
+    )
+    opt_outs = frozenset(
+        session.scalars(
+            select(OptOut.medium).where(
+                OptOut.customer_id == customer_id, OptOut.opted_in_at.is_(None)
+            )
+        )
+    )
+    unreachable_since: datetime | None = None
+    number_invalid = False
+    third = rules.third_party.get(request.party)
+    if third is not None and third.lost_contact_rule is not None:
+        unreachable_since, number_invalid = _reachability(session, customer_id)
+    on = request.local_date
+    promise = lost = None
+    if providers.open_promise_until is not None:
+        promise = providers.open_promise_until(
+            session, customer_id=customer_id, loan_id=request.loan_id, on=on
+        )
+    if providers.lost_contact_since is not None:
+        lost = providers.lost_contact_since(
+            session, customer_id=customer_id, loan_id=request.loan_id, on=on
+        )
+    return ContactHistory(
+        attempts=attempts,
+        address_key=key,
+        holds=holds,
+        opt_outs=opt_outs,
+        open_promise_until=promise,
+        lost_contact_since=lost,
+        unreachable_since=unreachable_since,
+        borrower_number_invalid=number_invalid,
+    )
+
+
+def _reachability(session: Session, customer_id: str) -> tuple[datetime | None, bool]:
+    """(first failed attempt to reach the borrower since last reached, latest call to
+    the borrower found the number invalid)."""
+    a = ContactAttempt
+    borrower = and_(a.customer_id == customer_id, a.party == "borrower")
+    reached = session.scalar(select(func.max(a.at_utc)).where(borrower, a.outcome == "connected"))
+    failed = select(func.min(a.at_utc)).where(
+        borrower, a.direction == "outbound", a.outcome.in_(sorted(NOT_CONNECTED))
+    )
+    if reached is not None:
+        failed = failed.where(a.at_utc > reached)
+    since = session.scalar(failed)
+    latest_call = session.scalar(
+        select(a.outcome)
+        .where(borrower, a.medium == "call", a.direction == "outbound")
+        .order_by(a.at_utc.desc(), a.id.desc())
+        .limit(1)
+    )
+    return (since.replace(tzinfo=UTC) if since else None), latest_call == "invalid-number"
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _tz_name(request: ContactRequest) -> str:
+    return request.tz or request.at.tzname() or "UTC"
