@@ -31,6 +31,7 @@ COLUMNS = [
     "repayment_day",
     "address",
     "employer",
+    "lpr_spread_bps",
 ]
 
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -62,6 +63,7 @@ def loan_row(loan_id: str, **overrides: Any) -> dict[str, str]:
         "repayment_day": "",
         "address": "",
         "employer": "",
+        "lpr_spread_bps": "",
     }
     row.update({k: str(v) for k, v in overrides.items()})
     return row

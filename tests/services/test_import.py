@@ -583,23 +583,41 @@ def test_existing_customer_data_changes_only_with_update(
         assert customer.id_number_hash == keyring.blind_index(ID_A, "id_number")
 
 
-def test_big_sqlite_load_rebuilds_the_paused_indexes(
+def test_a_first_big_load_rebuilds_the_indexes_it_paused(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(book, "PAUSE_INDEXES_FROM", 1)
+    restored: list[str] = []
+    restore = book._Writer.restore_indexes
+
+    def spy(self: book._Writer, statements: list[str]) -> None:
+        restored.extend(statements)
+        restore(self, statements)
+
+    monkeypatch.setattr(book._Writer, "restore_indexes", spy)
     init(engine)
-    with engine.connect() as conn:
-        indexes = _indexes(conn)
+    before = _indexes(engine)
     rows = [row(f"L{n:03d}", principal=f"{1000 + n}") for n in range(30)]
     result = import_loans(engine=engine, path=write_csv(tmp_path / "b.csv", rows))
     assert result.installments == 360
-    with engine.connect() as conn:
-        assert _indexes(conn) == indexes
+    assert len(restored) >= 2  # (due_date) and (status, due_date) at least
+    assert _indexes(engine) == before
     assert_book_consistent(engine)
 
+    restored.clear()  # the table now holds as many rows as the next file brings
+    rows = [row(f"M{n:03d}", principal=f"{1000 + n}") for n in range(30)]
+    import_loans(engine=engine, path=write_csv(tmp_path / "c.csv", rows))
+    assert restored == []
+    assert _indexes(engine) == before
 
-def _indexes(conn: Any) -> list[tuple[str, str]]:
-    if conn.dialect.name != "sqlite":
-        return []
-    query = "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'installments' ORDER BY name"
-    return [tuple(r) for r in conn.execute(text(query))]
+
+def _indexes(engine: Engine) -> list[tuple[str, str]]:
+    if engine.dialect.name == "sqlite":
+        query = "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'installments'"
+    else:
+        query = (
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE tablename = 'installments' AND schemaname = current_schema()"
+        )
+    with engine.connect() as conn:
+        return sorted((str(a), str(b)) for a, b in conn.execute(text(query)))

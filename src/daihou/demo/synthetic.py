@@ -16,7 +16,7 @@ from pathlib import Path
 COLUMNS = [
     "loan_id", "customer_id", "customer_name", "id_number", "phone", "product",
     "principal", "annual_rate", "term_months", "method", "disbursed_on",
-    "first_due_on", "repayment_day", "address", "employer",
+    "first_due_on", "repayment_day", "address", "employer", "lpr_spread_bps",
 ]  # fmt: skip
 
 REGIONS = {
@@ -66,6 +66,7 @@ def loan_rows(count: int, *, seed: int, business_date: date) -> Iterator[dict[st
                 "employer": rng.choice(EMPLOYERS),
             }
         kind = rng.random()
+        spread = ""
         if kind < 0.8:
             product, method = "consumer", "equal-installment"
             term = rng.choice((12, 24, 36))
@@ -76,6 +77,7 @@ def loan_rows(count: int, *, seed: int, business_date: date) -> Iterator[dict[st
             term = rng.choice((240, 300, 360))
             principal = rng.randrange(500, 3000) * 1000
             rate = f"{rng.choice(('3.85', '4.1', '4.2', '4.9'))}%"
+            spread = rng.choice(("-30", "-20", "0", "30"))  # floating: 5y LPR + spread
         else:
             product, method = "business", "interest-only"
             term = rng.choice((12, 24, 36))
@@ -95,6 +97,7 @@ def loan_rows(count: int, *, seed: int, business_date: date) -> Iterator[dict[st
             "disbursed_on": disbursed.isoformat(),
             "first_due_on": "",
             "repayment_day": repayment_day,
+            "lpr_spread_bps": spread,
         }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from daihou.auth.actor import SYSTEM
+from daihou.compliance.audit.service import record as audit_record
 from daihou.eod.calendar import business_date
 from daihou.eod.models import ClassChange, ClassOverride, LoanEvent
 from daihou.kernel.delinquency import CLASSES, rank
@@ -65,6 +67,17 @@ def override_class(
             from_value=loan.risk_class,
             to_value=risk_class,
         )
+    )
+    audit_record(
+        session,
+        actor=SYSTEM,
+        action="classification.override",
+        object_type="loan",
+        object_id=loan_id,
+        before={"risk_class": change.old_class},
+        after={"risk_class": risk_class, "reason": reason},
+        basis={"requested_by": requested_by, "approved_by": approved_by, "rule": "maker-checker"},
+        business_date=today,
     )
     loan.risk_class = risk_class
     session.flush()

@@ -19,6 +19,9 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from daihou.analytics.kpis import daily_kpis
+from daihou.auth.actor import SYSTEM
+from daihou.auth.permissions import authorize
+from daihou.compliance.audit.service import record as audit_record
 from daihou.db.engine import transaction
 from daihou.eod import steps
 from daihou.eod.models import DailyKpi, EodRun, SystemState
@@ -140,6 +143,16 @@ def _close_date(
                 update(SystemState)
                 .where(SystemState.id == 1)
                 .values(business_date=d + timedelta(days=1), eod_running=False)
+            )
+            audit_record(
+                s,
+                actor=SYSTEM,
+                action="eod.run",
+                object_type="business_date",
+                object_id=d.isoformat(),
+                after={"closed": d, "mode": "full" if full else "incremental"},
+                basis=authorize(SYSTEM, "eod.run").as_dict(),
+                business_date=d,
             )
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
 from daihou.compliance.privacy.crypto import EncryptedString, current_keyring
 from daihou.compliance.privacy.models import BLIND_INDEXES
@@ -59,9 +60,8 @@ from daihou.policy.schema import PolicyPack
 CHUNK = 5_000
 LOOKUP_CHUNK = 1_000
 PAUSE_INDEXES_FROM = 50_000
-"""On SQLite, secondary indexes of ``installments`` are dropped and rebuilt when at
-least this many rows go in and the table holds fewer already: inserting into the
-``(due_date, status)`` index at random positions costs 2–3× more than building it."""
+"""The non-unique indexes of ``installments`` are dropped and rebuilt when at least
+this many rows go in and the table holds fewer already (``_Writer.pause_indexes``)."""
 MEMO = "loan-book import"
 
 _customers: Table = Customer.__table__  # type: ignore[assignment]
@@ -86,6 +86,7 @@ LOAN_COLUMNS = tuple(
         "repayment_day",
         "outstanding_principal",
         "serviced_from",
+        "spread_bps",
     ]
 )
 LOAN_FIXED = (("status", "active"), ("credit_balance", 0), ("version", 1))
@@ -125,6 +126,7 @@ TERM_COLUMNS = tuple(
         "disbursed_on",
         "first_due_on",
         "repayment_day",
+        "spread_bps",
     ]
 )
 ENTRY_COLUMNS = ("id", "loan_id", "transaction_id", "kind", "entry_date", "memo")
@@ -200,6 +202,13 @@ def import_loans(
             existing_customers=existing_customers,
             progress=lambda done: step(len(source) + done),
         )
+        # floating-rate loans disbursed before an LPR repricing: replay them so the
+        # schedule carries the repricings (and their rate changes are recorded)
+        from daihou.payments.recompute import recompute_loan
+
+        for loan in loans:
+            if loan.spread_bps is not None:
+                recompute_loan(session, loan.loan_id, pack=pack)
     return ImportResult(
         result.created, result.updated, result.unchanged, len(source), result.installments
     )
@@ -246,6 +255,7 @@ def load_existing_loans(
         c.disbursed_on,
         c.first_due_on,
         c.repayment_day,
+        c.spread_bps,
     )
     for batch in _batches(loan_ids):
         query = select(c.id, c.customer_id, *term_columns).where(c.id.in_(batch))
@@ -378,23 +388,45 @@ class _Writer:
         return range(int(start) + 1, int(start) + 1 + count)
 
     def pause_indexes(self, table: str, incoming: int) -> list[str]:
-        """Drop ``table``'s secondary indexes for a big load on SQLite; returns the SQL
-        that recreates them exactly (as stored in ``sqlite_master``). Inside the
-        transaction: a rollback restores them, and WAL readers keep seeing them."""
-        if self.postgres or incoming < PAUSE_INDEXES_FROM:
+        """Drop ``table``'s non-unique indexes before a load that at least doubles it;
+        returns the SQL that recreates them exactly (``sqlite_master`` /
+        ``pg_get_indexdef``). Building an index once is 2–3× cheaper than inserting
+        2 million keys at random positions into it.
+
+        All inside the import's transaction, so a rollback restores them. SQLite (WAL):
+        readers keep seeing the old state. PostgreSQL: ``DROP INDEX`` locks the table
+        until commit, which only happens on a first load or migration; when the
+        database user may not drop indexes (not the owner), the load just keeps them.
+        """
+        if incoming < PAUSE_INDEXES_FROM:
             return []
-        held = self.conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
-        if held >= incoming:
+        bounded = text(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT :n) AS held")
+        if self.conn.execute(bounded, {"n": incoming}).scalar_one() >= incoming:
             return []
-        indexes = self.conn.execute(
-            text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                "AND tbl_name = :t AND sql IS NOT NULL"
-            ),
-            {"t": table},
-        ).all()
-        for name, _ in indexes:
-            self.conn.execute(text(f'DROP INDEX "{name}"'))
+        if self.postgres:
+            query = text(
+                "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index x "
+                "JOIN pg_class c ON c.oid = x.indexrelid "
+                "WHERE x.indrelid = CAST(:t AS regclass) AND NOT x.indisunique"
+            )
+        else:
+            query = text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t "
+                "AND sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE UNIQUE%'"
+            )
+        indexes = self.conn.execute(query, {"t": table}).all()
+        if not indexes:
+            return []
+        if self.postgres:
+            try:
+                with self.conn.begin_nested():
+                    for name, _ in indexes:
+                        self.conn.execute(text(f'DROP INDEX "{name}"'))
+            except DBAPIError:
+                return []
+        else:
+            for name, _ in indexes:
+                self.conn.execute(text(f'DROP INDEX "{name}"'))
         return [sql for _, sql in indexes]
 
     def restore_indexes(self, statements: Sequence[str]) -> None:
@@ -526,6 +558,7 @@ def write_book(
                 loan.repayment_day,
                 amount,
                 writer.day(business_date),
+                loan.spread_bps,
             )
             for loan, amount in zip(chunk, fen, strict=True)
         ]

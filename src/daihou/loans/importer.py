@@ -47,7 +47,13 @@ REQUIRED: tuple[str, ...] = (
     "method",
     "disbursed_on",
 )
-OPTIONAL: tuple[str, ...] = ("first_due_on", "repayment_day", "address", "employer")
+OPTIONAL: tuple[str, ...] = (
+    "first_due_on",
+    "repayment_day",
+    "address",
+    "employer",
+    "lpr_spread_bps",
+)
 COLUMNS: tuple[str, ...] = REQUIRED + OPTIONAL
 
 METHODS: dict[str, str] = {
@@ -138,6 +144,7 @@ class LoanRow:
     disbursed_on: date
     first_due_on: date | None
     repayment_day: int | None
+    spread_bps: int | None  # floating rate: LPR + spread (basis points)
     schedule: array[int] = field(repr=False, compare=False)
     """Six integers per installment: period, start and due date as ordinals,
     principal and interest in fen, annual rate in 1e-10 units. ~48 bytes per
@@ -154,6 +161,7 @@ class LoanRow:
             self.disbursed_on,
             self.first_due_on,
             self.repayment_day,
+            self.spread_bps,
         )
 
     @property
@@ -186,6 +194,7 @@ TERM_FIELDS = (
     "disbursed_on",
     "first_due_on",
     "repayment_day",
+    "spread_bps",
 )
 
 
@@ -463,6 +472,16 @@ def _parse_row(src: SourceRow, ctx: _Context) -> tuple[LoanRow | None, list[RowE
         else:
             repayment_day = int(text)
 
+    spread_bps = None
+    if v.get("lpr_spread_bps"):
+        text = v["lpr_spread_bps"]
+        if not re.fullmatch(r"[+-]?\d{1,4}", text) or not -1000 <= int(text) <= 1000:
+            bad("lpr_spread_bps", f"{text!r} is not a whole number of basis points (−1000…1000)")
+        elif product is not None and product.floating is None:
+            bad("lpr_spread_bps", f"product {product.code} has no floating rate in the pack")
+        else:
+            spread_bps = int(text)
+
     id_number = v["id_number"].replace(" ", "").upper()
     if id_number and (problem := id_number_error(id_number)):
         bad("id_number", problem)
@@ -498,6 +517,7 @@ def _parse_row(src: SourceRow, ctx: _Context) -> tuple[LoanRow | None, list[RowE
             disbursed_on=disbursed,
             first_due_on=first_due,
             repayment_day=repayment_day,
+            spread_bps=spread_bps,
             schedule=schedule,
         ),
         [],

@@ -8,6 +8,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daihou.auth.actor import SYSTEM, Actor
+from daihou.auth.permissions import authorize
+from daihou.compliance.audit.service import record as audit_record
 from daihou.loans.models import Loan, LprRate
 from daihou.policy import PolicyPack, load_pack
 
@@ -43,6 +46,7 @@ def add_lpr(
     effective_on: date,
     rate: Decimal,
     pack: PolicyPack | None = None,
+    actor: Actor = SYSTEM,
 ) -> int:
     """Record a fixing, then replay every active floating loan on that tenor (its
     repricings after ``effective_on`` may change). Returns the number of loans replayed."""
@@ -62,6 +66,15 @@ def add_lpr(
         )
     session.add(LprRate(tenor=tenor, effective_on=effective_on, rate=rate))
     session.flush()
+    audit_record(
+        session,
+        actor=actor,
+        action="lpr.add",
+        object_type="lpr",
+        object_id=f"{tenor}@{effective_on.isoformat()}",
+        after={"tenor": tenor, "effective_on": effective_on, "rate": rate},
+        basis=authorize(actor, "lpr.add").as_dict(),
+    )
     policy = pack or load_pack()
     codes = [
         p.code for p in policy.products if p.floating is not None and p.floating.tenor == tenor

@@ -1,0 +1,59 @@
+"""Floating-rate loans: LPR + spread, repriced on 1 January, every change recorded."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from daihou.db.engine import transaction
+from daihou.loans.book import import_loans
+from daihou.loans.importer import ImportRejected
+from daihou.loans.lpr import add_lpr
+from daihou.loans.service import loan_view
+from daihou.payments.recompute import replay_loan
+from tests.factories import add_loans, init_book, loan_row, write_csv
+
+D = Decimal
+
+
+def test_imported_floating_mortgage_reprices_each_january(engine: Engine, tmp_path: Path) -> None:
+    init_book(engine, date(2025, 3, 1))
+    # disbursed 2023-06-10 at 5y LPR 4.20% − 20 bp = 4.00%; repriced on 1 Jan 2024 with
+    # LPR 4.20% (unchanged: no record) and on 1 Jan 2025 with LPR 3.60% → 3.40%
+    add_loans(engine, tmp_path, [loan_row("F1", product="mortgage", principal="1000000",
+                                           annual_rate="4%", term_months=240,
+                                           disbursed_on="2023-06-10", lpr_spread_bps="-20")])  # fmt: skip
+    with transaction(engine) as s:
+        view = loan_view(s, "F1")
+    assert view.rate_changes == [(date(2025, 1, 1), D("0.04"), D("0.034"), "lpr-repricing")]
+    assert view.current_rate == D("0.034")
+    by_due = {i.due_date: i for i in view.installments}
+    # the period in course on 1 Jan 2025 (10 Dec → 10 Jan) keeps 4%; the next is at 3.4%
+    assert by_due[date(2025, 1, 10)].due["interest"] > by_due[date(2025, 2, 10)].due["interest"]
+    assert sum(i.due["principal"] for i in view.installments) == D("1000000.00")
+    # a new fixing effective before the next repricing changes it and is replayed
+    with transaction(engine) as s:
+        assert add_lpr(s, tenor="5y", effective_on=date(2024, 12, 20), rate=D("0.0345")) == 1
+        view = loan_view(s, "F1")
+        loan = view
+    assert view.rate_changes[-1][2] == D("0.0325")
+    with transaction(engine) as s:
+        from daihou.loans.models import Loan
+
+        result, _ = replay_loan(s, s.get(Loan, "F1"), as_of=date(2025, 3, 1))
+        assert result.current_rate == loan.current_rate == D("0.0325")
+
+
+def test_spread_only_for_floating_products(engine: Engine, tmp_path: Path) -> None:
+    init_book(engine, date(2025, 3, 1))
+    path = write_csv(tmp_path / "bad.csv", [loan_row("X1", lpr_spread_bps="-20"),
+                                            loan_row("X2", product="mortgage", lpr_spread_bps="abc")])  # fmt: skip
+    with pytest.raises(ImportRejected) as err:
+        import_loans(engine=engine, path=path)
+    message = str(err.value)
+    assert "row 2, lpr_spread_bps" in message and "no floating rate" in message
+    assert "row 3, lpr_spread_bps" in message
