@@ -74,15 +74,29 @@ def test_qa_scores(engine: Engine) -> None:
     with transaction(engine) as session:
         for n, text in enumerate(["客户承诺还款。", "你这个老赖"]):
             review_note(
-                session, text=text, author_id="c9", object_type="note", object_id=str(n),
+                session,
+                text=text,
+                author_id="c9",
+                object_type="note",
+                object_id=str(n),
                 at=datetime(2026, 3, 2, 9, n),
-            )  # fmt: skip
+            )
     url = engine.url.render_as_string(hide_password=False)
     result = runner.invoke(
         app,
-        ["language", "qa", "--since", "2026-03-01", "--until", "2026-04-01",
-         "--format", "json", "--db", url],
-    )  # fmt: skip
+        [
+            "language",
+            "qa",
+            "--since",
+            "2026-03-01",
+            "--until",
+            "2026-04-01",
+            "--format",
+            "json",
+            "--db",
+            url,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == [
         {"who": "c9", "checked": 2, "flagged": 1, "score": "50.00"}

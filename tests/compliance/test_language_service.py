@@ -91,13 +91,20 @@ def test_template_rules(engine: Engine) -> None:
 def test_a_failing_note_is_flagged_and_a_supervisor_decides(engine: Engine) -> None:
     with transaction(engine) as session:
         ok = review_note(
-            session, text="客户承诺周五还款5000元。", author_id="c1",
-            object_type="contact_note", object_id="n1",
-        )  # fmt: skip
+            session,
+            text="客户承诺周五还款5000元。",
+            author_id="c1",
+            object_type="contact_note",
+            object_id="n1",
+        )
         bad = review_note(
-            session, text="跟客户说：你这个老赖，不还钱就起诉你家人。", author_id="c1",
-            agency_id="ag1", object_type="contact_note", object_id="n2",
-        )  # fmt: skip
+            session,
+            text="跟客户说：你这个老赖，不还钱就起诉你家人。",
+            author_id="c1",
+            agency_id="ag1",
+            object_type="contact_note",
+            object_id="n2",
+        )
         assert ok.passed and not bad.passed
     with transaction(engine) as session:
         assert session.scalar(select(func.count(LanguageCheck.id))) == 2
@@ -114,17 +121,23 @@ def test_a_failing_note_is_flagged_and_a_supervisor_decides(engine: Engine) -> N
     with transaction(engine) as session:
         with pytest.raises(ValueError, match="own flag"):
             decide_flag(
-                session, flag_id=flag_id, decision="confirmed",
-                reviewer=Actor(user_id="c1", roles=frozenset({"supervisor"})), note="x",
-            )  # fmt: skip
+                session,
+                flag_id=flag_id,
+                decision="confirmed",
+                reviewer=Actor(user_id="c1", roles=frozenset({"supervisor"})),
+                note="x",
+            )
         with pytest.raises(ValueError, match="note is required"):
             decide_flag(
                 session, flag_id=flag_id, decision="confirmed", reviewer=SUPERVISOR, note=" "
             )
         decided = decide_flag(
-            session, flag_id=flag_id, decision="confirmed", reviewer=SUPERVISOR,
+            session,
+            flag_id=flag_id,
+            decision="confirmed",
+            reviewer=SUPERVISOR,
             note="录音核实，确有辱骂和牵连家人，已约谈。",
-        )  # fmt: skip
+        )
         assert decided.status == "confirmed" and decided.reviewer_id == "sup1"
     with transaction(engine) as session:
         assert list_flags(session) == []
@@ -148,13 +161,23 @@ def test_qa_scores_count_every_checked_note(engine: Engine) -> None:
     with transaction(engine) as session:
         for n, (author, agency, text) in enumerate(notes):
             review_note(
-                session, text=text, author_id=author, agency_id=agency,
-                object_type="contact_note", object_id=str(n), at=datetime(2026, 3, 2, 10, n),
-            )  # fmt: skip
+                session,
+                text=text,
+                author_id=author,
+                agency_id=agency,
+                object_type="contact_note",
+                object_id=str(n),
+                at=datetime(2026, 3, 2, 10, n),
+            )
         review_note(
-            session, text="你这个老赖", author_id="c2", agency_id="ag1",
-            object_type="contact_note", object_id="late", at=datetime(2026, 4, 1, 9, 0),
-        )  # fmt: skip
+            session,
+            text="你这个老赖",
+            author_id="c2",
+            agency_id="ag1",
+            object_type="contact_note",
+            object_id="late",
+            at=datetime(2026, 4, 1, 9, 0),
+        )
     with transaction(engine) as session:
         by_collector = qa_scores(session, since=date(2026, 3, 1), until=date(2026, 4, 1))
         by_agency = qa_scores(session, since=date(2026, 3, 1), until=date(2026, 4, 1), by="agency")

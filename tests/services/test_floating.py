@@ -24,9 +24,21 @@ def test_imported_floating_mortgage_reprices_each_january(engine: Engine, tmp_pa
     init_book(engine, date(2025, 3, 1))
     # disbursed 2023-06-10 at 5y LPR 4.20% − 20 bp = 4.00%; repriced on 1 Jan 2024 with
     # LPR 4.20% (unchanged: no record) and on 1 Jan 2025 with LPR 3.60% → 3.40%
-    add_loans(engine, tmp_path, [loan_row("F1", product="mortgage", principal="1000000",
-                                           annual_rate="4%", term_months=240,
-                                           disbursed_on="2023-06-10", lpr_spread_bps="-20")])  # fmt: skip
+    add_loans(
+        engine,
+        tmp_path,
+        [
+            loan_row(
+                "F1",
+                product="mortgage",
+                principal="1000000",
+                annual_rate="4%",
+                term_months=240,
+                disbursed_on="2023-06-10",
+                lpr_spread_bps="-20",
+            )
+        ],
+    )
     with transaction(engine) as s:
         view = loan_view(s, "F1")
     assert view.rate_changes == [(date(2025, 1, 1), D("0.04"), D("0.034"), "lpr-repricing")]
@@ -50,8 +62,13 @@ def test_imported_floating_mortgage_reprices_each_january(engine: Engine, tmp_pa
 
 def test_spread_only_for_floating_products(engine: Engine, tmp_path: Path) -> None:
     init_book(engine, date(2025, 3, 1))
-    path = write_csv(tmp_path / "bad.csv", [loan_row("X1", lpr_spread_bps="-20"),
-                                            loan_row("X2", product="mortgage", lpr_spread_bps="abc")])  # fmt: skip
+    path = write_csv(
+        tmp_path / "bad.csv",
+        [
+            loan_row("X1", lpr_spread_bps="-20"),
+            loan_row("X2", product="mortgage", lpr_spread_bps="abc"),
+        ],
+    )
     with pytest.raises(ImportRejected) as err:
         import_loans(engine=engine, path=path)
     message = str(err.value)

@@ -234,13 +234,57 @@ def test_xlsx_import_accepts_date_and_number_cells(engine: Engine, tmp_path: Pat
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.append([" Loan ID ", "Customer_ID", "CUSTOMER NAME", "id number", "Phone", "product",
-                  "principal", "annual rate", "term months", "method", "disbursed on",
-                  "first due on", "repayment day"])  # fmt: skip
-    sheet.append(["X1", "C9", "王五", ID_A, 13700137000, "consumer", 5000.5, 0.0435, 12,
-                  "等额本息", datetime(2025, 12, 1), None, 20])  # fmt: skip
-    sheet.append(["X2", "C9", "王五", ID_A, "13700137000", "consumer", 8000, "5%", 6,
-                  "equal-installment", date(2026, 1, 5), date(2026, 2, 20), None])  # fmt: skip
+    sheet.append(
+        [
+            " Loan ID ",
+            "Customer_ID",
+            "CUSTOMER NAME",
+            "id number",
+            "Phone",
+            "product",
+            "principal",
+            "annual rate",
+            "term months",
+            "method",
+            "disbursed on",
+            "first due on",
+            "repayment day",
+        ]
+    )
+    sheet.append(
+        [
+            "X1",
+            "C9",
+            "王五",
+            ID_A,
+            13700137000,
+            "consumer",
+            5000.5,
+            0.0435,
+            12,
+            "等额本息",
+            datetime(2025, 12, 1),
+            None,
+            20,
+        ]
+    )
+    sheet.append(
+        [
+            "X2",
+            "C9",
+            "王五",
+            ID_A,
+            "13700137000",
+            "consumer",
+            8000,
+            "5%",
+            6,
+            "equal-installment",
+            date(2026, 1, 5),
+            date(2026, 2, 20),
+            None,
+        ]
+    )
     sheet.append([None] * 13)  # a blank row is skipped
     path = tmp_path / "book.xlsx"
     workbook.save(path)

@@ -276,12 +276,26 @@ def test_service_layer_enforces_roles_and_audits(book: Engine, tmp_path: Path) -
     auditor = Actor(user_id="a1", roles=frozenset({"auditor"}))
     ops = Actor(user_id="o1", roles=frozenset({"operations"}))
     with pytest.raises(PermissionDenied, match=r"payment\.post"), transaction(book) as s:
-        post_payment(session=s, loan_id="L1", amount="100", value_date=TODAY, channel="counter",
-                     reference="C-1", actor=collector)  # fmt: skip
+        post_payment(
+            session=s,
+            loan_id="L1",
+            amount="100",
+            value_date=TODAY,
+            channel="counter",
+            reference="C-1",
+            actor=collector,
+        )
     posting = None
     with transaction(book) as s:
-        posting = post_payment(session=s, loan_id="L1", amount="100", value_date=TODAY,
-                               channel="counter", reference="O-1", actor=ops)  # fmt: skip
+        posting = post_payment(
+            session=s,
+            loan_id="L1",
+            amount="100",
+            value_date=TODAY,
+            channel="counter",
+            reference="O-1",
+            actor=ops,
+        )
     with pytest.raises(PermissionDenied, match=r"payment\.reverse"), transaction(book) as s:
         reverse_transaction(
             session=s, transaction_id=posting.transaction_id, reason="x", actor=auditor
