@@ -238,3 +238,14 @@ def test_loan_show_report_and_override(book: Engine, tmp_path: Path) -> None:
         )
     eod(book, date(2024, 4, 2))
     assert loan_row(book, "S1").risk_class == "doubtful"
+
+
+def test_card_variant_classifies_by_its_own_floors(book: Engine) -> None:
+    from daihou.eod.runner import run_eod
+    from daihou.policy import load_pack
+    from daihou.policy.schema import Delinquency
+
+    card = load_pack().model_copy(update={"delinquency": Delinquency(classification="card")})
+    run_eod(book, through=date(2024, 6, 15), pack=card)  # installment 1 is 121 days late
+    loan = loan_row(book, "S1")
+    assert (loan.dpd, loan.bucket, loan.risk_class) == (121, "M5", "doubtful")  # cn-2023: 次级

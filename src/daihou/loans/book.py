@@ -36,6 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from daihou.auth.actor import SYSTEM, Actor
+from daihou.auth.permissions import authorize
+from daihou.compliance.audit.service import record as audit_record
 from daihou.compliance.privacy.crypto import EncryptedString, current_keyring
 from daihou.compliance.privacy.models import BLIND_INDEXES
 from daihou.db.engine import transaction
@@ -149,6 +152,7 @@ def import_loans(
     update: bool = False,
     pack: PolicyPack | None = None,
     progress: Callable[[int, int], None] | None = None,
+    actor: Actor = SYSTEM,
 ) -> ImportResult:
     """Import ``path`` (CSV or XLSX) into the loan book, all or nothing.
 
@@ -162,6 +166,7 @@ def import_loans(
     under ``update`` — so what was checked is what gets written. Two imports of the
     same new loan id at once: the second fails on the primary key and writes nothing.
     """
+    basis = authorize(actor, "loan.import")
     pack = pack or load_pack()
     current_keyring()  # no data key configured: say so before the long part
     source = read_rows(path)
@@ -209,6 +214,17 @@ def import_loans(
         for loan in loans:
             if loan.spread_bps is not None:
                 recompute_loan(session, loan.loan_id, pack=pack)
+        audit_record(
+            session,
+            actor=actor,
+            action="loan.import",
+            object_type="file",
+            object_id=path.name,
+            after={"created": result.created, "updated": result.updated, "rows": len(source)},
+            basis=basis.as_dict(),
+            document=path.read_bytes(),
+            business_date=today,
+        )
     return ImportResult(
         result.created, result.updated, result.unchanged, len(source), result.installments
     )

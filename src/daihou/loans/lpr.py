@@ -50,8 +50,9 @@ def add_lpr(
 ) -> int:
     """Record a fixing, then replay every active floating loan on that tenor (its
     repricings after ``effective_on`` may change). Returns the number of loans replayed."""
+    from daihou.eod.calendar import business_date
     from daihou.payments.recompute import recompute_loan
-    from daihou.payments.service import lock_loan
+    from daihou.payments.service import lock_loan, replay_closed_days
 
     if tenor not in TENORS:
         raise ValueError(f"tenor: {tenor!r} is not one of {', '.join(TENORS)}")
@@ -88,7 +89,9 @@ def add_lpr(
         .scalars()
         .all()
     )
+    today = business_date(session)
     for loan_id in loan_ids:
         lock_loan(session, loan_id)
         recompute_loan(session, loan_id, pack=policy)
+        replay_closed_days(session, loan_id, since=effective_on, today=today, pack=policy)
     return len(loan_ids)
