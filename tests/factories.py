@@ -13,26 +13,8 @@ from sqlalchemy import Engine
 from daihou.db.engine import transaction
 from daihou.eod.calendar import initialise_business_date
 from daihou.loans.book import import_loans
+from daihou.loans.importer import COLUMNS
 from daihou.loans.lpr import seed_lpr_from_pack
-
-COLUMNS = [
-    "loan_id",
-    "customer_id",
-    "customer_name",
-    "id_number",
-    "phone",
-    "product",
-    "principal",
-    "annual_rate",
-    "term_months",
-    "method",
-    "disbursed_on",
-    "first_due_on",
-    "repayment_day",
-    "address",
-    "employer",
-    "lpr_spread_bps",
-]
 
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _CHECK = "10X98765432"

@@ -13,24 +13,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-COLUMNS = [
-    "loan_id",
-    "customer_id",
-    "customer_name",
-    "id_number",
-    "phone",
-    "product",
-    "principal",
-    "annual_rate",
-    "term_months",
-    "method",
-    "disbursed_on",
-    "first_due_on",
-    "repayment_day",
-    "address",
-    "employer",
-    "lpr_spread_bps",
-]
+from daihou.loans.importer import COLUMNS
 
 REGIONS = {
     "110101": "北京市东城区",

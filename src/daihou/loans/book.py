@@ -48,6 +48,7 @@ from daihou.eod.calendar import business_date, ensure_open
 from daihou.ledger.accounts import FUNDING, LOAN_PRINCIPAL
 from daihou.ledger.models import JournalEntry
 from daihou.loans.importer import (
+    TERM_FIELDS,
     ExistingLoan,
     ImportRejected,
     LoanRow,
@@ -119,19 +120,7 @@ INSTALLMENT_FIXED = tuple(
     ]
 )
 TRANSACTION_COLUMNS = ("id", "loan_id", "value_date", "amount")
-TERM_COLUMNS = tuple(
-    [
-        "product",
-        "principal",
-        "annual_rate",
-        "term_months",
-        "method",
-        "disbursed_on",
-        "first_due_on",
-        "repayment_day",
-        "spread_bps",
-    ]
-)
+TERM_COLUMNS = TERM_FIELDS
 ENTRY_COLUMNS = ("id", "loan_id", "transaction_id", "kind", "entry_date", "memo")
 LINE_COLUMNS = ("entry_id", "account", "debit", "credit")
 
