@@ -237,14 +237,25 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
             .scalar_subquery()
         )
 
+    differs = (
+        select(WORK.c.loan_id)
+        .join(LOANS, LOANS.c.id == WORK.c.loan_id)
+        .where(
+            WORK.c.business_date == d,
+            or_(
+                WORK.c.dpd != LOANS.c.dpd,
+                WORK.c.bucket != LOANS.c.bucket,
+                WORK.c.risk_class != LOANS.c.risk_class,
+            ),
+        )
+    )
     changed = session.execute(
         update(LOANS)
-        .where(
-            LOANS.c.id.in_(select(WORK.c.loan_id).where(WORK.c.business_date == d)),
-        )
+        .where(LOANS.c.id.in_(differs))
         .values(dpd=col("dpd"), bucket=col("bucket"), risk_class=col("risk_class"))
     ).rowcount  # type: ignore[attr-defined]
-    return StepResult(loans=changed, rows=events + classified)
+    looked_at = session.scalar(select(func.count()).where(WORK.c.business_date == d)) or 0
+    return StepResult(loans=looked_at, rows=events + classified + changed)
 
 
 # -- accrual --------------------------------------------------------------------------
