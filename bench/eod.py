@@ -218,6 +218,15 @@ def main(argv: list[str] | None = None) -> int:
             incr = time.perf_counter() - t0
             print(f"incremental day: {incr:6.2f} s  {loans / incr:10,.0f} loans/s  ", end="")
             print(f"peak RSS {peak_mb():,.0f} MB")
+            with engine.connect() as c:
+                steps = c.execute(
+                    text(
+                        "SELECT business_date, step, mode, loans, duration_ms FROM eod_runs "
+                        "WHERE step != 'close' ORDER BY id"
+                    )
+                ).all()
+            for row in steps:
+                print(f"  {row[0]} {row[2]:<11} {row[1]:<12} {row[3]:>9,} loans {row[4]:>7,} ms")
             base = duckdb_baseline(engine)
             if base:
                 print(
