@@ -47,6 +47,14 @@ def place_hold(
     )
     session.add(hold)
     session.flush()
+    _audit(
+        session,
+        actor,
+        "hold.place",
+        "hold",
+        hold.id,
+        after={"customer_id": customer_id, "loan_id": loan_id, "kind": kind, "reason": hold.reason},
+    )
     return hold
 
 
@@ -71,6 +79,15 @@ def release_hold(
             f"hold {hold_id} was already released on {hold.released_at} by {hold.released_by}"
         )
     session.refresh(hold)
+    _audit(
+        session,
+        actor,
+        "hold.release",
+        "hold",
+        hold_id,
+        before={"active": True},
+        after={"active": False, "reason": why},
+    )
     return hold
 
 
@@ -119,6 +136,14 @@ def opt_out(
     )
     session.add(row)
     session.flush()
+    _audit(
+        session,
+        actor,
+        "contact.opt-out",
+        "opt_out",
+        row.id,
+        after={"customer_id": customer_id, "medium": medium, "reason": why},
+    )
     return row
 
 
@@ -141,7 +166,40 @@ def opt_in(
     row.opted_in_by = actor.user_id
     row.opt_in_reason = why
     session.flush()
+    _audit(
+        session,
+        actor,
+        "contact.opt-in",
+        "opt_out",
+        row.id,
+        after={"customer_id": customer_id, "medium": medium, "reason": why},
+    )
     return row
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: object,
+    *,
+    before: object = None,
+    after: object = None,
+) -> None:
+    """Holds and opt-outs change what collections may do: each is in the audit trail."""
+    from daihou.compliance.audit.service import record
+
+    record(
+        session,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=before,
+        after=after,
+        basis={"role": sorted(actor.roles), "rule": "customer request or case decision"},
+    )
 
 
 def active_opt_outs(session: Session, customer_id: str) -> list[OptOut]:
