@@ -42,7 +42,7 @@ class UserError(ValueError):
 
 
 class UnknownUser(LookupError):
-    pass
+    """No user by that name."""
 
 
 class AuthenticationFailed(PermissionError):

@@ -11,7 +11,7 @@ from daihou.eod.models import SystemState
 
 
 class NotInitialised(RuntimeError):
-    pass
+    """The database has no business date yet (`daihou init`)."""
 
 
 def business_date(session: Session) -> date:

@@ -10,7 +10,7 @@ class ServicingError(ValueError):
 
 
 class NotFound(ServicingError):
-    pass
+    """The loan or transaction named does not exist."""
 
 
 class ReferenceConflict(ServicingError):

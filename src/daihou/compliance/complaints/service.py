@@ -59,7 +59,7 @@ class IllegalTransition(ComplaintError):
 
 
 class UnknownComplaint(LookupError):
-    pass
+    """No complaint with that id."""
 
 
 def _require_aware(value: datetime, name: str, problems: list[str]) -> None:
