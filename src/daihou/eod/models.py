@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -163,3 +164,14 @@ class EodWork(Base):
     dpd: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(8))
     risk_class: Mapped[str] = mapped_column(String(16))
+
+
+class EodAccrualWork(Base):
+    """Scratch rows of the accrual step: the new posted 罚息/复利 (integer fen) of each
+    installment whose amount moved, applied to ``installments`` in one UPDATE."""
+
+    __tablename__ = "eod_accrual_work"
+
+    installment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    penalty_fen: Mapped[int] = mapped_column(BigInteger)
+    compound_fen: Mapped[int] = mapped_column(BigInteger)

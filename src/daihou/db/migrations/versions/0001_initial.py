@@ -195,6 +195,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("business_date", name=op.f("pk_daily_kpis")),
     )
     op.create_table(
+        "eod_accrual_work",
+        sa.Column("installment_id", sa.BigInteger(), nullable=False),
+        sa.Column("penalty_fen", sa.BigInteger(), nullable=False),
+        sa.Column("compound_fen", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("installment_id", name=op.f("pk_eod_accrual_work")),
+    )
+    op.create_table(
         "eod_runs",
         sa.Column(
             "id",
@@ -892,6 +899,7 @@ def downgrade() -> None:
     op.drop_table("language_checks")
     op.drop_table("eod_work")
     op.drop_table("eod_runs")
+    op.drop_table("eod_accrual_work")
     op.drop_table("daily_kpis")
     op.drop_index(op.f("ix_customers_phone_hash"), table_name="customers")
     op.drop_index(op.f("ix_customers_id_number_hash"), table_name="customers")
