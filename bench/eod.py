@@ -134,6 +134,7 @@ def build(engine: Engine, loans: int, seed: int) -> tuple[int, int]:
             "compound_base) VALUES (?,?,?,?,?,?,?,?,?,?,?,0,0,0,0,0,0,0,0)",
             conn_inst,
         )
+        cur.execute("ANALYZE")  # planner statistics, as a database in service has
     return n_inst, late
 
 

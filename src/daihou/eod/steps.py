@@ -284,19 +284,17 @@ def step_accrual(session: Session, ctx: StepContext) -> StepResult:
         cond = [INST.c.status == "due", INST.c.due_date <= d - timedelta(days=grace)]
         if len(groups) > 1:
             cond.append(INST.c.loan_id.in_(select(LOANS.c.id).where(LOANS.c.product.in_(codes))))
-        session.execute(
-            update(INST)
-            .where(*cond, INST.c.principal_due > INST.c.principal_paid)
-            .values(penalty_base=INST.c.penalty_base + INST.c.principal_due - INST.c.principal_paid)
-        )
+        # one statement for both bases (paid never exceeds due, so adding 0 is harmless)
+        owes = INST.c.principal_due > INST.c.principal_paid
+        values: dict[str, Any] = {
+            "penalty_base": INST.c.penalty_base + INST.c.principal_due - INST.c.principal_paid
+        }
         if compounding:
-            session.execute(
-                update(INST)
-                .where(*cond, INST.c.interest_due > INST.c.interest_paid)
-                .values(
-                    compound_base=INST.c.compound_base + INST.c.interest_due - INST.c.interest_paid
-                )
+            owes = or_(owes, INST.c.interest_due > INST.c.interest_paid)
+            values["compound_base"] = (
+                INST.c.compound_base + INST.c.interest_due - INST.c.interest_paid
             )
+        session.execute(update(INST).where(*cond, owes).values(values))
     rows = session.execute(
         select(
             INST.c.id,
