@@ -18,7 +18,7 @@ from daihou.ledger.service import trial_balance
 from tests.eod.helpers import book_state, eod, today
 from tests.eod.test_equivalence import START, make_book
 
-DAYS = 45
+DAYS = 60
 KILLS = 20
 
 RUNNER = """
@@ -48,7 +48,7 @@ def test_killed_end_of_day_resumes_to_the_clean_state(
         )
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         if kills < KILLS:  # kill while it works: inside a step, between steps, at close
-            time.sleep(rng.uniform(0.02, 0.6))
+            time.sleep(rng.uniform(0.01, 0.25))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1

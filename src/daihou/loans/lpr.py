@@ -67,15 +67,6 @@ def add_lpr(
         )
     session.add(LprRate(tenor=tenor, effective_on=effective_on, rate=rate))
     session.flush()
-    audit_record(
-        session,
-        actor=actor,
-        action="lpr.add",
-        object_type="lpr",
-        object_id=f"{tenor}@{effective_on.isoformat()}",
-        after={"tenor": tenor, "effective_on": effective_on, "rate": rate},
-        basis=authorize(actor, "lpr.add").as_dict(),
-    )
     policy = pack or load_pack()
     codes = [
         p.code for p in policy.products if p.floating is not None and p.floating.tenor == tenor
@@ -94,4 +85,13 @@ def add_lpr(
         lock_loan(session, loan_id)
         recompute_loan(session, loan_id, pack=policy)
         replay_closed_days(session, loan_id, since=effective_on, today=today, pack=policy)
+    audit_record(
+        session,
+        actor=actor,
+        action="lpr.add",
+        object_type="lpr",
+        object_id=f"{tenor}@{effective_on.isoformat()}",
+        after={"tenor": tenor, "effective_on": effective_on, "rate": rate},
+        basis=authorize(actor, "lpr.add").as_dict(),
+    )
     return len(loan_ids)

@@ -135,6 +135,13 @@ def chain_hash(row: Any) -> str:
 # --------------------------------------------------------------------------- append
 
 
+def hold_append_lock(session: Session) -> None:
+    """Take the audit append lock now. Code that also takes other advisory locks (the
+    contact gate's per-debtor lock) takes this one first, so locks are always acquired
+    in the same order and two transactions cannot deadlock on them."""
+    _append_lock(session)
+
+
 def _append_lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
+from daihou.compliance.audit.service import hold_append_lock, record
 from daihou.compliance.gate.models import Hold, OptOut
 from daihou.compliance.gate.schema import HOLD_KINDS, MEDIA, Medium, medium_of
 from daihou.compliance.gate.service import lock_contacts
@@ -36,6 +37,7 @@ def place_hold(
     if kind not in HOLD_KINDS:
         raise ValueError(f"unknown hold kind {kind!r}; known: {list(HOLD_KINDS)}")
     customer_id = _required(customer_id, "customer id")
+    hold_append_lock(session)  # audit lock before the debtor lock, always
     lock_contacts(session, customer_id=customer_id)
     hold = Hold(
         customer_id=customer_id,
@@ -66,6 +68,7 @@ def release_hold(
     hold = session.get(Hold, hold_id)
     if hold is None:
         raise LookupError(f"no hold {hold_id}")
+    hold_append_lock(session)
     lock_contacts(session, customer_id=hold.customer_id)
     released = session.execute(
         update(Hold)
@@ -123,6 +126,7 @@ def opt_out(
     same medium is returned unchanged."""
     customer_id = _required(customer_id, "customer id")
     medium, why = _medium(channel), _reason(reason)
+    hold_append_lock(session)
     lock_contacts(session, customer_id=customer_id)
     held = _open_opt_out(session, customer_id, medium)
     if held is not None:
@@ -158,6 +162,7 @@ def opt_in(
 ) -> OptOut:
     """Close the customer's open opt-out of the channel's medium (kept as history)."""
     medium, why = _medium(channel), _reason(reason)
+    hold_append_lock(session)
     lock_contacts(session, customer_id=customer_id)
     row = _open_opt_out(session, customer_id, medium)
     if row is None:
@@ -188,8 +193,6 @@ def _audit(
     after: object = None,
 ) -> None:
     """Holds and opt-outs change what collections may do: each is in the audit trail."""
-    from daihou.compliance.audit.service import record
-
     record(
         session,
         actor=actor,
