@@ -16,6 +16,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from daihou.cli.common import console, friendly_errors, parse_date
 from daihou.kernel.money import ZERO, fmt
@@ -106,14 +107,12 @@ def demo(
     )
 
 
-def _interesting(session: object, limit: int, today: date) -> list[str]:
-    """A few loans of each kind: overdue, settled, with credit, current."""
+def _interesting(session: Session, limit: int, today: date) -> list[str]:
+    """A few loans of each kind: overdue, settled, current."""
     from sqlalchemy import select
-    from sqlalchemy.orm import Session
 
     from daihou.loans.models import Installment, Loan
 
-    assert isinstance(session, Session)
     overdue = session.scalars(
         select(Installment.loan_id)
         .where(Installment.status == "due", Installment.due_date < today)

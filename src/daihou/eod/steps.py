@@ -366,7 +366,7 @@ def step_accrual(session: Session, ctx: StepContext) -> StepResult:
         kind="accrual",
         entry_date=d,
         booked_on=d,
-        lines=_accrual_lines(total_penalty, total_compound),
+        lines=accrual_lines(total_penalty, total_compound),
         memo=f"end of day {d}: 罚息/复利 accrued on {len(deltas)} loans",
     )
     session.connection().execute(
@@ -389,7 +389,8 @@ def step_accrual(session: Session, ctx: StepContext) -> StepResult:
     return StepResult(loans=len(deltas), rows=len(updates))
 
 
-def _accrual_lines(penalty: Decimal, compound: Decimal) -> list[tuple[str, Decimal, Decimal]]:
+def accrual_lines(penalty: Decimal, compound: Decimal) -> list[tuple[str, Decimal, Decimal]]:
+    """Journal lines moving 罚息/复利 receivable and income by the given (signed) amounts."""
     lines: list[tuple[str, Decimal, Decimal]] = []
     for amount, receivable, income in (
         (penalty, accounts.PENALTY_RECEIVABLE, accounts.PENALTY_INCOME),
@@ -400,10 +401,6 @@ def _accrual_lines(penalty: Decimal, compound: Decimal) -> list[tuple[str, Decim
         elif amount < 0:
             lines += [(income, -amount, ZERO), (receivable, ZERO, -amount)]
     return lines
-
-
-def accrual_lines(penalty: Decimal, compound: Decimal) -> list[tuple[str, Decimal, Decimal]]:
-    return _accrual_lines(penalty, compound)
 
 
 # -- snapshot -------------------------------------------------------------------------
