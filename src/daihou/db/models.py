@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
+from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.compliance.audit.models import AuditRecord
 from daihou.compliance.complaints.models import Complaint, ComplaintEvent
 from daihou.compliance.gate.models import ContactAttempt, ContactDenial, Hold, OptOut
@@ -30,8 +31,10 @@ __all__ = [
     "Allocation",
     "AuditRecord",
     "Base",
+    "CaseStatusChange",
     "ClassChange",
     "ClassOverride",
+    "CollectionCase",
     "Complaint",
     "ComplaintEvent",
     "ContactAttempt",

@@ -493,6 +493,61 @@ def upgrade() -> None:
         op.f("ix_class_overrides_loan_id"), "class_overrides", ["loan_id"], unique=False
     )
     op.create_table(
+        "collection_cases",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("close_reason", sa.String(length=16), nullable=True),
+        sa.Column("opened_on", sa.Date(), nullable=False),
+        sa.Column("closed_on", sa.Date(), nullable=True),
+        sa.Column("stage", sa.String(length=16), server_default="early", nullable=False),
+        sa.Column("strategy", sa.String(length=48), nullable=True),
+        sa.Column("arm", sa.String(length=16), nullable=True),
+        sa.Column("owner_user_id", sa.String(length=64), nullable=True),
+        sa.Column("team", sa.String(length=64), nullable=True),
+        sa.Column("territory", sa.String(length=64), nullable=True),
+        sa.Column("agency_id", sa.String(length=64), nullable=True),
+        sa.Column(
+            "contact_status", sa.String(length=12), server_default="reachable", nullable=False
+        ),
+        sa.Column("last_rpc_on", sa.Date(), nullable=True),
+        sa.Column("lost_contact_since", sa.Date(), nullable=True),
+        sa.Column("promise_until", sa.Date(), nullable=True),
+        sa.Column("broken_promises", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("failed_visits", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("refused", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("risk_score", sa.Integer(), nullable=True),
+        sa.Column("segment", sa.String(length=32), nullable=True),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_collection_cases_customer_id_customers"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.id"], name=op.f("fk_collection_cases_loan_id_loans")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_collection_cases")),
+    )
+    op.create_index(
+        "ix_collection_cases_customer", "collection_cases", ["customer_id"], unique=False
+    )
+    op.create_index(
+        "ix_collection_cases_loan_status", "collection_cases", ["loan_id", "status"], unique=False
+    )
+    op.create_index(
+        "ix_collection_cases_owner", "collection_cases", ["owner_user_id", "status"], unique=False
+    )
+    op.create_index(
+        "ix_collection_cases_status", "collection_cases", ["status", "stage"], unique=False
+    )
+    op.create_table(
         "complaints",
         sa.Column(
             "id",
@@ -720,6 +775,32 @@ def upgrade() -> None:
         op.f("ix_allocations_transaction_id"), "allocations", ["transaction_id"], unique=False
     )
     op.create_table(
+        "case_status_changes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("field", sa.String(length=16), nullable=False),
+        sa.Column("old_value", sa.String(length=64), nullable=True),
+        sa.Column("new_value", sa.String(length=64), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["collection_cases.id"],
+            name=op.f("fk_case_status_changes_case_id_collection_cases"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_status_changes")),
+    )
+    op.create_index(
+        op.f("ix_case_status_changes_case_id"), "case_status_changes", ["case_id"], unique=False
+    )
+    op.create_table(
         "complaint_events",
         sa.Column(
             "id",
@@ -848,6 +929,8 @@ def downgrade() -> None:
     op.drop_table("journal_entries")
     op.drop_index(op.f("ix_complaint_events_complaint_id"), table_name="complaint_events")
     op.drop_table("complaint_events")
+    op.drop_index(op.f("ix_case_status_changes_case_id"), table_name="case_status_changes")
+    op.drop_table("case_status_changes")
     op.drop_index(op.f("ix_allocations_transaction_id"), table_name="allocations")
     op.drop_index(op.f("ix_allocations_loan_id"), table_name="allocations")
     op.drop_table("allocations")
@@ -870,6 +953,11 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_complaints_loan_id"), table_name="complaints")
     op.drop_index(op.f("ix_complaints_customer_id"), table_name="complaints")
     op.drop_table("complaints")
+    op.drop_index("ix_collection_cases_status", table_name="collection_cases")
+    op.drop_index("ix_collection_cases_owner", table_name="collection_cases")
+    op.drop_index("ix_collection_cases_loan_status", table_name="collection_cases")
+    op.drop_index("ix_collection_cases_customer", table_name="collection_cases")
+    op.drop_table("collection_cases")
     op.drop_index(op.f("ix_class_overrides_loan_id"), table_name="class_overrides")
     op.drop_table("class_overrides")
     op.drop_index(op.f("ix_class_changes_loan_id"), table_name="class_changes")
