@@ -130,8 +130,8 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
     stage_moves: dict[str, list[int]] = {}
     lost: list[int] = []
     after = settings.lost_contact_after_days
-    for case_id, stage, dpd, contact, last_rpc, opened_on in session.execute(
-        select(c.id, c.stage, Loan.dpd, c.contact_status, c.last_rpc_on, c.opened_on)
+    for case_id, stage, dpd, contact, last_rpc in session.execute(
+        select(c.id, c.stage, Loan.dpd, c.contact_status, c.last_rpc_on)
         .join(Loan, Loan.id == c.loan_id)
         .where(c.status == "open")
     ):
@@ -139,8 +139,8 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
         if stage in names and stage != target:
             stage_moves.setdefault(target, []).append(case_id)
             history.append(history_row(case_id, d, "stage", stage, target, f"dpd {dpd}", "system"))
-        # days without a right-party contact, counted from T+0 (the day before opening)
-        since = last_rpc or opened_on - timedelta(days=1)
+        # days without a right-party contact, counted from T+0 (the missed due date)
+        since = last_rpc or d - timedelta(days=dpd)
         if contact == "reachable" and (d - since).days >= after:
             lost.append(case_id)
             history.append(
