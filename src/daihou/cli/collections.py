@@ -52,7 +52,7 @@ def run(date_: DateOpt = None, db: DbOption = None) -> None:
     console.print(f"  assignment: {c['assignment']}")
     console.print(f"  treatments: {c['treatments']}")
     console.print(f"  tasks: {c['tasks']}")
-    for key in c.keys() - {"cases", "assignment", "treatments", "tasks"}:
+    for key in sorted(c.keys() - {"cases", "assignment", "treatments", "tasks"}):
         console.print(f"  {key}: {c[key]}")
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -26,7 +26,7 @@ from daihou.auth.permissions import authorize
 from daihou.collection.cases import case_scope, history_row
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
-from daihou.collection.tables import TIERS, Collector
+from daihou.collection.tables import TIERS, Collector, bulk_insert
 from daihou.compliance.audit.service import record
 from daihou.eod.calendar import business_date as current_business_date
 from daihou.loans.models import Loan
@@ -202,7 +202,7 @@ def assign_cases(
                     .execution_options(synchronize_session=False)
                 )
     if history:
-        session.execute(insert(CaseStatusChange), history)
+        bulk_insert(session, CaseStatusChange, history)
     return result
 
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, func, insert, select, type_coerce, update
+from sqlalchemy import BigInteger, and_, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -22,6 +22,7 @@ from daihou.auth.scopes import ResourceScope, scope_filter
 from daihou.collection.arms import arm_for
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
+from daihou.collection.tables import bulk_insert
 from daihou.loans.models import Installment, Loan
 
 SETTLED, WRITTEN_OFF = "closed", "written-off"
@@ -105,7 +106,7 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
             }
         )
     if rows:
-        session.execute(insert(c), rows)
+        bulk_insert(session, c, rows)
         out.opened = len(rows)
         opened = session.execute(
             select(c.id, c.stage, c.arm).where(c.opened_on == d, c.status == "open")
@@ -164,7 +165,7 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
         )
     out.lost_contact = len(lost)
     if history:
-        session.execute(insert(CaseStatusChange), history)
+        bulk_insert(session, CaseStatusChange, history)
     return out
 
 

@@ -61,6 +61,17 @@ class RunReport:
     seconds: float = 0.0
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._t, 3)
+        self._t = now
+
+
 def latest_closed(session: Session) -> date | None:
     return session.scalar(select(func.max(EodRun.business_date)).where(EodRun.step == CLOSE))
 
@@ -93,7 +104,9 @@ def run_collections(
                 f"close is {last}; run the latest closed date"
             )
         counts: dict[str, Any] = {}
+        clock = _Clock()
         cases = sync_cases(session, business_date=d, settings=settings)
+        clock.lap("cases")
         counts["cases"] = {
             "opened": cases.opened,
             "closed": cases.closed,
@@ -101,8 +114,10 @@ def run_collections(
             "lost_contact": cases.lost_contact,
         }
         assigned = assign_cases(session, business_date=d, settings=settings)
+        clock.lap("assignment")
         counts["assignment"] = vars(assigned).copy()
         plan = plan_treatments(session, business_date=d, settings=settings)
+        clock.lap("treatments")
         counts["treatments"] = {
             "subjects": plan.subjects,
             "inserted": plan.inserted,
@@ -110,8 +125,11 @@ def run_collections(
         }
         tasks = build_tasks(session, business_date=d, settings=settings, planned=plan.planned)
         counts["tasks"] = vars(tasks).copy()
+        clock.lap("tasks")
         for name, hook in POST_STEPS if hooks is None else hooks:
             counts[name] = hook(session, d, pack) or {}
+            clock.lap(name)
+        counts["seconds"] = clock.laps
         session.add(CollectionRun(business_date=d, counts=counts))
         record(
             session,

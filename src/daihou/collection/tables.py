@@ -17,7 +17,7 @@ skipped-promise (an open promise to pay pauses it), done.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -29,10 +29,12 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
     func,
+    insert,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from daihou.db.base import Base
 from daihou.db.ids import BigId
@@ -137,3 +139,10 @@ class CollectionRun(Base):
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)
     finished_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Core executemany in chunks (the ORM bulk path would split rows by their None keys)."""
+    table = cast(Table, model.__table__)
+    for i in range(0, len(rows), 20_000):
+        session.execute(insert(table), rows[i : i + 20_000])

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, null, or_, select, update
+from sqlalchemy import and_, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -27,7 +27,7 @@ from daihou.collection.gate_link import local_time
 from daihou.collection.models import CollectionCase
 from daihou.collection.settings import TASK_ACTIONS, CollectionsSettings
 from daihou.collection.strategy import Planned
-from daihou.collection.tables import CollectionTask, CollectionTreatment, Collector
+from daihou.collection.tables import CollectionTask, CollectionTreatment, Collector, bulk_insert
 
 
 def priority(overdue_fen: int, risk_score: int | None, dpd: int | None, base: int) -> int:
@@ -96,8 +96,7 @@ def build_tasks(
     t = CollectionTask
     existing = set(session.execute(select(t.loan_id, t.kind).where(t.business_date == d)).all())
     rows = [r for key, r in grouped.items() if key not in existing]
-    for i in range(0, len(rows), 20_000):
-        session.execute(insert(t), rows[i : i + 20_000])
+    bulk_insert(session, t, rows)
     result.inserted = len(rows)
     link = (
         select(t.id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daihou.collection.facts import (
@@ -24,7 +24,7 @@ from daihou.collection.facts import (
 from daihou.collection.gate_link import GateAsk, ask_gate
 from daihou.collection.settings import CONTACT_ACTIONS, CollectionsSettings
 from daihou.collection.strategy import Planned, evaluate
-from daihou.collection.tables import CollectionTreatment
+from daihou.collection.tables import CollectionTreatment, bulk_insert
 from daihou.compliance.gate.packs import EffectiveRules
 
 
@@ -111,8 +111,7 @@ def plan_treatments(
                 "gate_next_allowed": p.gate_next_allowed,
             }
         )
-    for i in range(0, len(rows), 20_000):
-        session.execute(insert(t), rows[i : i + 20_000])
+    bulk_insert(session, t, rows)
     result.inserted = len(rows)
     return result
 
