@@ -149,14 +149,14 @@ def report(label: str, engine: Engine, d: date, cases: int) -> None:
     total = time.perf_counter() - t0
     c = r.counts
     sec = c["seconds"]
-    work = sec["assignment"] + sec["treatments"] + sec["tasks"]
+    work = sec["assignment"] + sec["treatments+tasks"]
     print(
         f"{label}: {total:6.2f} s total, {cases / total:9,.0f} cases/s, "
         f"peak RSS {peak_mb():,.0f} MB"
     )
     print(
         f"  cases {sec['cases']:.2f} s  assignment {sec['assignment']:.2f} s  "
-        f"strategy+gate+treatments {sec['treatments']:.2f} s  tasks {sec['tasks']:.2f} s"
+        f"strategy+gate+treatments+tasks {sec['treatments+tasks']:.2f} s"
     )
     print(f"  strategy + task generation (assignment, treatments, tasks): {work:.2f} s")
     print(f"  {c['cases']}\n  {c['treatments']}\n  {c['tasks']}")

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from daihou.auth.actor import Actor
 from daihou.auth.models import User
 from daihou.auth.permissions import authorize
-from daihou.collection.cases import case_scope, history_row
+from daihou.collection.cases import case_scope, history_row, write_history
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
-from daihou.collection.tables import TIERS, Collector, bulk_insert
+from daihou.collection.tables import TIERS, Collector
 from daihou.compliance.audit.service import record
 from daihou.eod.calendar import business_date as current_business_date
 from daihou.loans.models import Loan
@@ -201,8 +201,7 @@ def assign_cases(
                     .values(territory=col.territory)
                     .execution_options(synchronize_session=False)
                 )
-    if history:
-        bulk_insert(session, CaseStatusChange, history)
+    write_history(session, history)
     return result
 
 

@@ -22,7 +22,7 @@ from daihou.auth.scopes import ResourceScope, scope_filter
 from daihou.collection.arms import arm_for
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
-from daihou.collection.tables import bulk_insert
+from daihou.collection.tables import FastRows
 from daihou.loans.models import Installment, Loan
 
 SETTLED, WRITTEN_OFF = "closed", "written-off"
@@ -91,22 +91,17 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
         )
     ).all()
     pct, salt = settings.challenger_percent, settings.arm_salt
+    fast = FastRows(session)
+    day = fast.date(d)
     rows = []
     for loan_id, customer_id, dpd in new:
         arm = arm_for(loan_id, percent=pct, salt=salt)
-        rows.append(
-            {
-                "loan_id": loan_id,
-                "customer_id": customer_id,
-                "status": "open",
-                "opened_on": d,
-                "stage": settings.stage_for(dpd).name,
-                "strategy": settings.strategy(arm).name,
-                "arm": arm,
-            }
-        )
+        stage = settings.stage_for(dpd).name
+        rows.append((loan_id, customer_id, "open", day, stage, settings.strategy(arm).name, arm))
     if rows:
-        bulk_insert(session, c, rows)
+        fast.write(
+            c, ("loan_id", "customer_id", "status", "opened_on", "stage", "strategy", "arm"), rows
+        )
         out.opened = len(rows)
         opened = session.execute(
             select(c.id, c.stage, c.arm).where(c.opened_on == d, c.status == "open")
@@ -164,9 +159,31 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
             .execution_options(synchronize_session=False)
         )
     out.lost_contact = len(lost)
-    if history:
-        bulk_insert(session, CaseStatusChange, history)
+    write_history(session, history)
     return out
+
+
+HISTORY_COLUMNS = (
+    "case_id",
+    "business_date",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+    "actor",
+)
+
+
+def write_history(session: Session, rows: list[dict[str, Any]]) -> None:
+    fast = FastRows(session)
+    days: dict[date, Any] = {}
+    tuples = []
+    for r in rows:
+        d = r["business_date"]
+        if d not in days:
+            days[d] = fast.date(d)
+        tuples.append(tuple(days[d] if k == "business_date" else r[k] for k in HISTORY_COLUMNS))
+    fast.write(CaseStatusChange, HISTORY_COLUMNS, tuples)
 
 
 def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:

@@ -1,4 +1,4 @@
-"""The daily collections run, after end of day: cases → assignment → treatments → tasks.
+"""The daily collections run, after end of day: cases → assignment → treatments and tasks.
 
 ``run_collections(engine, business_date, pack)`` refuses a date whose end of day has
 not closed, and a date other than the latest closed one (the book's cached state is
@@ -29,7 +29,6 @@ from daihou.auth.permissions import authorize
 from daihou.collection.assign import assign_cases
 from daihou.collection.cases import sync_cases
 from daihou.collection.tables import CollectionRun
-from daihou.collection.tasks import build_tasks
 from daihou.collection.treatments import plan_treatments
 from daihou.compliance.audit.service import record
 from daihou.db.engine import transaction
@@ -117,15 +116,13 @@ def run_collections(
         clock.lap("assignment")
         counts["assignment"] = vars(assigned).copy()
         plan = plan_treatments(session, business_date=d, settings=settings)
-        clock.lap("treatments")
+        clock.lap("treatments+tasks")
         counts["treatments"] = {
             "subjects": plan.subjects,
             "inserted": plan.inserted,
             **dict(sorted(plan.by_status.items())),
         }
-        tasks = build_tasks(session, business_date=d, settings=settings, planned=plan.planned)
-        counts["tasks"] = vars(tasks).copy()
-        clock.lap("tasks")
+        counts["tasks"] = vars(plan.tasks).copy()
         for name, hook in POST_STEPS if hooks is None else hooks:
             counts[name] = hook(session, d, pack) or {}
             clock.lap(name)

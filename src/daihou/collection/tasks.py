@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, null, or_, select, update
+from sqlalchemy import and_, null, or_, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -27,7 +27,7 @@ from daihou.collection.gate_link import local_time
 from daihou.collection.models import CollectionCase
 from daihou.collection.settings import TASK_ACTIONS, CollectionsSettings
 from daihou.collection.strategy import Planned
-from daihou.collection.tables import CollectionTask, CollectionTreatment, Collector, bulk_insert
+from daihou.collection.tables import CollectionTask, Collector, FastRows
 
 
 def priority(overdue_fen: int, risk_score: int | None, dpd: int | None, base: int) -> int:
@@ -44,81 +44,100 @@ class TaskResult:
     unowned: int = 0
 
 
+@dataclass
+class TaskIds:
+    result: TaskResult
+    ids: dict[tuple[str, str], int]  # (loan id, kind) → task id
+
+
+TASK_COLUMNS = (
+    "business_date",
+    "work_date",
+    "case_id",
+    "loan_id",
+    "customer_id",
+    "kind",
+    "assignee_role",
+    "collector_user_id",
+    "team",
+    "territory",
+    "slots",
+    "dpd",
+    "priority",
+    "rank",
+    "status",
+)
+
+
 def build_tasks(
     session: Session, *, business_date: date, settings: CollectionsSettings, planned: list[Planned]
-) -> TaskResult:
-    d, work = business_date, business_date + timedelta(days=1)
-    grouped: dict[tuple[str, str], dict[str, Any]] = {}
+) -> TaskIds:
+    """Group the day's planned person-work into tasks, rank them, write the new ones."""
+    d = business_date
+    grouped: dict[tuple[str, str], list[Any]] = {}
+    base = settings.risk_factor_base
     for p in planned:
+        if p.status != "planned":
+            continue
         role = TASK_ACTIONS.get(p.rule.action)
-        if role is None or p.status != "planned":
+        if role is None:
             continue
         f = p.fact
         key = (f.loan_id, p.rule.action)
         row = grouped.get(key)
         if row is None:
-            grouped[key] = {
-                "business_date": d,
-                "work_date": work,
-                "case_id": f.case_id,
-                "loan_id": f.loan_id,
-                "customer_id": f.customer_id,
-                "kind": p.rule.action,
-                "assignee_role": role,
-                "collector_user_id": f.owner if role == "collector" else None,
-                "team": f.team,
-                "territory": f.territory,
-                "slots": 1,
-                "dpd": f.dpd,
-                "priority": priority(f.overdue_fen, f.risk_score, f.dpd, settings.risk_factor_base),
-            }
+            owner = f.owner if role == "collector" else None
+            grouped[key] = [
+                f.case_id,
+                f.loan_id,
+                f.customer_id,
+                p.rule.action,
+                role,
+                owner,
+                f.team,
+                f.territory,
+                1,
+                f.dpd,
+                priority(f.overdue_fen, f.risk_score, f.dpd, base),
+                None,
+                "queued",
+            ]
         else:
-            row["slots"] += 1
+            row[8] += 1
     capacity: dict[str, int] = {
         user: cap
         for user, cap in session.execute(
             select(Collector.user_id, Collector.daily_capacity).where(Collector.active.is_(True))
         )
     }
-    queues: dict[tuple[str, str | None], list[dict[str, Any]]] = defaultdict(list)
+    queues: dict[tuple[str, str | None], list[list[Any]]] = defaultdict(list)
     for row in grouped.values():
-        owner = row["collector_user_id"]
-        queues[(row["assignee_role"], owner if owner else row["team"])].append(row)
+        queues[(row[4], row[5] if row[5] else row[6])].append(row)
     result = TaskResult(tasks=len(grouped))
     for (kind, who), rows in queues.items():
-        rows.sort(key=lambda r: (-r["priority"], r["loan_id"], r["kind"]))
+        rows.sort(key=lambda r: (-r[10], r[1], r[3]))
         cap = capacity.get(who) if kind == "collector" and who else None
         for rank, row in enumerate(rows, start=1):
-            row["rank"] = rank
-            row["status"] = "queued" if cap is None or rank <= cap else "deferred"
-            result.deferred += row["status"] == "deferred"
-            result.unowned += kind == "collector" and row["collector_user_id"] is None
+            row[11] = rank
+            if cap is not None and rank > cap:
+                row[12] = "deferred"
+                result.deferred += 1
+            if kind == "collector" and row[5] is None:
+                result.unowned += 1
     t = CollectionTask
     existing = set(session.execute(select(t.loan_id, t.kind).where(t.business_date == d)).all())
-    rows = [r for key, r in grouped.items() if key not in existing]
-    bulk_insert(session, t, rows)
-    result.inserted = len(rows)
-    link = (
-        select(t.id)
-        .where(
-            t.business_date == CollectionTreatment.business_date,
-            t.loan_id == CollectionTreatment.loan_id,
-            t.kind == CollectionTreatment.action,
+    fast = FastRows(session)
+    day, work = fast.date(d), fast.date(d + timedelta(days=1))
+    new = [(day, work, *row) for key, row in grouped.items() if key not in existing]
+    fast.write(t, TASK_COLUMNS, new)
+    result.inserted = len(new)
+    ids = {
+        (loan_id, kind): task_id
+        for task_id, loan_id, kind in session.execute(
+            select(t.id, t.loan_id, t.kind).where(t.business_date == d)
         )
-        .scalar_subquery()
-    )
-    session.execute(
-        update(CollectionTreatment)
-        .where(
-            CollectionTreatment.business_date == d,
-            CollectionTreatment.status == "planned",
-            CollectionTreatment.task_id.is_(None),
-            CollectionTreatment.action.in_(sorted(TASK_ACTIONS)),
-        )
-        .values(task_id=link)
-        .execution_options(synchronize_session=False)
-    )
-    return result
+    }
+    return TaskIds(result, ids)
 
 
 def mark_task_feedback(session: Session, task_id: int, at: datetime) -> CollectionTask:

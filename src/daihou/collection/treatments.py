@@ -7,7 +7,7 @@ left as they are (whatever their status), and only missing ones are inserted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +24,8 @@ from daihou.collection.facts import (
 from daihou.collection.gate_link import GateAsk, ask_gate
 from daihou.collection.settings import CONTACT_ACTIONS, CollectionsSettings
 from daihou.collection.strategy import Planned, evaluate
-from daihou.collection.tables import CollectionTreatment, bulk_insert
+from daihou.collection.tables import CollectionTreatment, FastRows
+from daihou.collection.tasks import TaskResult, build_tasks
 from daihou.compliance.gate.packs import EffectiveRules
 
 
@@ -34,6 +35,7 @@ class PlanResult:
     by_status: dict[str, int] = field(default_factory=dict)
     inserted: int = 0
     existing: int = 0
+    tasks: TaskResult = field(default_factory=lambda: TaskResult())
     planned: list[Planned] = field(default_factory=list, repr=False)
 
 
@@ -72,6 +74,8 @@ def plan_treatments(
     result = PlanResult(subjects=len(facts), planned=planned)
     for p in planned:
         result.by_status[p.status] = result.by_status.get(p.status, 0) + 1
+    task_ids = build_tasks(session, business_date=d, settings=settings, planned=planned)
+    result.tasks = task_ids.result
     t = CollectionTreatment
     existing = {
         (loan_id, rule_id, slot)
@@ -79,41 +83,73 @@ def plan_treatments(
             select(t.loan_id, t.rule_id, t.slot).where(t.business_date == d)
         )
     }
-    work = d + timedelta(days=1)
-    rows: list[dict[str, Any]] = []
+    fast = FastRows(session)
+    day, work = fast.date(d), fast.date(d + timedelta(days=1))
+    times: dict[datetime, Any] = {}
+    rows: list[tuple[Any, ...]] = []
     for p in planned:
         f, r = p.fact, p.rule
-        if (f.loan_id, r.id, p.slot) in existing:
+        if existing and (f.loan_id, r.id, p.slot) in existing:
             result.existing += 1
             continue
         channel, party = CONTACT_ACTIONS.get(r.action, (None, None))
+        at = times.get(p.at)
+        if at is None:
+            at = times[p.at] = fast.time(p.at.astimezone(UTC).replace(tzinfo=None))
+        task = task_ids.ids.get((f.loan_id, r.action)) if p.status == "planned" else None
         rows.append(
-            {
-                "business_date": d,
-                "work_date": work,
-                "case_id": f.case_id,
-                "loan_id": f.loan_id,
-                "customer_id": f.customer_id,
-                "rule_id": r.id,
-                "slot": p.slot,
-                "action": r.action,
-                "channel": channel,
-                "party": party,
-                "purpose": r.purpose,
-                "template": r.template,
-                "strategy": p.strategy,
-                "arm": f.arm,
-                "dpd": f.dpd,
-                "days_before_due": f.days_before_due,
-                "planned_at": p.at.astimezone(UTC).replace(tzinfo=None),
-                "status": p.status,
-                "gate_rule": p.gate_rule,
-                "gate_next_allowed": p.gate_next_allowed,
-            }
+            (
+                day,
+                work,
+                f.case_id,
+                f.loan_id,
+                f.customer_id,
+                r.id,
+                p.slot,
+                r.action,
+                channel,
+                party,
+                r.purpose,
+                r.template,
+                p.strategy,
+                f.arm,
+                f.dpd,
+                f.days_before_due,
+                at,
+                p.status,
+                p.gate_rule,
+                fast.time(p.gate_next_allowed),
+                task,
+            )
         )
-    bulk_insert(session, t, rows)
+    fast.write(t, TREATMENT_COLUMNS, rows)
     result.inserted = len(rows)
     return result
+
+
+TREATMENT_COLUMNS = (
+    "business_date",
+    "work_date",
+    "case_id",
+    "loan_id",
+    "customer_id",
+    "rule_id",
+    "slot",
+    "action",
+    "channel",
+    "party",
+    "purpose",
+    "template",
+    "strategy",
+    "arm",
+    "dpd",
+    "days_before_due",
+    "planned_at",
+    "status",
+    "gate_rule",
+    "gate_next_allowed",
+    "task_id",
+)
 
 
 def _gate(session: Session, planned: list[Planned], rules: EffectiveRules | None) -> None:
