@@ -13,7 +13,8 @@ and one pending, a risk score on a third of them, and one collector per 400 case
 each tier. End of day is marked closed for the date without running it. The first run
 opens every case and assigns every collector (the heaviest day there is); the second is
 an ordinary next day (DPD + 1: stage changes, stickiness, new treatments). Prints the
-seconds of each step; nothing here asserts a time.
+seconds of each step, and the CPU seconds of this process (on a machine shared with
+other work, wall time includes waiting for a core); nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -144,15 +145,15 @@ def peak_mb() -> float:
 
 
 def report(label: str, engine: Engine, d: date, cases: int) -> None:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = run_collections(engine, d)
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     c = r.counts
     sec = c["seconds"]
     work = sec["assignment"] + sec["treatments+tasks"]
     print(
         f"{label}: {total:6.2f} s total, {cases / total:9,.0f} cases/s, "
-        f"peak RSS {peak_mb():,.0f} MB"
+        f"peak RSS {peak_mb():,.0f} MB; CPU of this process {cpu:.2f} s"
     )
     print(
         f"  cases {sec['cases']:.2f} s  assignment {sec['assignment']:.2f} s  "

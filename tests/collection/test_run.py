@@ -29,9 +29,7 @@ T5 = FIRST_DUE + timedelta(days=5)
 def snapshot(engine: Engine) -> list[tuple[object, ...]]:
     with transaction(engine) as s:
         t = CollectionTreatment
-        rows = s.execute(
-            select(t.id, t.loan_id, t.rule_id, t.slot, t.status, t.task_id).order_by(t.id)
-        ).all()
+        rows = s.execute(select(t.id, t.loan_id, t.rule_id, t.slot, t.status).order_by(t.id)).all()
         tasks = s.execute(select(CollectionTask.id, CollectionTask.status)).all()
         changes = s.scalar(select(func.count()).select_from(CaseStatusChange))
     return [tuple(r) for r in rows] + [tuple(r) for r in tasks] + [(changes,)]

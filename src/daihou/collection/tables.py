@@ -7,7 +7,8 @@ for a business date, slot by slot. Other parts read it:
   (sms, email, letter) into messages (``template`` is the message template code,
   ``planned_at`` the UTC time to send, ``customer_id``/``loan_id``/``case_id`` the
   subject) and sets ``status = 'done'`` and ``done_at`` when it has handed them on;
-- call, visit and review actions are grouped into ``collection_tasks`` (``task_id``).
+- call, visit and review actions with status planned are grouped into
+  ``collection_tasks``, one per (business_date, loan_id, kind = action).
 
 ``status``: planned (the gate allowed it at ``planned_at``), denied-by-gate (the gate
 refused: ``gate_rule``, ``gate_next_allowed``), skipped-hold (an active hold 停催),
@@ -70,7 +71,6 @@ class CollectionTreatment(Base):
     status: Mapped[str] = mapped_column(String(20))
     gate_rule: Mapped[str | None] = mapped_column(String(96))
     gate_next_allowed: Mapped[datetime | None] = mapped_column(DateTime)  # UTC, naive
-    task_id: Mapped[int | None] = mapped_column(BigInteger)
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
@@ -97,7 +97,8 @@ class Collector(Base):
 
 
 class CollectionTask(Base):
-    """One line of a task list (催收任务单): a kind of work on one loan for one day.
+    """One line of a task list (催收任务单): a kind of work on one loan for one day; its
+    treatments are those of the same business date, loan and action (= ``kind``).
 
     ``assignee_role`` collector: the case owner's list (``collector_user_id``; None when
     no collector of the tier exists); supervisor: the review list of the case's team.

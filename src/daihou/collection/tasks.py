@@ -44,12 +44,6 @@ class TaskResult:
     unowned: int = 0
 
 
-@dataclass
-class TaskIds:
-    result: TaskResult
-    ids: dict[tuple[str, str], int]  # (loan id, kind) → task id
-
-
 TASK_COLUMNS = (
     "business_date",
     "work_date",
@@ -71,7 +65,7 @@ TASK_COLUMNS = (
 
 def build_tasks(
     session: Session, *, business_date: date, settings: CollectionsSettings, planned: list[Planned]
-) -> TaskIds:
+) -> TaskResult:
     """Group the day's planned person-work into tasks, rank them, write the new ones."""
     d = business_date
     grouped: dict[tuple[str, str], list[Any]] = {}
@@ -131,13 +125,7 @@ def build_tasks(
     new = [(day, work, *row) for key, row in grouped.items() if key not in existing]
     fast.write(t, TASK_COLUMNS, new)
     result.inserted = len(new)
-    ids = {
-        (loan_id, kind): task_id
-        for task_id, loan_id, kind in session.execute(
-            select(t.id, t.loan_id, t.kind).where(t.business_date == d)
-        )
-    }
-    return TaskIds(result, ids)
+    return result
 
 
 def mark_task_feedback(session: Session, task_id: int, at: datetime) -> CollectionTask:

@@ -74,8 +74,7 @@ def plan_treatments(
     result = PlanResult(subjects=len(facts), planned=planned)
     for p in planned:
         result.by_status[p.status] = result.by_status.get(p.status, 0) + 1
-    task_ids = build_tasks(session, business_date=d, settings=settings, planned=planned)
-    result.tasks = task_ids.result
+    result.tasks = build_tasks(session, business_date=d, settings=settings, planned=planned)
     t = CollectionTreatment
     existing = {
         (loan_id, rule_id, slot)
@@ -96,7 +95,6 @@ def plan_treatments(
         at = times.get(p.at)
         if at is None:
             at = times[p.at] = fast.time(p.at.astimezone(UTC).replace(tzinfo=None))
-        task = task_ids.ids.get((f.loan_id, r.action)) if p.status == "planned" else None
         rows.append(
             (
                 day,
@@ -119,7 +117,6 @@ def plan_treatments(
                 p.status,
                 p.gate_rule,
                 fast.time(p.gate_next_allowed),
-                task,
             )
         )
     fast.write(t, TREATMENT_COLUMNS, rows)
@@ -148,7 +145,6 @@ TREATMENT_COLUMNS = (
     "status",
     "gate_rule",
     "gate_next_allowed",
-    "task_id",
 )
 
 

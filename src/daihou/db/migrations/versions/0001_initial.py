@@ -888,7 +888,6 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("gate_rule", sa.String(length=96), nullable=True),
         sa.Column("gate_next_allowed", sa.DateTime(), nullable=True),
-        sa.Column("task_id", sa.BigInteger(), nullable=True),
         sa.Column("done_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
