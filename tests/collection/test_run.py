@@ -175,3 +175,30 @@ def test_treatment_rows_carry_what_the_outbox_needs(book: Engine) -> None:
     assert sms.planned_at.replace(tzinfo=UTC) > datetime(2026, 2, 15, 16, 0, tzinfo=UTC)
     assert sms.rule_id == "t0-sms" and sms.arm == "champion" and sms.dpd == 0
     assert sms.business_date == date(2026, 2, 15)
+
+
+def test_post_step_hooks_run_in_the_run_and_report(book: Engine) -> None:
+    from daihou.collection.run import POST_STEPS, register_post_step
+
+    seen: list[tuple[date, int]] = []
+
+    def promises(session: object, d: date, pack: object) -> dict[str, int]:
+        from sqlalchemy.orm import Session
+
+        assert isinstance(session, Session)
+        n = session.scalar(select(func.count()).select_from(CollectionCase)) or 0
+        seen.append((d, n))
+        return {"evaluated": n}
+
+    run_eod(book, through=FIRST_DUE + timedelta(days=1))
+    report = run_collections(book, hooks=[("promises", promises)])
+    assert seen == [(FIRST_DUE + timedelta(days=1), 7)]  # after the cases were opened
+    assert report.counts["promises"] == {"evaluated": 7}
+    register_post_step("test-step", promises)
+    try:
+        with pytest.raises(ValueError, match="already"):
+            register_post_step("test-step", promises)
+        report = close_and_run(book, FIRST_DUE + timedelta(days=2))
+        assert report.counts["test-step"] == {"evaluated": 7}
+    finally:
+        POST_STEPS[:] = [(n, h) for n, h in POST_STEPS if n != "test-step"]
