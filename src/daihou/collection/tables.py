@@ -76,7 +76,7 @@ class CollectionTreatment(Base):
     __table_args__ = (
         UniqueConstraint("business_date", "loan_id", "rule_id", "slot", name="uq_treatment_slot"),
         Index("ix_treatments_status_action", "work_date", "status", "action"),
-        Index("ix_treatments_case_rule", "case_id", "rule_id"),
+        Index("ix_treatments_rule_case", "rule_id", "case_id"),  # `once` rules
     )
 
 

@@ -900,7 +900,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_treatments_case_rule", "collection_treatments", ["case_id", "rule_id"], unique=False
+        "ix_treatments_rule_case", "collection_treatments", ["rule_id", "case_id"], unique=False
     )
     op.create_index(
         "ix_treatments_status_action",
@@ -1038,7 +1038,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_complaint_events_complaint_id"), table_name="complaint_events")
     op.drop_table("complaint_events")
     op.drop_index("ix_treatments_status_action", table_name="collection_treatments")
-    op.drop_index("ix_treatments_case_rule", table_name="collection_treatments")
+    op.drop_index("ix_treatments_rule_case", table_name="collection_treatments")
     op.drop_table("collection_treatments")
     op.drop_index("ix_tasks_collector", table_name="collection_tasks")
     op.drop_table("collection_tasks")
