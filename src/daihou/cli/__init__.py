@@ -6,6 +6,7 @@ import typer
 
 from daihou.cli import (
     book,
+    collections,
     complaints,
     compliance_data,
     demo,
@@ -34,6 +35,7 @@ language.register(app)
 users.register(app)
 complaints.register(app)
 compliance_data.register(app)
+collections.register(app)
 
 
 def main() -> None:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
 from daihou.collection.models import CaseStatusChange, CollectionCase
+from daihou.collection.tables import (
+    CollectionRun,
+    CollectionTask,
+    CollectionTreatment,
+    Collector,
+)
 from daihou.compliance.audit.models import AuditRecord
 from daihou.compliance.complaints.models import Complaint, ComplaintEvent
 from daihou.compliance.gate.models import ContactAttempt, ContactDenial, Hold, OptOut
@@ -35,6 +41,10 @@ __all__ = [
     "ClassChange",
     "ClassOverride",
     "CollectionCase",
+    "CollectionRun",
+    "CollectionTask",
+    "CollectionTreatment",
+    "Collector",
     "Complaint",
     "ComplaintEvent",
     "ContactAttempt",

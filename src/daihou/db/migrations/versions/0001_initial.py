@@ -49,6 +49,13 @@ def upgrade() -> None:
     op.create_index(op.f("ix_audit_log_actor_id"), "audit_log", ["actor_id"], unique=False)
     op.create_index("ix_audit_log_object", "audit_log", ["object_type", "object_id"], unique=False)
     op.create_table(
+        "collection_runs",
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("counts", sa.JSON(), nullable=False),
+        sa.Column("finished_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("business_date", name=op.f("pk_collection_runs")),
+    )
+    op.create_table(
         "contact_attempts",
         sa.Column(
             "id",
@@ -335,6 +342,21 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_users_agency_id"), "users", ["agency_id"], unique=False)
     op.create_index(op.f("ix_users_team"), "users", ["team"], unique=False)
+    op.create_table(
+        "collectors",
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("tier", sa.String(length=12), nullable=False),
+        sa.Column("team", sa.String(length=64), nullable=True),
+        sa.Column("territory", sa.String(length=64), nullable=True),
+        sa.Column("daily_capacity", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("left_on", sa.Date(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.username"], name=op.f("fk_collectors_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_collectors")),
+    )
     op.create_table(
         "language_flags",
         sa.Column(
@@ -801,6 +823,92 @@ def upgrade() -> None:
         op.f("ix_case_status_changes_case_id"), "case_status_changes", ["case_id"], unique=False
     )
     op.create_table(
+        "collection_tasks",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("work_date", sa.Date(), nullable=False),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("assignee_role", sa.String(length=12), nullable=False),
+        sa.Column("collector_user_id", sa.String(length=64), nullable=True),
+        sa.Column("team", sa.String(length=64), nullable=True),
+        sa.Column("territory", sa.String(length=64), nullable=True),
+        sa.Column("slots", sa.Integer(), nullable=False),
+        sa.Column("dpd", sa.Integer(), nullable=True),
+        sa.Column("priority", sa.BigInteger(), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("feedback_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["collection_cases.id"],
+            name=op.f("fk_collection_tasks_case_id_collection_cases"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_collection_tasks")),
+        sa.UniqueConstraint("business_date", "loan_id", "kind", name="uq_task_kind"),
+    )
+    op.create_index(
+        "ix_tasks_collector",
+        "collection_tasks",
+        ["work_date", "collector_user_id", "status"],
+        unique=False,
+    )
+    op.create_table(
+        "collection_treatments",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("work_date", sa.Date(), nullable=False),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("rule_id", sa.String(length=48), nullable=False),
+        sa.Column("slot", sa.Integer(), nullable=False),
+        sa.Column("action", sa.String(length=24), nullable=False),
+        sa.Column("channel", sa.String(length=24), nullable=True),
+        sa.Column("party", sa.String(length=24), nullable=True),
+        sa.Column("purpose", sa.String(length=48), nullable=False),
+        sa.Column("template", sa.String(length=64), nullable=True),
+        sa.Column("strategy", sa.String(length=48), nullable=False),
+        sa.Column("arm", sa.String(length=16), nullable=False),
+        sa.Column("dpd", sa.Integer(), nullable=True),
+        sa.Column("days_before_due", sa.Integer(), nullable=True),
+        sa.Column("planned_at", sa.DateTime(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("gate_rule", sa.String(length=96), nullable=True),
+        sa.Column("gate_next_allowed", sa.DateTime(), nullable=True),
+        sa.Column("done_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["collection_cases.id"],
+            name=op.f("fk_collection_treatments_case_id_collection_cases"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_collection_treatments")),
+        sa.UniqueConstraint(
+            "business_date", "loan_id", "rule_id", "slot", name="uq_treatment_slot"
+        ),
+    )
+    op.create_index(
+        "ix_treatments_rule_case", "collection_treatments", ["rule_id", "case_id"], unique=False
+    )
+    op.create_index(
+        "ix_treatments_status_action",
+        "collection_treatments",
+        ["work_date", "status", "action"],
+        unique=False,
+    )
+    op.create_table(
         "complaint_events",
         sa.Column(
             "id",
@@ -929,6 +1037,11 @@ def downgrade() -> None:
     op.drop_table("journal_entries")
     op.drop_index(op.f("ix_complaint_events_complaint_id"), table_name="complaint_events")
     op.drop_table("complaint_events")
+    op.drop_index("ix_treatments_status_action", table_name="collection_treatments")
+    op.drop_index("ix_treatments_rule_case", table_name="collection_treatments")
+    op.drop_table("collection_treatments")
+    op.drop_index("ix_tasks_collector", table_name="collection_tasks")
+    op.drop_table("collection_tasks")
     op.drop_index(op.f("ix_case_status_changes_case_id"), table_name="case_status_changes")
     op.drop_table("case_status_changes")
     op.drop_index(op.f("ix_allocations_transaction_id"), table_name="allocations")
@@ -974,6 +1087,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_language_flags_author_id"), table_name="language_flags")
     op.drop_index(op.f("ix_language_flags_agency_id"), table_name="language_flags")
     op.drop_table("language_flags")
+    op.drop_table("collectors")
     op.drop_index(op.f("ix_users_team"), table_name="users")
     op.drop_index(op.f("ix_users_agency_id"), table_name="users")
     op.drop_table("users")
@@ -1008,6 +1122,7 @@ def downgrade() -> None:
     op.drop_index("ix_contact_attempts_customer_at", table_name="contact_attempts")
     op.drop_index("ix_contact_attempts_address_at", table_name="contact_attempts")
     op.drop_table("contact_attempts")
+    op.drop_table("collection_runs")
     op.drop_index("ix_audit_log_object", table_name="audit_log")
     op.drop_index(op.f("ix_audit_log_actor_id"), table_name="audit_log")
     op.drop_index(op.f("ix_audit_log_action"), table_name="audit_log")
