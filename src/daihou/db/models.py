@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
+from daihou.collection.contact_models import (
+    ContactLog,
+    ContactPoint,
+    FieldVisit,
+    PromiseToPay,
+    VisitPhoto,
+)
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.compliance.audit.models import AuditRecord
 from daihou.compliance.complaints.models import Complaint, ComplaintEvent
@@ -39,11 +46,14 @@ __all__ = [
     "ComplaintEvent",
     "ContactAttempt",
     "ContactDenial",
+    "ContactLog",
+    "ContactPoint",
     "Customer",
     "DailyKpi",
     "EodAccrualWork",
     "EodRun",
     "EodWork",
+    "FieldVisit",
     "Hold",
     "Installment",
     "JournalEntry",
@@ -57,9 +67,11 @@ __all__ = [
     "MessageTemplate",
     "OptOut",
     "PrivacyReveal",
+    "PromiseToPay",
     "RateChange",
     "SystemState",
     "Transaction",
     "User",
     "UserRole",
+    "VisitPhoto",
 ]
