@@ -8,6 +8,7 @@ from daihou.cli import (
     book,
     complaints,
     compliance_data,
+    contacts,
     demo,
     eod,
     gate,
@@ -34,6 +35,7 @@ language.register(app)
 users.register(app)
 complaints.register(app)
 compliance_data.register(app)
+contacts.register(app)
 
 
 def main() -> None:
