@@ -260,9 +260,8 @@ def evaluate_promises(
     c = cast(Table, CollectionCase.__table__)
     if kept or broken:
         session.execute(
-            update(c)
-            .where(c.c.id.in_([cid for _, cid, _ in kept + broken]))
-            .values(promise_until=None)
+            update(c).where(c.c.id == bindparam("b_case")).values(promise_until=None),
+            [{"b_case": cid} for _, cid, _ in kept + broken],
         )
     if broken:
         session.execute(

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, exists, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM, Actor
@@ -52,7 +52,6 @@ from daihou.eod.calendar import business_date as current_business_date
 from daihou.loans.models import Customer
 from daihou.policy.schema import PolicyPack
 
-_CHUNK = 1000
 _VOICE = ("call", "wechat")
 
 
@@ -199,27 +198,22 @@ def evaluate_contact_status(
     cases = cast(Table, CollectionCase.__table__)
     changes = cast(Table, CaseStatusChange.__table__)
     reason = f"no right-party contact for {days} days and every known number exhausted"
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    if ids:
         session.execute(
             update(cases)
-            .where(cases.c.id.in_(chunk))
-            .values(contact_status="lost", lost_contact_since=business_date)
+            .where(cases.c.id == bindparam("b_id"))
+            .values(contact_status="lost", lost_contact_since=business_date),
+            [{"b_id": i} for i in ids],
         )
-        session.execute(
-            insert(changes).from_select(
-                ["case_id", "business_date", "field", "old_value", "new_value", "reason", "actor"],
-                select(
-                    cases.c.id,
-                    literal(business_date),
-                    literal("contact"),
-                    literal("reachable"),
-                    literal("lost"),
-                    literal(reason),
-                    literal(actor.user_id),
-                ).where(cases.c.id.in_(chunk)),
-            )
-        )
+        change = {
+            "business_date": business_date,
+            "field": "contact",
+            "old_value": "reachable",
+            "new_value": "lost",
+            "reason": reason,
+            "actor": actor.user_id,
+        }
+        session.execute(insert(changes), [change | {"case_id": i} for i in ids])
     session.expire_all()
     if ids:
         audit(
