@@ -9,6 +9,7 @@ from daihou.cli import (
     collections,
     complaints,
     compliance_data,
+    contacts,
     demo,
     eod,
     gate,
@@ -36,6 +37,7 @@ users.register(app)
 complaints.register(app)
 compliance_data.register(app)
 collections.register(app)
+contacts.register(app)
 
 
 def main() -> None:

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
+from daihou.collection.contact_models import (
+    ContactLog,
+    ContactPoint,
+    FieldVisit,
+    PromiseToPay,
+    VisitPhoto,
+)
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.tables import (
     CollectionRun,
@@ -49,11 +56,14 @@ __all__ = [
     "ComplaintEvent",
     "ContactAttempt",
     "ContactDenial",
+    "ContactLog",
+    "ContactPoint",
     "Customer",
     "DailyKpi",
     "EodAccrualWork",
     "EodRun",
     "EodWork",
+    "FieldVisit",
     "Hold",
     "Installment",
     "JournalEntry",
@@ -67,9 +77,11 @@ __all__ = [
     "MessageTemplate",
     "OptOut",
     "PrivacyReveal",
+    "PromiseToPay",
     "RateChange",
     "SystemState",
     "Transaction",
     "User",
     "UserRole",
+    "VisitPhoto",
 ]

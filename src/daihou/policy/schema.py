@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daihou.collection.settings import CollectionsSettings
+from daihou.collection.contact_settings import ContactSettings
 from daihou.kernel.money import ROUNDING_MODES
 
 Component = Literal["fee", "penalty", "compound", "interest", "principal"]
@@ -184,6 +185,7 @@ class PolicyPack(Strict):
     delinquency: Delinquency = Field(default_factory=Delinquency)
     eod: EodSettings = Field(default_factory=EodSettings)
     collections: CollectionsSettings = Field(default_factory=CollectionsSettings)
+    contacts: ContactSettings = Field(default_factory=ContactSettings)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> PolicyPack:
