@@ -24,8 +24,10 @@ from daihou.db.schema import init_database
 from daihou.demo.behaviour import BehaviourModel, load_behaviour
 from daihou.demo.book import sim_loan_rows
 from daihou.demo.simulate import DayHook, SimContext, simulate_days
+from daihou.demo.staff import create_staff, staff_for
 from daihou.demo.summary import SimSummary, summarise
 from daihou.demo.synthetic import write_csv
+from daihou.demo.work import collections_day
 from daihou.loans.book import import_loans
 from daihou.loans.lpr import seed_lpr_from_pack
 from daihou.loans.models import Loan
@@ -66,6 +68,7 @@ def build_world(
         if s.scalar(select(func.count()).select_from(Loan)):
             raise ValueError("the database already holds loans: the simulator needs an empty one")
         seed_lpr_from_pack(s, pack)
+        create_staff(s, staff_for(loans))
     with tempfile.TemporaryDirectory() as tmp:
         book = write_csv(Path(tmp) / "book.csv", sim_loan_rows(loans, seed=seed, start=start))
         import_loans(
@@ -112,6 +115,5 @@ def run_simulation(
 
 
 def default_hooks() -> list[DayHook]:
-    """The day's work after end of day. Collections, collectors and the outbox plug in
-    here as they are built."""
-    return []
+    """The day's work after end of day: the collections run, messages, collectors."""
+    return [collections_day]

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daihou.collection.settings import CollectionsSettings
 from daihou.collection.contact_settings import ContactSettings
+from daihou.collection.settings import CollectionsSettings
 from daihou.kernel.money import ROUNDING_MODES
 
 Component = Literal["fee", "penalty", "compound", "interest", "principal"]
