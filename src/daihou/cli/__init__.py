@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from daihou.cli import (
+    agencies,
     book,
     complaints,
     compliance_data,
@@ -34,6 +35,7 @@ language.register(app)
 users.register(app)
 complaints.register(app)
 compliance_data.register(app)
+agencies.register(app)
 
 
 def main() -> None:
