@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -31,6 +31,7 @@ from daihou.collection.agencies.models import Agency, Placement, PlacementBatch
 from daihou.collection.agencies.recall import case_scope
 from daihou.collection.agencies.registry import commission_rate, get_agency, usable_on
 from daihou.collection.agencies.settings import AgenciesLegalSettings, settings
+from daihou.collection.bulk import bulk_insert, bulk_update_by_id
 from daihou.collection.legal.models import LegalFile
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.overdue_amounts import overdue_fen_query
@@ -198,9 +199,9 @@ def _place(
                 }
             )
     if placements:
-        session.execute(insert(Placement), placements)
-        session.execute(update(CollectionCase), cases)
-        session.execute(insert(CaseStatusChange), history)
+        bulk_insert(session, Placement, placements)
+        bulk_update_by_id(session, CollectionCase, cases)
+        bulk_insert(session, CaseStatusChange, history)
         session.expire_all()
     return placements
 

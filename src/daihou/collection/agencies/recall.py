@@ -17,13 +17,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
 from daihou.auth.scopes import ResourceScope
 from daihou.collection.agencies.models import Placement
+from daihou.collection.bulk import bulk_insert, bulk_update_by_id
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.compliance.audit.service import record
 from daihou.eod.calendar import business_date
@@ -91,9 +92,9 @@ def end_placements(
         history.append(_change(row.case_id, on, "agency", row.agency_id, None, note, actor))
         if stage != row.stage:
             history.append(_change(row.case_id, on, "stage", row.stage, stage, note, actor))
-    session.execute(update(Placement), placements)
-    session.execute(update(CollectionCase), cases)
-    session.execute(insert(CaseStatusChange), history)
+    bulk_update_by_id(session, Placement, placements)
+    bulk_update_by_id(session, CollectionCase, cases)
+    bulk_insert(session, CaseStatusChange, history)
     session.expire_all()
     return [row.id for row in rows]
 
