@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, Date, Select, and_, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -33,31 +33,30 @@ from daihou.kernel.money import ZERO, from_fen, q2, rounding_mode
 from daihou.payments.models import Transaction
 
 RECOVERY_KINDS = ("repayment", "prepayment")
+OPEN_END = date(9999, 12, 31)  # an active placement: no end yet
 
 
 def recovered_fen_query(
-    *, start: date | None = None, end: date | None = None
-) -> Select[tuple[int, int]]:
-    """``(placement_id, recovered_fen)`` for placements with recoveries, optionally
-    only value dates in ``[start, end)``."""
+    *, start: date | None = None, end: date | None = None, by: Any = Placement.id
+) -> Select[tuple[Any, int]]:
+    """``(key, recovered_fen)`` per ``by`` (default: the placement id; or e.g.
+    ``Placement.agency_id``) for placements with recoveries, optionally only value
+    dates in ``[start, end)``."""
     conditions = [
         Transaction.loan_id == Placement.loan_id,
         Transaction.kind.in_(RECOVERY_KINDS),
         Transaction.status == "posted",
         Transaction.value_date >= Placement.placed_on,
-        or_(Placement.ended_on.is_(None), Transaction.value_date < Placement.ended_on),
+        Transaction.value_date < func.coalesce(Placement.ended_on, literal(OPEN_END, Date())),
     ]
     if start is not None:
         conditions.append(Transaction.value_date >= start)
     if end is not None:
         conditions.append(Transaction.value_date < end)
     return (
-        select(
-            Placement.id,
-            func.sum(type_coerce(Transaction.amount, BigInteger)).label("recovered_fen"),
-        )
+        select(by, func.sum(type_coerce(Transaction.amount, BigInteger)).label("recovered_fen"))
         .join(Transaction, and_(*conditions))
-        .group_by(Placement.id)
+        .group_by(by)
     )
 
 

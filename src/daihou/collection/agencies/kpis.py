@@ -119,12 +119,8 @@ def compute_kpis(
     ):
         kpis[agency_id].placements = int(n)
         kpis[agency_id].placed_amount = from_fen(int(fen or 0))
-    recovered = recovered_fen_query(end=end).where(*cohort).subquery()
-    for agency_id, fen in session.execute(
-        select(Placement.agency_id, func.sum(recovered.c.recovered_fen))
-        .join(recovered, recovered.c.id == Placement.id)
-        .group_by(Placement.agency_id)
-    ):
+    recovered = recovered_fen_query(end=end, by=Placement.agency_id).where(*cohort)
+    for agency_id, fen in session.execute(recovered):
         kpis[agency_id].recovered = from_fen(int(fen or 0))
     for agency_id, count in _complaints(session, start=start, end=end).items():
         if agency_id in kpis:

@@ -19,7 +19,19 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -31,7 +43,7 @@ from daihou.collection.agencies.models import Agency, Placement, PlacementBatch
 from daihou.collection.agencies.recall import case_scope
 from daihou.collection.agencies.registry import commission_rate, get_agency, usable_on
 from daihou.collection.agencies.settings import AgenciesLegalSettings, settings
-from daihou.collection.bulk import bulk_insert, bulk_update_by_id
+from daihou.collection.bulk import bulk_insert
 from daihou.collection.legal.models import LegalFile
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.overdue_amounts import overdue_fen_query
@@ -162,7 +174,7 @@ def _place(
 ) -> list[dict[str, Any]]:
     agencies = {a: get_agency(session, a) for a in sorted(set(chosen.values()))}
     due_back = on + timedelta(days=config.placement.period_days)
-    placements, cases, history = [], [], []
+    placements = []
     for row in rows:
         agency_id = chosen.get(row.id)
         if agency_id is None:
@@ -184,26 +196,45 @@ def _place(
                 "placed_by": actor.user_id,
             }
         )
-        cases.append({"id": row.id, "agency_id": agency_id, "stage": "agency"})
-        note = f"placed with {agency_id} until {due_back}"
-        for field, old, new in (("agency", None, agency_id), ("stage", row.stage, "agency")):
-            history.append(
-                {
-                    "case_id": row.id,
-                    "business_date": on,
-                    "field": field,
-                    "old_value": old,
-                    "new_value": new,
-                    "reason": note,
-                    "actor": actor.user_id,
-                }
-            )
     if placements:
         bulk_insert(session, Placement, placements)
-        bulk_update_by_id(session, CollectionCase, cases)
-        bulk_insert(session, CaseStatusChange, history)
-        session.expire_all()
+        if batch_id is not None:
+            marker = Placement.batch_id == batch_id
+        else:
+            marker = and_(Placement.case_id.in_(list(chosen)), Placement.status == "active")
+        _mirror(session, marker, on=on, actor=actor, note=f"placed until {due_back}")
     return placements
+
+
+def _mirror(
+    session: Session, marker: ColumnElement[bool], *, on: date, actor: Actor, note: str
+) -> None:
+    """Set ``agency_id`` and stage ``agency`` on the cases of the new placements and
+    write their history, set-based."""
+    columns = ["case_id", "business_date", "field", "old_value", "new_value", "reason", "actor"]
+    day, why, by = literal(on, Date()), literal(note), literal(actor.user_id)
+    for field, old, new in (
+        ("agency", null(), Placement.agency_id),
+        ("stage", Placement.stage_before, literal("agency")),
+    ):
+        session.execute(
+            insert(CaseStatusChange).from_select(
+                columns,
+                select(Placement.case_id, day, literal(field), old, new, why, by).where(marker),
+            )
+        )
+    agency = (
+        select(Placement.agency_id)
+        .where(Placement.case_id == CollectionCase.id, Placement.status == "active")
+        .scalar_subquery()
+    )
+    session.execute(
+        update(CollectionCase)
+        .where(CollectionCase.id.in_(select(Placement.case_id).where(marker)))
+        .values(agency_id=agency, stage="agency")
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
 
 
 def place_batch(

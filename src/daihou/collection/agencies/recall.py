@@ -14,17 +14,27 @@ statements, never a per-case ORM loop; one audit record covers the whole recall.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    case,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
 from daihou.auth.scopes import ResourceScope
 from daihou.collection.agencies.models import Placement
-from daihou.collection.bulk import bulk_insert, bulk_update_by_id
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.compliance.audit.service import record
 from daihou.eod.calendar import business_date
@@ -47,70 +57,93 @@ def end_placements(
     actor: Actor,
     on: date,
 ) -> list[int]:
-    """End the active placements matching ``where``; returns their ids."""
+    """End the active placements matching ``where`` (a condition on ``placements``;
+    subqueries in it must not correlate); returns their ids."""
     session.flush()
-    rows = session.execute(
-        select(
-            Placement.id,
-            Placement.case_id,
-            Placement.agency_id,
-            Placement.stage_before,
-            Placement.due_back_on,
-            CollectionCase.stage,
-            CollectionCase.status,
-            CollectionCase.closed_on,
-        )
-        .join(CollectionCase, CollectionCase.id == Placement.case_id)
-        .where(Placement.status == "active", where)
-        .order_by(Placement.id)
-        .with_for_update(of=Placement)
-    ).all()
-    if not rows:
+    ending = (Placement.status == "active", where)
+    ids = list(
+        session.execute(
+            select(Placement.id).where(*ending).order_by(Placement.id).with_for_update()
+        ).scalars()
+    )
+    if not ids:
         return []
-    placements: list[dict[str, Any]] = []
-    cases: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
-    for row in rows:
-        if reason == "expired":
-            ended = row.due_back_on
-        elif reason == "case-closed" and row.closed_on is not None:
-            ended = row.closed_on + timedelta(days=1)
-        else:
-            ended = on
-        placements.append(
-            {
-                "id": row.id,
-                "status": "recalled",
-                "ended_on": ended,
-                "recall_reason": reason,
-                "recalled_by": actor.user_id,
-            }
+    by = literal(actor.user_id)
+    note = literal(f"recalled: {reason}")
+    stage = CollectionCase.stage
+    columns = ["case_id", "business_date", "field", "old_value", "new_value", "reason", "actor"]
+    session.execute(
+        insert(CaseStatusChange).from_select(
+            columns,
+            select(
+                Placement.case_id,
+                literal(on, Date()),
+                literal("agency"),
+                Placement.agency_id,
+                null(),
+                note,
+                by,
+            ).where(*ending),
         )
-        stage = row.stage_before if row.stage == "agency" else row.stage
-        cases.append({"id": row.case_id, "agency_id": None, "stage": stage})
-        note = f"recalled from {row.agency_id}: {reason}"
-        history.append(_change(row.case_id, on, "agency", row.agency_id, None, note, actor))
-        if stage != row.stage:
-            history.append(_change(row.case_id, on, "stage", row.stage, stage, note, actor))
-    bulk_update_by_id(session, Placement, placements)
-    bulk_update_by_id(session, CollectionCase, cases)
-    bulk_insert(session, CaseStatusChange, history)
+    )
+    session.execute(
+        insert(CaseStatusChange).from_select(
+            columns,
+            select(
+                Placement.case_id,
+                literal(on, Date()),
+                literal("stage"),
+                stage,
+                Placement.stage_before,
+                note,
+                by,
+            )
+            .join(CollectionCase, CollectionCase.id == Placement.case_id)
+            .where(*ending, stage == "agency"),
+        )
+    )
+    before = (
+        select(Placement.stage_before)
+        .where(Placement.case_id == CollectionCase.id, Placement.status == "active")
+        .scalar_subquery()
+    )
+    session.execute(
+        update(CollectionCase)
+        .where(CollectionCase.id.in_(select(Placement.case_id).where(*ending)))
+        .values(agency_id=None, stage=case((stage == "agency", before), else_=stage))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Placement)
+        .where(*ending)
+        .values(
+            status="recalled",
+            ended_on=_ended_on(session, reason, on),
+            recall_reason=reason,
+            recalled_by=actor.user_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
     session.expire_all()
-    return [row.id for row in rows]
+    return ids
 
 
-def _change(
-    case_id: int, on: date, field: str, old: str | None, new: str | None, reason: str, actor: Actor
-) -> dict[str, Any]:
-    return {
-        "case_id": case_id,
-        "business_date": on,
-        "field": field,
-        "old_value": old,
-        "new_value": new,
-        "reason": reason,
-        "actor": actor.user_id,
-    }
+def _ended_on(session: Session, reason: str, on: date) -> Any:
+    """On expiry the due-back date; for a closed case the day after it closed."""
+    if reason == "expired":
+        return Placement.due_back_on
+    if reason != "case-closed":
+        return literal(on, Date())
+    closed = (
+        select(CollectionCase.closed_on)
+        .where(CollectionCase.id == Placement.case_id)
+        .scalar_subquery()
+    )
+    if session.get_bind().dialect.name == "sqlite":
+        next_day: Any = func.date(closed, "+1 day")
+    else:
+        next_day = closed + literal_column("1")
+    return func.coalesce(next_day, literal(on, Date()))
 
 
 def _audit(
@@ -130,7 +163,7 @@ def _audit(
 def expire_placements(session: Session, business_date: date, *, actor: Actor = SYSTEM) -> int:
     """Daily (collections run): recall placements whose period ended on or before
     ``business_date`` and placements of cases that have closed. Idempotent."""
-    closed = select(CollectionCase.id).where(CollectionCase.status == "closed")
+    closed = select(CollectionCase.id).where(CollectionCase.status == "closed").correlate(None)
     rule = "agencies_legal.placement.period_days"
     ids = end_placements(
         session,
