@@ -223,15 +223,10 @@ def _mirror(
                 select(Placement.case_id, day, literal(field), old, new, why, by).where(marker),
             )
         )
-    agency = (
-        select(Placement.agency_id)
-        .where(Placement.case_id == CollectionCase.id, Placement.status == "active")
-        .scalar_subquery()
-    )
-    session.execute(
+    session.execute(  # UPDATE … FROM: a join, on both engines (SQLite ≥ 3.33)
         update(CollectionCase)
-        .where(CollectionCase.id.in_(select(Placement.case_id).where(marker)))
-        .values(agency_id=agency, stage="agency")
+        .where(CollectionCase.id == Placement.case_id, marker)
+        .values(agency_id=Placement.agency_id, stage="agency")
         .execution_options(synchronize_session=False)
     )
     session.expire_all()

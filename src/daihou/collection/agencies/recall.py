@@ -102,15 +102,13 @@ def end_placements(
             .where(*ending, stage == "agency"),
         )
     )
-    before = (
-        select(Placement.stage_before)
-        .where(Placement.case_id == CollectionCase.id, Placement.status == "active")
-        .scalar_subquery()
-    )
-    session.execute(
+    session.execute(  # UPDATE … FROM: a join, on both engines (SQLite ≥ 3.33)
         update(CollectionCase)
-        .where(CollectionCase.id.in_(select(Placement.case_id).where(*ending)))
-        .values(agency_id=None, stage=case((stage == "agency", before), else_=stage))
+        .where(CollectionCase.id == Placement.case_id, *ending)
+        .values(
+            agency_id=None,
+            stage=case((stage == "agency", Placement.stage_before), else_=stage),
+        )
         .execution_options(synchronize_session=False)
     )
     session.execute(
