@@ -26,6 +26,8 @@ from daihou.collection.legal.service import (
 )
 from daihou.collection.legal.settings import LegalSettings
 from daihou.collection.models import CaseStatusChange, CollectionCase
+from daihou.compliance.audit.models import AuditRecord
+from daihou.compliance.audit.service import verify
 from daihou.db.engine import transaction
 from tests.collection_agencies.helpers import (
     START,
@@ -261,3 +263,7 @@ def test_stages_evidence_and_costs(engine: Engine, tmp_path: Path) -> None:
         assert {e["kind"]: e["status"] for e in view["evidence"]}["contract"] == "verified"
         case = s.get(CollectionCase, cases["BIG"])
         assert case is not None and case.stage == "junior"  # back to its stage before referral
+        actions = s.execute(select(AuditRecord.action).order_by(AuditRecord.id)).scalars().all()
+        for action in ("legal.refer", "legal.evidence", "legal.stage", "legal.cost"):
+            assert action in actions
+        assert verify(s).ok
