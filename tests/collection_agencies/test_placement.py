@@ -203,3 +203,23 @@ def test_closed_case_is_recalled_the_day_after_closing(engine: Engine, tmp_path:
         assert expire_placements(s, date(2026, 10, 21)) == 1
         p = s.execute(select(Placement)).scalar_one()
         assert (p.recall_reason, p.ended_on) == ("case-closed", date(2026, 10, 21))
+
+
+def test_lapsed_licence_recalls_in_the_daily_run(engine: Engine, tmp_path: Path) -> None:
+    build_book(engine, tmp_path, {"L1": {}, "L2": {}})
+    with transaction(engine) as s:
+        add_test_agency(s, "A1", licence_expires_on=date(2026, 10, 15))
+        add_test_agency(s, "A2")
+        c1 = make_case(s, "L1", dpd=40, bucket="M2").id
+        c2 = make_case(s, "L2", dpd=40, bucket="M2").id
+        for case_id, agency in ((c1, "A1"), (c2, "A2")):
+            place_case(
+                s, actor=SUPERVISOR, case_id=case_id, agency_id=agency, business_date=START,
+                reason="t",
+            )  # fmt: skip
+    with transaction(engine) as s:
+        assert expire_placements(s, date(2026, 10, 15)) == 0  # valid through the 15th
+        assert expire_placements(s, date(2026, 10, 16)) == 1
+        p = s.execute(select(Placement).where(Placement.case_id == c1)).scalar_one()
+        assert (p.recall_reason, p.ended_on) == ("agency-status", date(2026, 10, 16))
+        assert _active(s, c2) is not None

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
 from daihou.auth.scopes import ResourceScope
-from daihou.collection.agencies.models import Placement
+from daihou.collection.agencies.models import Agency, Placement
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.compliance.audit.service import record
 from daihou.eod.calendar import business_date
@@ -159,33 +159,40 @@ def _audit(
 
 
 def expire_placements(session: Session, business_date: date, *, actor: Actor = SYSTEM) -> int:
-    """Daily (collections run): recall placements whose period ended on or before
-    ``business_date`` and placements of cases that have closed. Idempotent."""
+    """Daily (collections run): recall placements of cases that have closed, placements
+    whose period ended on or before ``business_date``, and placements with an agency
+    whose licence or contract has lapsed (no longer admitted). Idempotent."""
     closed = select(CollectionCase.id).where(CollectionCase.status == "closed").correlate(None)
-    rule = "agencies_legal.placement.period_days"
-    ids = end_placements(
-        session,
-        where=Placement.case_id.in_(closed),
-        reason="case-closed",
-        actor=actor,
-        on=business_date,
+    lapsed = (
+        select(Agency.id)
+        .where(
+            (Agency.licence_expires_on < business_date) | (Agency.contract_until < business_date)
+        )
+        .correlate(None)
     )
-    expired = end_placements(
-        session,
-        where=Placement.due_back_on <= business_date,
-        reason="expired",
-        actor=actor,
-        on=business_date,
-    )
-    if ids or expired:
+    ended: dict[str, list[int]] = {}
+    for key, where, reason in (
+        ("closed", Placement.case_id.in_(closed), "case-closed"),
+        ("expired", Placement.due_back_on <= business_date, "expired"),
+        ("agency_lapsed", Placement.agency_id.in_(lapsed), "agency-status"),
+    ):
+        ended[key] = end_placements(
+            session, where=where, reason=reason, actor=actor, on=business_date
+        )
+    ids = sorted(i for group in ended.values() for i in group)
+    if ids:
         _audit(
             session,
             actor=actor,
             object_id=f"expire:{business_date.isoformat()}",
-            ids=sorted(ids + expired),
-            basis={"rule": rule, "batch": "collections.run", "closed": ids, "expired": expired},
+            ids=ids,
+            basis={
+                "rule": "agencies_legal.placement.period_days; agency licence and contract",
+                "batch": "collections.run",
+                **ended,
+            },
         )
-    return len(ids) + len(expired)
+    return len(ids)
 
 
 def recall_case(session: Session, *, actor: Actor, case_id: int, reason: str) -> int:
