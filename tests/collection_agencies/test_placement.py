@@ -223,3 +223,36 @@ def test_lapsed_licence_recalls_in_the_daily_run(engine: Engine, tmp_path: Path)
         p = s.execute(select(Placement).where(Placement.case_id == c1)).scalar_one()
         assert (p.recall_reason, p.ended_on) == ("agency-status", date(2026, 10, 16))
         assert _active(s, c2) is not None
+
+
+def test_two_batches_at_once_place_each_case_once(engine: Engine, tmp_path: Path) -> None:
+    import threading
+
+    build_book(engine, tmp_path, {f"L{i}": {} for i in range(1, 9)})
+    with transaction(engine) as s:
+        add_test_agency(s, "A1", max_cases=3)
+        add_test_agency(s, "A2", max_cases=3)
+        for i in range(1, 9):
+            make_case(s, f"L{i}", dpd=40, bucket="M2")
+    barrier = threading.Barrier(2)
+    placed: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            with transaction(engine) as s:
+                placed.append(place_batch(s, actor=SUPERVISOR, business_date=START).cases)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sorted(placed) == [0, 6]  # capacity 3 + 3; the second batch finds nothing
+    with transaction(engine) as s:
+        active = s.execute(select(Placement).where(Placement.status == "active")).scalars().all()
+        assert len(active) == len({p.case_id for p in active}) == 6

@@ -133,7 +133,10 @@ def agency_slots(
         end=business_date + timedelta(days=1),
         config=config,
     )
-    agencies = {a.id: a for a in session.execute(select(Agency)).scalars()}
+    agencies = {
+        a.id: a
+        for a in session.execute(select(Agency).order_by(Agency.id).with_for_update()).scalars()
+    }
     usable = [k.agency_id for k in ranked if not usable_on(agencies[k.agency_id], business_date)]
     weights = rank_weights(usable, config.placement.rank_weights)
     active: dict[str, int] = {
@@ -244,8 +247,11 @@ def place_batch(
     usable agencies; one batch row and one audit record."""
     basis = authorize(actor, "placement.create")
     config = config or settings()
-    rows = session.execute(eligible_cases(business_date, config, actor=actor)).all()
+    # Lock order: agencies (capacity), then the cases, so two batches at once neither
+    # exceed a capacity nor place a case twice (PostgreSQL; SQLite's write lock).
     slots, summary = agency_slots(session, business_date, config)
+    eligible = eligible_cases(business_date, config, actor=actor)
+    rows = session.execute(eligible.with_for_update(of=CollectionCase)).all()
     chosen = allocate(
         [
             CaseToPlace(
