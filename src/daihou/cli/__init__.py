@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from daihou.cli import (
+    agencies,
     book,
     collections,
     complaints,
@@ -36,6 +37,7 @@ users.register(app)
 complaints.register(app)
 compliance_data.register(app)
 collections.register(app)
+agencies.register(app)
 
 
 def main() -> None:

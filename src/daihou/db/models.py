@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
+from daihou.collection.agencies.models import Agency, AgencyNote, Placement, PlacementBatch
+from daihou.collection.legal.models import LegalCost, LegalEvidence, LegalFile, LegalStageChange
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.tables import (
     CollectionRun,
@@ -34,6 +36,8 @@ from daihou.payments.models import Allocation, Transaction
 
 __all__ = [
     "Accrual",
+    "Agency",
+    "AgencyNote",
     "Allocation",
     "AuditRecord",
     "Base",
@@ -60,12 +64,18 @@ __all__ = [
     "JournalLine",
     "LanguageCheck",
     "LanguageFlag",
+    "LegalCost",
+    "LegalEvidence",
+    "LegalFile",
+    "LegalStageChange",
     "Loan",
     "LoanEvent",
     "LoanSnapshot",
     "LprRate",
     "MessageTemplate",
     "OptOut",
+    "Placement",
+    "PlacementBatch",
     "PrivacyReveal",
     "RateChange",
     "SystemState",
