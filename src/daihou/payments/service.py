@@ -119,6 +119,17 @@ def _validate(
     reference: str,
     channels: tuple[str, ...] = CHANNELS,
 ) -> tuple[Decimal, date]:
+    money = check_fields(amount=amount, channel=channel, reference=reference, channels=channels)
+    today = ensure_open(session)
+    check_value_date(loan, value_date, today)
+    return money, today
+
+
+def check_fields(
+    *, amount: Any, channel: str, reference: str, channels: tuple[str, ...] = CHANNELS
+) -> Decimal:
+    """Amount, channel and reference of a posting request (no I/O; the batch path runs
+    the same checks in the same order)."""
     money = to_money(amount, field="amount")
     if money <= ZERO:
         raise ServicingError("must be greater than 0", field="amount")
@@ -128,14 +139,17 @@ def _validate(
         raise ServicingError(
             "a non-empty reference of at most 128 characters is required", field="reference"
         )
-    today = ensure_open(session)
+    return money
+
+
+def check_value_date(loan: Loan, value_date: date, today: date) -> None:
+    """A value date lies between the loan's disbursement and the business date."""
     if value_date > today:
         raise ServicingError(f"{value_date} is after the business date {today}", field="on")
     if value_date < loan.disbursed_on:
         raise ServicingError(
             f"{value_date} is before the disbursement date {loan.disbursed_on}", field="on"
         )
-    return money, today
 
 
 def _post(
