@@ -236,7 +236,7 @@ def write_installments(session: Session, results: dict[str, ReplayResult], as_of
             select(
                 INSTALLMENTS.c.loan_id, INSTALLMENTS.c.period, INSTALLMENTS.c.id, *_STORED.columns
             ).where(INSTALLMENTS.c.loan_id.in_(sorted(results)))
-        )
+        ).all()  # one fetchall, not a fetch per row
     }
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
