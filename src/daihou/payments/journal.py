@@ -21,7 +21,7 @@ from daihou.kernel.allocation import Applied
 from daihou.kernel.money import ZERO
 from daihou.ledger import accounts
 from daihou.ledger.models import JournalEntry, JournalLine
-from daihou.ledger.service import post_entry
+from daihou.ledger.service import EntryDraft, post_entries
 from daihou.payments.models import Transaction
 
 Net = dict[str, Decimal]  # account -> debit minus credit
@@ -91,22 +91,13 @@ def sync_journal(
     booked_on: date,
 ) -> int:
     """Post the difference between target and posted lines; return entries written."""
-    written = 0
-    for txn_id, lines, kind, memo in journal_deltas(
-        targets, posted_lines(session, loan_id), transactions
-    ):
-        post_entry(
-            session,
-            kind=kind,
-            entry_date=transactions[txn_id].value_date,
-            booked_on=booked_on,
-            lines=lines,
-            loan_id=loan_id,
-            transaction_id=txn_id,
-            memo=memo,
+    drafts = [
+        EntryDraft(kind, transactions[txn_id].value_date, booked_on, lines, loan_id, txn_id, memo)
+        for txn_id, lines, kind, memo in journal_deltas(
+            targets, posted_lines(session, loan_id), transactions
         )
-        written += 1
-    return written
+    ]
+    return len(post_entries(session, drafts))
 
 
 def journal_deltas(
