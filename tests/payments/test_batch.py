@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,12 @@ def one_by_one(engine: Engine, requests: list[PaymentRequest]) -> list[tuple[Any
 def picture(engine: Engine) -> dict[str, Any]:
     """Everything posting writes, ids included where the order of writes fixes them."""
     with transaction(engine) as s:
+        loans = s.scalars(select(Loan.id).order_by(Loan.id)).all()
         lines: dict[int, list[tuple[Any, ...]]] = {}
         for line in s.scalars(select(JournalLine).order_by(JournalLine.id)):
             lines.setdefault(line.entry_id, []).append((line.account, line.debit, line.credit))
         return {
-            "loans": {k: loan_state(s, k) for k in LOANS},
+            "loans": {k: loan_state(s, k) for k in loans},
             "rows": [
                 (lo.id, lo.dpd, lo.bucket, lo.risk_class, lo.version, lo.status)
                 for lo in s.scalars(select(Loan).order_by(Loan.id))
@@ -216,3 +218,82 @@ def test_an_actor_without_the_right_posts_nothing(engine: Engine, tmp_path: Path
         post_payments(engine, rows(due), actor=clerk)
     with transaction(engine) as s:
         assert s.scalars(select(Transaction.id)).all() == before
+
+
+def random_book(engine: Engine, tmp_path: Path, seed: int) -> list[str]:
+    """Consumer, mortgage and interest-only loans of random sizes, one floating-rate
+    mortgage repriced on 1 January, and three weeks of end of day."""
+    rng = random.Random(seed)
+    start = date(2025, 1, 5)
+    init_book(engine, start)
+    rows = [
+        loan_row(
+            f"R{k}",
+            principal=f"{rng.randrange(30, 300) * 100}.00",
+            annual_rate=rng.choice(["12%", "18%", "24%"]),
+            term_months=rng.choice([6, 12, 24]),
+            disbursed_on=(start - timedelta(days=rng.randrange(10, 70))).isoformat(),
+            product=rng.choice(["consumer", "consumer", "mortgage", "business"]),
+        )
+        for k in range(7)
+    ]
+    rows.append(
+        loan_row(
+            "F1",
+            product="mortgage",
+            principal="300000",
+            annual_rate="4%",
+            term_months=120,
+            disbursed_on="2023-06-10",
+            lpr_spread_bps="-20",
+        )
+    )
+    add_loans(engine, tmp_path, rows)
+    run_eod(engine, through=start + timedelta(days=20))
+    return [r["loan_id"] for r in rows]
+
+
+def random_rows(seed: int, loans: list[str], today: date) -> list[PaymentRequest]:
+    rng = random.Random(seed + 1)
+    out: list[PaymentRequest] = []
+    for n in range(40):
+        if out and rng.random() < 0.15:  # a reference again: the same request or another
+            prev = rng.choice(out)
+            same = rng.random() < 0.5
+            out.append(
+                PaymentRequest(
+                    prev.loan_id,
+                    prev.amount if same else "7.00",
+                    prev.value_date,
+                    prev.channel,
+                    prev.reference,
+                    row=len(out) + 1,
+                )
+            )
+            continue
+        loan = rng.choice([*loans, "GHOST"] if rng.random() < 0.05 else loans)
+        amount = (
+            rng.choice(["0", "-1", "1.001"])
+            if rng.random() < 0.05
+            else (f"{rng.randrange(1, 3000)}.{rng.randrange(100):02d}")
+        )
+        when = today - timedelta(days=rng.choice([0, 0, 0, 1, 3, 8, 15, 30]))
+        channel = "cash" if rng.random() < 0.04 else rng.choice(["bank-debit", "online"])
+        out.append(PaymentRequest(loan, amount, when, channel, f"X-{n}", row=len(out) + 1))
+    return out
+
+
+@pytest.mark.parametrize(("seed", "chunk"), [(11, 3), (12, 7), (13, 500)])
+def test_random_files_equal_posting_one_by_one(
+    engine: Engine, other_engine: Engine, tmp_path: Path, seed: int, chunk: int
+) -> None:
+    loans = random_book(engine, tmp_path, seed)
+    random_book(other_engine, tmp_path, seed)
+    requests = random_rows(seed, loans, date(2025, 1, 26))
+    expected = one_by_one(engine, requests)
+    result = post_payments(other_engine, requests, chunk=chunk)
+    assert [(r.row, r.status, r.posting, r.field, r.error) for r in result.rows] == expected
+    assert result.posted > 20
+    a, b = picture(engine), picture(other_engine)
+    for key in a:
+        assert b[key] == a[key], key
