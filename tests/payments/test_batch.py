@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,10 +21,11 @@ from daihou.eod.models import Accrual, ClassChange, LoanEvent, LoanSnapshot
 from daihou.eod.runner import run_eod
 from daihou.ledger.models import JournalEntry, JournalLine
 from daihou.loans.models import Installment, Loan
-from daihou.payments.batch import PaymentRequest, _parse_date, post_payments
+from daihou.payments.batch import BatchResult, PaymentRequest, _parse_date, post_payments
 from daihou.payments.errors import ServicingError
 from daihou.payments.models import Transaction
-from daihou.payments.service import post_payment
+from daihou.payments.recompute import recompute_loan
+from daihou.payments.service import Posting, post_payment
 from tests.factories import add_loans, init_book, loan_row
 from tests.services.snapshots import loan_state
 
@@ -297,3 +299,105 @@ def test_random_files_equal_posting_one_by_one(
     a, b = picture(engine), picture(other_engine)
     for key in a:
         assert b[key] == a[key], key
+
+
+def test_concurrent_files_over_the_same_loans_post_each_reference_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Two files over the same loans in opposite orders, and single postings, at once:
+    no deadlock (loans are locked in id order), each reference posted once, and every
+    cache equals a fresh recompute."""
+    init_book(engine, TODAY)
+    ids = [f"C{k}" for k in range(6)]
+    add_loans(engine, tmp_path, [loan_row(k) for k in [*ids, "Z1"]])
+    rows_ = [PaymentRequest(k, "300.00", TODAY, "bank-debit", f"F-{k}") for k in ids]
+    files = [rows_, list(reversed(rows_))]
+    outcome: list[Any] = [None, None, None]
+    barrier = threading.Barrier(3)
+
+    def run_file(i: int) -> None:
+        barrier.wait()
+        try:
+            outcome[i] = post_payments(engine, files[i], chunk=2)
+        except BaseException as exc:  # reported below
+            outcome[i] = exc
+
+    def run_single() -> None:
+        barrier.wait()
+        try:
+            with transaction(engine) as s:  # F-C0 on another loan: one of them is refused
+                outcome[2] = post_payment(
+                    session=s,
+                    loan_id="Z1",
+                    amount="300.00",
+                    value_date=TODAY,
+                    channel="bank-debit",
+                    reference="F-C0",
+                )
+        except ServicingError as exc:
+            outcome[2] = exc
+
+    threads = [threading.Thread(target=run_file, args=(i,)) for i in (0, 1)]
+    threads.append(threading.Thread(target=run_single))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    a, b, single = outcome
+    assert isinstance(a, BatchResult) and isinstance(b, BatchResult), (a, b)
+    with transaction(engine) as s:
+        refs = s.scalars(select(Transaction.reference).where(Transaction.kind == "repayment"))
+        assert sorted(refs) == sorted(f"F-{k}" for k in ids)
+        before = {k: loan_state(s, k) for k in [*ids, "Z1"]}
+    posted = a.posted + b.posted + (1 if isinstance(single, Posting) else 0)
+    assert posted == len(ids)
+    assert sum(r.posted + r.duplicates + len(r.errors) for r in (a, b)) == 12
+    for k in [*ids, "Z1"]:
+        with transaction(engine) as s:
+            assert recompute_loan(s, k).entries_written == 0
+            assert loan_state(s, k) == before[k]
+
+
+def test_a_reference_committed_meanwhile_makes_the_chunk_run_again(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup of references misses one that another poster commits just after it
+    (here: the first lookup is made blind to it); the unique constraint stops the
+    insert, and the chunk, run again, reports the row instead of failing the file."""
+    from daihou.payments import batch_io
+
+    init_book(engine, TODAY)
+    add_loans(engine, tmp_path, [loan_row("A1"), loan_row("Z1")])
+    with transaction(engine) as s:
+        post_payment(
+            session=s,
+            loan_id="Z1",
+            amount="50.00",
+            value_date=TODAY,
+            channel="online",
+            reference="RACE-1",
+        )
+    real = batch_io.existing_references
+    calls: list[int] = []
+
+    def late(session: Any, keys: Any) -> Any:
+        calls.append(1)
+        return ({}, {}) if len(calls) == 1 else real(session, keys)
+
+    monkeypatch.setattr(batch_io, "existing_references", late)
+    result = post_payments(
+        engine,
+        [
+            PaymentRequest("A1", "50.00", TODAY, "online", "RACE-1"),
+            PaymentRequest("A1", "60.00", TODAY, "online", "RACE-2"),
+        ],
+    )
+    assert len(calls) == 2
+    assert [(r.status, r.field) for r in result.rows] == [("error", "reference"), ("posted", None)]
+    with transaction(engine) as s:
+        refs = s.scalars(
+            select(Transaction.reference).where(
+                Transaction.loan_id == "A1", Transaction.kind == "repayment"
+            )
+        ).all()
+    assert refs == ["RACE-2"]
