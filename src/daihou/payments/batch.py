@@ -189,10 +189,13 @@ class _Chunk:
             for loan_id, loan in loans.items()
         }
         self.lpr = lpr_history(s) if any(t.floating for t in terms.values()) else []
-        self.work = io.load_work(s, loans, terms)
         keys = {(r.channel, r.reference) for r in part if r.channel and r.reference}
         self.refs, self.db_alloc = io.existing_references(s, keys)
         self.ref_ids = {key: txn.id for key, txn in self.refs.items()}
+        # only loans with a row not posted before can change (a file run again loads none)
+        fresh = {r.loan_id for r in part if (r.channel, r.reference) not in self.refs}
+        self.loans = loans
+        self.work = io.load_work(s, {k: v for k, v in loans.items() if k in fresh}, terms)
         for n, req in enumerate(part):
             try:
                 self.pending.append((req, self._row(req, PROVISIONAL + n, loans, today)))
@@ -278,7 +281,8 @@ class _Chunk:
         if work is not None and work.result is not None:
             parts = io.quantized(work.result.allocations.get(txn_id, []))
             return parts, "closed" if work.result.closed_on is not None else "active", None
-        status = work.loan.status if work is not None else "active"
+        loan = self.loans.get(txn.loan_id)
+        status = loan.status if loan is not None else "active"
         return self.db_alloc.get(txn_id, ()), status, None
 
     def _sync_journal(self, work: io.LoanWork, result: Any, today: date) -> None:
