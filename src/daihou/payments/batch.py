@@ -271,18 +271,17 @@ class _Chunk:
             }
         )
         self._sync_journal(work, result, today)
+        cache_loan(work.loan, result)  # the loan row's columns, as recompute sets them
         allocation = io.quantized(result.allocations.get(pid, []))
-        status = "closed" if result.closed_on is not None else "active"
-        return ("posted", txn, pid, (allocation, status, result.notes.get(pid)))
+        return ("posted", txn, pid, (allocation, work.loan.status, result.notes.get(pid)))
 
     def _current(self, txn: Transaction, txn_id: int) -> Any:
         """Allocation and loan status of an earlier posting, as they stand now."""
-        work = self.work.get(txn.loan_id)
-        if work is not None and work.result is not None:
-            parts = io.quantized(work.result.allocations.get(txn_id, []))
-            return parts, "closed" if work.result.closed_on is not None else "active", None
         loan = self.loans.get(txn.loan_id)
         status = loan.status if loan is not None else "active"
+        work = self.work.get(txn.loan_id)
+        if work is not None and work.result is not None:
+            return io.quantized(work.result.allocations.get(txn_id, [])), status, None
         return self.db_alloc.get(txn_id, ()), status, None
 
     def _sync_journal(self, work: io.LoanWork, result: Any, today: date) -> None:
@@ -338,7 +337,6 @@ class _Chunk:
             assert work.result is not None
             if work.terms.floating is not None:
                 _write_rate_changes(s, work.loan, work.result)
-            cache_loan(work.loan, work.result)
             work.loan.version += work.created
         drafts = [
             d if d.transaction_id is None else _with_txn(d, real.get(d.transaction_id))
