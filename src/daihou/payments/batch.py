@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -45,8 +45,9 @@ from daihou.compliance.audit.service import Entry, canonical_json, record_many
 from daihou.db.engine import transaction
 from daihou.eod.calendar import ensure_open
 from daihou.eod.steps import accrual_lines
+from daihou.kernel.allocation import Applied
 from daihou.kernel.money import ZERO
-from daihou.kernel.replay import Event, ReplayError, replay
+from daihou.kernel.replay import Event, ReplayError, ReplayResult, replay
 from daihou.ledger.service import EntryDraft, post_entries
 from daihou.payments import batch_io as io
 from daihou.payments.errors import NotFound, ServicingError
@@ -170,23 +171,36 @@ def _parse_date(value: date | str) -> date:
         raise ServicingError(f"{value!r} is not a date (YYYY-MM-DD)", field="value_date") from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A row that posts (``created``) or finds its reference posted before."""
+
+    created: bool
+    txn: Transaction
+    txn_id: int  # provisional until the chunk's transactions are inserted
+    allocation: tuple[Applied, ...]
+    loan_status: str
+    note: str | None = None
+
+
 class _Chunk:
+    """One chunk: checks and replays in memory row by row, then writes it all."""
+
     def __init__(
         self, session: Session, pack: PolicyPack, actor: Actor, basis: dict[str, Any]
     ) -> None:
         self.session, self.pack, self.actor, self.basis = session, pack, actor, basis
         self.drafts: list[EntryDraft] = []
         self.accruals: list[tuple[int, dict[str, Any]]] = []  # (draft index, row)
-        self.new_rows: list[dict[str, Any]] = []
-        self.pending: list[tuple[PaymentRequest, Any]] = []
+        self.pending: list[tuple[PaymentRequest, _Done | RowResult]] = []
 
     def run(self, part: Sequence[PaymentRequest]) -> list[RowResult]:
         s = self.session
-        loans = io.lock_loans(s, [r.loan_id for r in part if isinstance(r.loan_id, str)])
-        self.today = today = ensure_open(s)
+        self.loans = io.lock_loans(s, [r.loan_id for r in part if isinstance(r.loan_id, str)])
+        self.today = ensure_open(s)
         terms = {
             loan_id: loan_terms(loan, self.pack.product(loan.product))
-            for loan_id, loan in loans.items()
+            for loan_id, loan in self.loans.items()
         }
         self.lpr = lpr_history(s) if any(t.floating for t in terms.values()) else []
         keys = {(r.channel, r.reference) for r in part if r.channel and r.reference}
@@ -194,38 +208,30 @@ class _Chunk:
         self.ref_ids = {key: txn.id for key, txn in self.refs.items()}
         # only loans with a row not posted before can change (a file run again loads none)
         fresh = {r.loan_id for r in part if (r.channel, r.reference) not in self.refs}
-        self.loans = loans
-        self.work = io.load_work(s, {k: v for k, v in loans.items() if k in fresh}, terms)
+        self.work = io.load_work(s, {k: v for k, v in self.loans.items() if k in fresh}, terms)
         for n, req in enumerate(part):
             try:
-                self.pending.append((req, self._row(req, PROVISIONAL + n, loans, today)))
+                self.pending.append((req, self._row(req, PROVISIONAL + n)))
             except ServicingError as exc:
                 field = "value_date" if exc.field == "on" else exc.field
-                self.pending.append(
-                    (
-                        req,
-                        RowResult(
-                            req.row,
-                            req.loan_id,
-                            req.reference,
-                            "error",
-                            field=field,
-                            error=str(exc),
-                        ),
-                    )
+                error = RowResult(
+                    req.row, req.loan_id, req.reference, "error", None, field, str(exc)
                 )
+                self.pending.append((req, error))
         return self._write()
 
     # -- one row, in memory ----------------------------------------------------------
-    def _row(self, req: PaymentRequest, pid: int, loans: dict[str, Any], today: date) -> Any:
-        loan = loans.get(req.loan_id)
+    def _row(self, req: PaymentRequest, pid: int) -> _Done:
+        """``post_payment``'s checks in its order, then the replay with the new payment."""
+        today = self.today
+        loan = self.loans.get(req.loan_id)
         if loan is None:
             raise NotFound(f"loan {req.loan_id!r} not found", field="loan_id")
         try:
             money = check_fields(amount=req.amount, channel=req.channel, reference=req.reference)
         except ServicingError:
             raise
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:  # to_money's, which names the field itself
             raise ServicingError(str(exc).removeprefix("amount: "), field="amount") from None
         value_date = _parse_date(req.value_date)
         check_value_date(loan, value_date, today)
@@ -233,9 +239,15 @@ class _Chunk:
         found = self.refs.get(key)
         if found is not None:
             txn = _same_request(found, req.loan_id, "repayment", money, value_date)
-            return ("duplicate", txn, self.ref_ids[key], self._current(txn, self.ref_ids[key]))
+            return self._current(txn, self.ref_ids[key])
         work = self.work[loan.id]
-        txn = Transaction(
+        event = Event(txn_id=pid, kind="repayment", value_date=value_date, amount=money)
+        try:
+            result = replay(work.terms, [*work.events, event], as_of=today, lpr_history=self.lpr)
+        except ReplayError as exc:
+            raise ServicingError(str(exc)) from exc
+        txn = Transaction(  # never added to the session: inserted with Core in _write
+            id=pid,
             loan_id=loan.id,
             kind="repayment",
             value_date=value_date,
@@ -245,12 +257,6 @@ class _Chunk:
             reference=req.reference,
             status="posted",
         )
-        event = Event(txn_id=pid, kind="repayment", value_date=value_date, amount=money)
-        try:
-            result = replay(work.terms, [*work.events, event], as_of=today, lpr_history=self.lpr)
-        except ReplayError as exc:
-            raise ServicingError(str(exc)) from exc
-        txn.id = pid  # never added to the session: only read by the checks below
         work.events.append(event)
         work.txns[pid] = txn
         work.result = result
@@ -258,34 +264,25 @@ class _Chunk:
         if value_date < today:
             work.since = value_date if work.since is None else min(work.since, value_date)
         self.refs[key], self.ref_ids[key] = txn, pid
-        self.new_rows.append(
-            {
-                "loan_id": loan.id,
-                "kind": "repayment",
-                "value_date": value_date,
-                "booked_on": today,
-                "amount": money,
-                "channel": req.channel,
-                "reference": req.reference,
-                "status": "posted",
-            }
-        )
-        self._sync_journal(work, result, today)
+        self._sync_journal(work, result)
         cache_loan(work.loan, result)  # the loan row's columns, as recompute sets them
         allocation = io.quantized(result.allocations.get(pid, []))
-        return ("posted", txn, pid, (allocation, work.loan.status, result.notes.get(pid)))
+        return _Done(True, txn, pid, allocation, work.loan.status, result.notes.get(pid))
 
-    def _current(self, txn: Transaction, txn_id: int) -> Any:
-        """Allocation and loan status of an earlier posting, as they stand now."""
+    def _current(self, txn: Transaction, txn_id: int) -> _Done:
+        """An earlier posting of the reference, with its allocation as it stands now."""
         loan = self.loans.get(txn.loan_id)
         status = loan.status if loan is not None else "active"
         work = self.work.get(txn.loan_id)
         if work is not None and work.result is not None:
-            return io.quantized(work.result.allocations.get(txn_id, [])), status, None
-        return self.db_alloc.get(txn_id, ()), status, None
+            parts = io.quantized(work.result.allocations.get(txn_id, []))
+        else:
+            parts = self.db_alloc.get(txn_id, ())
+        return _Done(False, txn, txn_id, parts, status)
 
-    def _sync_journal(self, work: io.LoanWork, result: Any, today: date) -> None:
-        loan_id = work.loan.id
+    def _sync_journal(self, work: io.LoanWork, result: ReplayResult) -> None:
+        """Queue what ``sync_journal`` and the accrual sync would post now."""
+        loan_id, today = work.loan.id, self.today
         targets = {
             tid: target_lines(t, result.allocations.get(tid, []), result.charges.get(tid, []))
             for tid, t in work.txns.items()
@@ -299,33 +296,29 @@ class _Chunk:
         compound = sum((i.due["compound"] for i in result.installments), ZERO)
         dp, dc = penalty - work.accrued[0], compound - work.accrued[1]
         if dp != ZERO or dc != ZERO:
+            row = {
+                "loan_id": loan_id,
+                "business_date": today,
+                "penalty": dp,
+                "compound": dc,
+                "source": "recompute",
+            }
+            self.accruals.append((len(self.drafts), row))
             memo = "罚息/复利 recomputed after a posting"
-            self.accruals.append(
-                (
-                    len(self.drafts),
-                    {
-                        "loan_id": loan_id,
-                        "business_date": today,
-                        "penalty": dp,
-                        "compound": dc,
-                        "source": "recompute",
-                    },
-                )
-            )
+            lines = accrual_lines(dp, dc)
             self.drafts.append(
-                EntryDraft(
-                    "accrual-adjustment", today, today, accrual_lines(dp, dc), loan_id, None, memo
-                )
+                EntryDraft("accrual-adjustment", today, today, lines, loan_id, None, memo)
             )
             work.accrued = (penalty, compound)
 
     # -- writes ----------------------------------------------------------------------
     def _write(self) -> list[RowResult]:
         s, today = self.session, self.today
+        new = [d for _, d in self.pending if isinstance(d, _Done) and d.created]
         real = dict(
             zip(
-                (PROVISIONAL + n for n, (_, p) in enumerate(self.pending) if _is_new(p)),
-                io.insert_transactions(s, self.new_rows),
+                (d.txn_id for d in new),
+                io.insert_transactions(s, [_transaction_row(d.txn) for d in new]),
                 strict=True,
             )
         )
@@ -334,12 +327,13 @@ class _Chunk:
         io.write_installments(s, results, today)
         io.write_allocations(s, results, real)
         for work in touched.values():
-            assert work.result is not None
-            if work.terms.floating is not None:
+            if work.terms.floating is not None and work.result is not None:
                 _write_rate_changes(s, work.loan, work.result)
             work.loan.version += work.created
         drafts = [
-            d if d.transaction_id is None else _with_txn(d, real.get(d.transaction_id))
+            d
+            if d.transaction_id is None
+            else replace(d, transaction_id=real.get(d.transaction_id, d.transaction_id))
             for d in self.drafts
         ]
         entry_ids = post_entries(s, drafts)
@@ -356,25 +350,39 @@ class _Chunk:
             if isinstance(outcome, RowResult):
                 rows.append(_real_ids(outcome, real))
                 continue
-            status, txn, tid, (allocation, loan_status, note) = outcome
+            txn = outcome.txn
             posting = Posting(
-                transaction_id=real.get(tid, tid),
+                transaction_id=real.get(outcome.txn_id, outcome.txn_id),
                 loan_id=txn.loan_id,
                 kind=txn.kind,
                 amount=txn.amount,
                 value_date=txn.value_date,
                 channel=txn.channel,
                 reference=txn.reference,
-                created=status == "posted",
-                allocation=allocation,
-                note=note,
-                loan_status=loan_status,
+                created=outcome.created,
+                allocation=outcome.allocation,
+                note=outcome.note,
+                loan_status=outcome.loan_status,
             )
+            status = "posted" if outcome.created else "duplicate"
             rows.append(RowResult(req.row, req.loan_id, req.reference, status, posting))
-            if status == "posted":
+            if outcome.created:
                 audit.append(_audit_entry(posting))
         record_many(s, audit, actor=self.actor, basis=self.basis, business_date=today)
         return rows
+
+
+def _transaction_row(txn: Transaction) -> dict[str, Any]:
+    return {
+        "loan_id": txn.loan_id,
+        "kind": txn.kind,
+        "value_date": txn.value_date,
+        "booked_on": txn.booked_on,
+        "amount": txn.amount,
+        "channel": txn.channel,
+        "reference": txn.reference,
+        "status": txn.status,
+    }
 
 
 def _real_ids(row: RowResult, real: dict[int, int]) -> RowResult:
@@ -385,25 +393,7 @@ def _real_ids(row: RowResult, real: dict[int, int]) -> RowResult:
     text = row.error
     for pid, txn_id in real.items():
         text = text.replace(str(pid), str(txn_id))
-    return RowResult(row.row, row.loan_id, row.reference, row.status, None, row.field, text)
-
-
-def _is_new(outcome: Any) -> bool:
-    return isinstance(outcome, tuple) and outcome[0] == "posted"
-
-
-def _with_txn(draft: EntryDraft, txn_id: int | None) -> EntryDraft:
-    if txn_id is None:
-        return draft
-    return EntryDraft(
-        draft.kind,
-        draft.entry_date,
-        draft.booked_on,
-        draft.lines,
-        draft.loan_id,
-        txn_id,
-        draft.memo,
-    )
+    return replace(row, error=text)
 
 
 def _audit_entry(posting: Posting) -> Entry:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from operator import attrgetter, itemgetter
@@ -60,7 +60,6 @@ class LoanWork:
     result: ReplayResult | None = None
     since: date | None = None  # earliest backdated value date posted
     created: int = 0
-    new_ids: list[int] = field(default_factory=list)
 
 
 def lock_loans(session: Session, loan_ids: Iterable[str]) -> dict[str, Loan]:
