@@ -15,6 +15,7 @@ from daihou.cli import (
     gate,
     language,
     ledger,
+    payment_batch,
     servicing,
     users,
 )
@@ -38,6 +39,7 @@ complaints.register(app)
 compliance_data.register(app)
 collections.register(app)
 agencies.register(app)
+payment_batch.register(app)
 
 
 def main() -> None:
