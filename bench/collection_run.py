@@ -160,6 +160,7 @@ def report(label: str, engine: Engine, d: date, cases: int) -> None:
         f"strategy+gate+treatments+tasks {sec['treatments+tasks']:.2f} s"
     )
     print(f"  strategy + task generation (assignment, treatments, tasks): {work:.2f} s")
+    print(f"  treatments+tasks detail: {sec['detail']}")
     print(f"  {c['cases']}\n  {c['treatments']}\n  {c['tasks']}")
 
 

@@ -222,3 +222,12 @@ def test_no_feedback_report_at_17(book: Engine) -> None:
         assert first is not None and first.feedback_at == datetime(2026, 2, 21, 8, 59)  # UTC
         with pytest.raises(ValueError, match="timezone"):
             mark_task_feedback(s, late.id, datetime(2026, 2, 21, 9, 0))
+
+
+def test_reassign_to_the_same_collector_is_refused(book: Engine) -> None:
+    add_collector(book, "desk-a", "desk")
+    run_eod(book, through=D)
+    run_collections(book, D)
+    case = _cases(book)[0]
+    with transaction(book) as s, pytest.raises(ValueError, match="already worked"):
+        reassign_case(s, case_id=case.id, to_user_id="desk-a", reason="x", actor=SUP1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from daihou.cli import (
+    agencies,
     book,
     collections,
     complaints,
@@ -15,6 +16,7 @@ from daihou.cli import (
     gate,
     language,
     ledger,
+    payment_batch,
     servicing,
     users,
 )
@@ -38,6 +40,8 @@ complaints.register(app)
 compliance_data.register(app)
 collections.register(app)
 contacts.register(app)
+agencies.register(app)
+payment_batch.register(app)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from daihou.cli.common import (
     console,
     engine_for,
     friendly_errors,
+    jsonable,
     parse_date,
     print_json,
     unit_of_work,
@@ -216,9 +217,9 @@ def case_show(
     if fmt is OutputFormat.json:
         print_json(data)
         return
-    console.print(data["case"])
-    console.print({"loan": data["loan"]})
-    console.print({"other loans (共债)": data["other_loans"]})
+    console.print(jsonable(data["case"]))
+    console.print({"loan": jsonable(data["loan"])})
+    console.print({"other loans (共债)": jsonable(data["other_loans"])})
     for h in data["history"]:
         console.print(
             f"  {h['date']} {h['field']}: {h['from']} → {h['to']} ({h['reason']}, {h['by']})"

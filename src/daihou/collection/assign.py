@@ -225,6 +225,8 @@ def reassign_case(
         raise ValueError(f"case {case_id} is {case.status}; only open cases are reassigned")
     basis = authorize(actor, "case.assign", resource=case_scope(case))
     target = _collector(session, to_user_id)
+    if case.owner_user_id == target.user_id:
+        raise ValueError(f"case {case_id} is already worked by {to_user_id}")
     before = {"owner_user_id": case.owner_user_id, "team": case.team}
     old = case.owner_user_id
     case.owner_user_id, case.team = target.user_id, target.team

@@ -123,10 +123,11 @@ def run_collections(
             **dict(sorted(plan.by_status.items())),
         }
         counts["tasks"] = vars(plan.tasks).copy()
+        plan_seconds = plan.seconds
         for name, hook in POST_STEPS if hooks is None else hooks:
             counts[name] = hook(session, d, pack) or {}
             clock.lap(name)
-        counts["seconds"] = clock.laps
+        counts["seconds"] = {**clock.laps, "detail": plan_seconds}
         session.add(CollectionRun(business_date=d, counts=counts))
         record(
             session,

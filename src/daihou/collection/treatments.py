@@ -6,6 +6,7 @@ left as they are (whatever their status), and only missing ones are inserted.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ class PlanResult:
     existing: int = 0
     tasks: TaskResult = field(default_factory=lambda: TaskResult())
     planned: list[Planned] = field(default_factory=list, repr=False)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def gather_facts(
@@ -64,17 +66,30 @@ def plan_treatments(
     gate_rules: EffectiveRules | None = None,
 ) -> PlanResult:
     d = business_date
+    t0 = time.perf_counter()
+    laps: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        now = time.perf_counter()
+        laps[name] = round(now - t0, 3)
+        t0 = now
+
     facts = gather_facts(session, business_date=d, settings=settings)
+    lap("facts")
     strategies = [settings.champion] + ([settings.challenger] if settings.challenger else [])
     once_ids = {r.id for s in strategies for r in s.rules if r.once}
     once_done = earlier_once(session, business_date=d, rule_ids=once_ids)
     planned = evaluate(facts, settings=settings, business_date=d, once_done=once_done)
+    lap("strategy")
     _gate(session, planned, gate_rules)
+    lap("gate")
 
-    result = PlanResult(subjects=len(facts), planned=planned)
+    result = PlanResult(subjects=len(facts), planned=planned, seconds=laps)
     for p in planned:
         result.by_status[p.status] = result.by_status.get(p.status, 0) + 1
     result.tasks = build_tasks(session, business_date=d, settings=settings, planned=planned)
+    lap("tasks")
     t = CollectionTreatment
     existing = {
         (loan_id, rule_id, slot)
@@ -121,6 +136,7 @@ def plan_treatments(
         )
     fast.write(t, TREATMENT_COLUMNS, rows)
     result.inserted = len(rows)
+    lap("write")
     return result
 
 

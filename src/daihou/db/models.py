@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
+from daihou.collection.agencies.models import Agency, AgencyNote, Placement, PlacementBatch
 from daihou.collection.contact_models import (
     ContactLog,
     ContactPoint,
@@ -10,6 +11,7 @@ from daihou.collection.contact_models import (
     PromiseToPay,
     VisitPhoto,
 )
+from daihou.collection.legal.models import LegalCost, LegalEvidence, LegalFile, LegalStageChange
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.tables import (
     CollectionRun,
@@ -41,6 +43,8 @@ from daihou.payments.models import Allocation, Transaction
 
 __all__ = [
     "Accrual",
+    "Agency",
+    "AgencyNote",
     "Allocation",
     "AuditRecord",
     "Base",
@@ -70,12 +74,18 @@ __all__ = [
     "JournalLine",
     "LanguageCheck",
     "LanguageFlag",
+    "LegalCost",
+    "LegalEvidence",
+    "LegalFile",
+    "LegalStageChange",
     "Loan",
     "LoanEvent",
     "LoanSnapshot",
     "LprRate",
     "MessageTemplate",
     "OptOut",
+    "Placement",
+    "PlacementBatch",
     "PrivacyReveal",
     "PromiseToPay",
     "RateChange",

@@ -65,11 +65,13 @@ def replay_loan(
     """Replay without writing anything (used for quotes and checks)."""
     product = (pack or load_pack()).product(loan.product)
     txns = active_transactions(session, loan.id)
+    terms = loan_terms(loan, product)
     result = replay(
-        loan_terms(loan, product),
+        terms,
         [to_event(t) for t in txns],
         as_of=as_of,
-        lpr_history=lpr_history(session),
+        # only a floating-rate loan reads the LPR history: spare the others the query
+        lpr_history=lpr_history(session) if terms.floating is not None else (),
     )
     return result, txns
 
@@ -219,6 +221,15 @@ def _sync_accruals(session: Session, loan_id: str, result: ReplayResult, today: 
     return 1
 
 
+def cache_loan(loan: Loan, result: ReplayResult) -> None:
+    """The loan row's cached columns from a replay (also used by the batch path)."""
+    loan.outstanding_principal = result.outstanding_principal
+    loan.credit_balance = result.credit_balance
+    loan.current_rate = result.current_rate
+    loan.closed_on = result.closed_on
+    loan.status = "closed" if result.closed_on is not None else "active"
+
+
 def recompute_loan(session: Session, loan_id: str, *, pack: PolicyPack | None = None) -> Recomputed:
     """Replay the loan as of the business date and write every cache and journal delta.
 
@@ -232,11 +243,7 @@ def recompute_loan(session: Session, loan_id: str, *, pack: PolicyPack | None = 
     _write_installments(session, loan, result, today)
     _write_allocations(session, loan, result)
     _write_rate_changes(session, loan, result)
-    loan.outstanding_principal = result.outstanding_principal
-    loan.credit_balance = result.credit_balance
-    loan.current_rate = result.current_rate
-    loan.closed_on = result.closed_on
-    loan.status = "closed" if result.closed_on is not None else "active"
+    cache_loan(loan, result)
     by_id = {t.id: t for t in txns}
     targets = {
         t.id: target_lines(t, result.allocations.get(t.id, []), result.charges.get(t.id, []))

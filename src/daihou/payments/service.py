@@ -32,6 +32,7 @@ from daihou.payments.models import Allocation, Transaction
 from daihou.payments.recompute import recompute_loan
 from daihou.policy import PolicyPack
 
+CENT = Decimal("0.01")
 CHANNELS = ("bank-debit", "online", "counter", "transfer")  # 银行代扣, 线上, 柜台, 转账
 PREPAY_MODES = ("shorten-term", "reduce-installment")
 REVERSIBLE = ("repayment", "prepayment", "fee", "refund")
@@ -71,7 +72,12 @@ def _allocation_of(session: Session, txn_id: int) -> tuple[Applied, ...]:
 
 
 def _posting(
-    session: Session, txn: Transaction, *, created: bool, note: str | None = None
+    session: Session,
+    txn: Transaction,
+    *,
+    created: bool,
+    note: str | None = None,
+    allocation: tuple[Applied, ...] | None = None,
 ) -> Posting:
     loan = session.get(Loan, txn.loan_id)
     return Posting(
@@ -83,7 +89,7 @@ def _posting(
         channel=txn.channel,
         reference=txn.reference,
         created=created,
-        allocation=_allocation_of(session, txn.id),
+        allocation=_allocation_of(session, txn.id) if allocation is None else allocation,
         note=note,
         loan_status=loan.status if loan else "active",
     )
@@ -119,6 +125,17 @@ def _validate(
     reference: str,
     channels: tuple[str, ...] = CHANNELS,
 ) -> tuple[Decimal, date]:
+    money = check_fields(amount=amount, channel=channel, reference=reference, channels=channels)
+    today = ensure_open(session)
+    check_value_date(loan, value_date, today)
+    return money, today
+
+
+def check_fields(
+    *, amount: Any, channel: str, reference: str, channels: tuple[str, ...] = CHANNELS
+) -> Decimal:
+    """Amount, channel and reference of a posting request (no I/O; the batch path runs
+    the same checks in the same order)."""
     money = to_money(amount, field="amount")
     if money <= ZERO:
         raise ServicingError("must be greater than 0", field="amount")
@@ -128,14 +145,17 @@ def _validate(
         raise ServicingError(
             "a non-empty reference of at most 128 characters is required", field="reference"
         )
-    today = ensure_open(session)
+    return money
+
+
+def check_value_date(loan: Loan, value_date: date, today: date) -> None:
+    """A value date lies between the loan's disbursement and the business date."""
     if value_date > today:
         raise ServicingError(f"{value_date} is after the business date {today}", field="on")
     if value_date < loan.disbursed_on:
         raise ServicingError(
             f"{value_date} is before the disbursement date {loan.disbursed_on}", field="on"
         )
-    return money, today
 
 
 def _post(
@@ -197,7 +217,17 @@ def _post(
         raise ServicingError(str(exc)) from exc
     replay_closed_days(session, loan_id, since=value_date, today=today, pack=pack)
     loan.version += 1
-    posting = _posting(session, txn, created=True, note=done.result.notes.get(txn.id))
+    posting = _posting(
+        session,
+        txn,
+        created=True,
+        note=done.result.notes.get(txn.id),
+        # just written from this replay: no need to read the allocation back
+        allocation=tuple(
+            Applied(a.period, a.component, a.amount.quantize(CENT))
+            for a in done.result.allocations.get(txn.id, [])
+        ),
+    )
     audit_record(
         session,
         actor=actor,

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from daihou.collection.agencies.settings import AgenciesLegalSettings
 from daihou.collection.contact_settings import ContactSettings
 from daihou.collection.settings import CollectionsSettings
 from daihou.kernel.money import ROUNDING_MODES
@@ -186,6 +187,7 @@ class PolicyPack(Strict):
     eod: EodSettings = Field(default_factory=EodSettings)
     collections: CollectionsSettings = Field(default_factory=CollectionsSettings)
     contacts: ContactSettings = Field(default_factory=ContactSettings)
+    agencies_legal: AgenciesLegalSettings = Field(default_factory=AgenciesLegalSettings)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> PolicyPack:
