@@ -26,7 +26,8 @@ from daihou.eod.calendar import business_date
 from daihou.eod.runner import run_eod
 from daihou.kernel.money import ZERO
 from daihou.loans.models import Installment, Loan
-from daihou.payments.service import post_payment
+from daihou.payments.batch import PaymentRequest
+from daihou.payments.batch import post_payments as post_payments_batch
 from daihou.policy import PolicyPack
 
 Progress = Callable[[str, int, int], None]
@@ -150,17 +151,24 @@ def borrower_payments(session: Session, d: date, ctx: SimContext) -> list[Paymen
 
 
 def post_payments(engine: Engine, payments: Sequence[Payment], ctx: SimContext) -> None:
+    """Post the day's payments as one repayment file (the batch path)."""
+    if not payments:
+        return
+    with transaction(engine) as s:
+        today = business_date(s)
+    result = post_payments_batch(
+        engine,
+        [
+            PaymentRequest(p.loan_id, p.amount, today, "online", p.reference, row=n)
+            for n, p in enumerate(payments, 1)
+        ],
+        pack=ctx.pack,
+    )
+    failed = [r for r in result.rows if r.status == "error"]
+    if failed:
+        bad = failed[0]
+        raise RuntimeError(f"simulated payment refused: row {bad.row} ({bad.field}): {bad.error}")
     for p in payments:
-        with transaction(engine) as s:
-            post_payment(
-                session=s,
-                loan_id=p.loan_id,
-                amount=p.amount,
-                value_date=business_date(s),
-                channel="online",
-                reference=p.reference,
-                pack=ctx.pack,
-            )
         ctx.counts["payments"] += 1
         if p.overdue:
             ctx.counts["recoveries"] += 1
