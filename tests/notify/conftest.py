@@ -23,8 +23,14 @@ from daihou.notify.settings import NotifySettings
 from daihou.notify.templates import activate, add_template, preview_template
 
 OFFICER = Actor(user_id="co-1", roles=frozenset({"compliance-officer"}), display="officer")
-SMS_ZH = "{{ name }}您好，您的贷款{{ loan_id }}已逾期{{ dpd }}天，应还{{ amount | money }}元。咨询：{{ contact_channel }}"
-EMAIL_ZH = "{{ name }}您好：\n您的贷款{{ loan_id }}应还{{ amount | money }}元，到期日{{ due_date }}。\n异议请联系：{{ dispute_channel }}"
+SMS_ZH = (
+    "{{ name }}您好，您的贷款{{ loan_id }}已逾期{{ dpd }}天，应还{{ amount | money }}元。"
+    "咨询：{{ contact_channel }}"
+)
+EMAIL_ZH = (
+    "{{ name }}您好：\n您的贷款{{ loan_id }}应还{{ amount | money }}元，到期日{{ due_date }}。"
+    "\n异议请联系：{{ dispute_channel }}"
+)
 
 
 def make_template(

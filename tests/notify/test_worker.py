@@ -407,7 +407,7 @@ def test_email_over_smtp(engine: Engine, smtp_server: tuple[Inbox, int], tmp_pat
     stats = Worker(engine=engine, settings=settings, clock=Clock(SHANGHAI_10AM)).run_once()
     assert (stats.sent, stats.failed) == (2, 1)
     assert len(inbox.mails) == 2
-    rcpt, mail = next(m for m in inbox.mails if m[0] == ["c00000@example.cn"])
+    _, mail = next(m for m in inbox.mails if m[0] == ["c00000@example.cn"])
     assert mail["Message-ID"] == f"<{ids[0]}@daihou.local>"
     assert str(make_header(decode_header(mail["Subject"]))) == "还款提醒 L1"
     text = mail.get_payload(decode=True).decode("utf-8")
