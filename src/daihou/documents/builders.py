@@ -115,9 +115,9 @@ def overdue_notice(i: dict[str, Any]) -> list[Block]:
     blocks += [
         (
             "para",
-            f"截至 {i['as_of']}，您于 {loan['disbursed_on']} 在我行办理的贷款"
+            f"截至 {i['as_of']} 日终，您于 {loan['disbursed_on']} 在我行办理的贷款"
             f"（本金 {yuan(loan['principal'])} 元，年利率 {loan['annual_rate']}%）"
-            f"已逾期 {loan['dpd']} 天，逾期应还合计 {yuan(i['overdue_sum'])} 元，明细如下：",
+            f"已逾期 {i['days_overdue']} 天，逾期应还合计 {yuan(i['overdue_sum'])} 元，明细如下：",
         ),
         _overdue_table(i),
         ("heading", "罚息计算明细"),
@@ -140,7 +140,7 @@ def collection_letter(i: dict[str, Any]) -> list[Block]:
     blocks += [
         (
             "para",
-            f"您在我行的贷款（编号 {loan['id']}）截至 {i['as_of']} 已逾期 {loan['dpd']} 天，"
+            f"您在我行的贷款（编号 {loan['id']}）截至 {i['as_of']} 已逾期 {i['days_overdue']} 天，"
             f"尚欠到期款项 {yuan(i['overdue_sum'])} 元，其中本金 {yuan(totals['principal'])} 元、"
             f"利息 {yuan(totals['interest'])} 元、罚息及复利 {yuan(extra)} 元。",
         ),

@@ -7,7 +7,7 @@ document is the business date, never the wall clock.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -76,7 +76,8 @@ def loan_inputs(
         raise LookupError(f"no loan {loan_id}")
     customer = session.get(Customer, loan.customer_id)
     assert customer is not None
-    day = as_of or business_date(session)
+    # the last closed business date: DPD, penalty and compound interest are as of its end
+    day = as_of or business_date(session) - timedelta(days=1)
     markup = _markup(loan.product)
     rows = session.scalars(
         select(Installment).where(Installment.loan_id == loan_id).order_by(Installment.period)
@@ -121,6 +122,7 @@ def loan_inputs(
         "overdue_total": totals,
         "overdue_sum": amount(sum((Decimal(v) for v in totals.values()), Decimal(0))),
         "next_due": upcoming[0] if upcoming else None,
+        "days_overdue": max((s["days_overdue"] for s in overdue), default=0),
     }
     if history:
         data["schedule"] = schedule
