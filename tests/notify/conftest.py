@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ class SmsGateway:
     fail_status: int = 503
     reject_numbers: set[str] = field(default_factory=set)
     signatures: list[str | None] = field(default_factory=list)
+    delay: float = 0.0  # seconds each accepted POST takes
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -132,6 +134,8 @@ def sms_gateway() -> Iterator[SmsGateway]:
                     self._reply(400, {"error": "invalid number"})
                     return
                 pid = gateway.known.setdefault(key, f"P{len(gateway.known) + 1}")
+            if gateway.delay:
+                time.sleep(gateway.delay)
             self._reply(200, {"message_id": pid})
 
         def do_GET(self) -> None:
@@ -148,6 +152,7 @@ def sms_gateway() -> Iterator[SmsGateway]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    server.handle_error = lambda request, address: None  # type: ignore[method-assign]
     gateway = SmsGateway(server)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
