@@ -78,11 +78,6 @@ class OutboxMessage(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('queued', 'deferred', 'sending', 'sent', 'delivered', 'failed', "
-            "'cancelled', 'dead')",
-            name="status",
-        ),
         CheckConstraint("channel IN ('sms', 'email', 'letter')", name="channel"),
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
         Index("ix_outbox_messages_lease", "status", "lease_until"),
