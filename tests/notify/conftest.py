@@ -110,6 +110,7 @@ def sms_gateway() -> Iterator[SmsGateway]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as two writes
 
         def _reply(self, status: int, data: dict[str, Any]) -> None:
             payload = json.dumps(data).encode()

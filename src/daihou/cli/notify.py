@@ -273,10 +273,10 @@ def template_preview(
     with unit_of_work(db) as session:
         p = preview_template(session, template_id, actor=_acting(session, user), variables=values)
     if p.subject:
-        console.print(f"Subject: {p.subject}", highlight=False, markup=False)
-    console.print(p.body, highlight=False, markup=False)
+        typer.echo(f"Subject: {p.subject}")
+    typer.echo(p.body)
     verdict = "passed" if p.check.passed else f"FAILED: {p.check.describe()}"
-    console.print(f"language check: {verdict}", highlight=False, markup=False)
+    typer.echo(f"language check: {verdict}")
     if not p.check.passed:
         raise typer.Exit(1)
 
@@ -406,7 +406,7 @@ def document_render(
         )
         out.write_bytes(doc.content)
         data = {"document_id": doc.id, "sha256": doc.sha256, "size": doc.size, "file": str(out)}
-    console.print(json.dumps(data, ensure_ascii=False), highlight=False, markup=False)
+    typer.echo(json.dumps(data, ensure_ascii=False))
 
 
 @document_app.command("verify")

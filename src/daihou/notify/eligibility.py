@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
 from daihou.collection.models import CollectionCase
@@ -32,12 +32,17 @@ class BatchContext:
         customer_ids = sorted({m.customer_id for m in messages})
         loan_ids = sorted({m.loan_id for m in messages if m.loan_id})
         case_ids = sorted({int(m.case_id) for m in messages if m.case_id and m.case_id.isdigit()})
+        # decrypt only the columns the batch's channels need
+        wanted = {m.channel for m in messages}
+        columns = [
+            Customer.phone if "sms" in wanted else null().label("phone"),
+            Customer.email if "email" in wanted else null().label("email"),
+            Customer.address if "letter" in wanted else null().label("address"),
+        ]
         customers = {
             row.id: (row.phone, row.email, row.address)
             for row in session.execute(
-                select(Customer.id, Customer.phone, Customer.email, Customer.address).where(
-                    Customer.id.in_(customer_ids)
-                )
+                select(Customer.id, *columns).where(Customer.id.in_(customer_ids))
             )
         }
         holds: dict[str, list[str | None]] = {}

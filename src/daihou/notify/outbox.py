@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from daihou.auth.actor import Actor
 from daihou.auth.permissions import authorize
 from daihou.compliance.audit.service import record
+from daihou.compliance.language.models import MessageTemplate
 from daihou.notify.models import CHANNELS, STATUSES, MessageEvent, OutboxMessage
 from daihou.notify.templates import active_template, render
 
@@ -73,8 +74,10 @@ def build_row(
     dedupe_key: str,
     not_before: datetime | None = None,
     now: datetime | None = None,
+    templates: dict[tuple[str, str, str], MessageTemplate] | None = None,
 ) -> dict[str, Any]:
-    """The row ``enqueue`` inserts (validated and rendered)."""
+    """The row ``enqueue`` inserts (validated and rendered). Pass the same
+    ``templates`` dict to a run of calls to look each active template up once."""
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {list(CHANNELS)}, not {channel!r}")
     if not customer_id:
@@ -93,7 +96,11 @@ def build_row(
             raise ValueError("a letter needs a loan_id")
         subject, body = None, f"[letter: {template}]"
     else:
-        found = active_template(session, channel=channel, language=language, name=template)
+        cache = {} if templates is None else templates
+        found = cache.get((channel, language, template))
+        if found is None:
+            found = active_template(session, channel=channel, language=language, name=template)
+            cache[(channel, language, template)] = found
         template_id = found.id
         subject, body = render(found, data)
     stamp = utc_naive(now)

@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session
 
 from daihou.compliance.gate.packs import EffectiveRules, load_rules
 from daihou.compliance.gate.schema import ContactRequest
-from daihou.compliance.gate.service import check_contact, record_attempt
 from daihou.db.engine import transaction
 from daihou.notify.channels.base import (
     Accepted,
@@ -49,6 +48,7 @@ from daihou.notify.channels.base import (
     Outgoing,
 )
 from daihou.notify.eligibility import BatchContext
+from daihou.notify.gate_batch import check_batch
 from daihou.notify.models import DUE_STATUSES, MessageEvent, OutboxMessage
 from daihou.notify.outbox import add_event, utc_naive
 from daihou.notify.settings import NotifySettings
@@ -188,6 +188,7 @@ class Worker:
             context = BatchContext.load(session, messages)
             local = now.astimezone(self.zone)
             rules = self._rules(local.date())
+            pending: list[tuple[OutboxMessage, str, ContactRequest]] = []
             for m in messages:
                 reason = context.cancel_reason(m)
                 if reason is not None:
@@ -213,7 +214,9 @@ class Worker:
                     address=address,
                     purpose=m.purpose,
                 )
-                decision = check_contact(session, request, rules=rules)
+                pending.append((m, address, request))
+            decisions = check_batch(session, [r for _, _, r in pending], rules=rules)
+            for (m, address, _), decision in zip(pending, decisions, strict=True):
                 if not decision.allowed:
                     detail = f"{decision.rule}: {decision.message_en}"
                     if decision.next_allowed_at is None:
@@ -224,7 +227,6 @@ class Worker:
                         self._set(session, m, "deferred", stamp, detail=detail, keep_next=True)
                         stats.deferred += 1
                     continue
-                record_attempt(session, request=request, outcome="sent")
                 token = secrets.token_hex(16)
                 m.status, m.attempt_token, m.lease_until = "sending", token, lease
                 m.attempts += 1
@@ -342,7 +344,7 @@ class Worker:
                     ),
                     other,
                 )
-            session.execute(insert(MessageEvent), history)
+            session.execute(insert(cast(Table, MessageEvent.__table__)), history)
 
     # --- recover --------------------------------------------------------------------
 
