@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,11 @@ OFFICER = Actor(user_id="bench", roles=frozenset({"compliance-officer"}))
 BODY = "{{ name }}您好，您的贷款{{ loan_id }}将于{{ due_date }}到期，应还{{ amount | money }}元。"
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -134,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"setup: {n:,} customers in {time.perf_counter() - started:.1f} s")
 
             started = time.perf_counter()
+            cpu_queue = _cpu(resource.RUSAGE_SELF)
             due = datetime.now(UTC).date() + timedelta(days=3)
             cache: dict[tuple[str, str, str], MessageTemplate] = {}
             with transaction(engine) as s:
@@ -161,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                     enqueue_rows(s, rows)
             queued = time.perf_counter() - started
+            cpu_queue = _cpu(resource.RUSAGE_SELF) - cpu_queue
 
             settings = NotifySettings.model_validate(
                 {
@@ -173,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             at = datetime.combine(tomorrow, clock_time(2, 0), UTC)  # 10:00 in Shanghai
             worker = Worker(engine=engine, settings=settings, clock=lambda: at)
             started = time.perf_counter()
+            cpu_before = _cpu(resource.RUSAGE_SELF)
             stats = worker.run_once()
             delivered = time.perf_counter() - started
+            cpu_worker = _cpu(resource.RUSAGE_SELF) - cpu_before
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/count") as answer:
                 sink_counts = json.loads(answer.read())
             with transaction(engine) as s:
@@ -187,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             engine.dispose()
             sink.terminate()
+            sink.wait()
             if admin is not None:
                 with admin.begin() as conn:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -206,6 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"sink:            {sink_counts['requests']:,} requests, {sink_counts['keys']:,} keys, "
         f"at most {sink_counts['max_per_key']} per key"
+    )
+    cpu_sink = _cpu(resource.RUSAGE_CHILDREN)
+    print(
+        f"cpu seconds:     queue {cpu_queue:.2f}, worker {cpu_worker:.2f} "
+        f"(SQL client, gate, HTTP client), sink {cpu_sink:.2f} (its own process)"
+    )
+    print(
+        f"on 2 idle cores: about {cpu_queue + max(cpu_worker, (cpu_worker + cpu_sink) / 2):.1f} s "
+        "CPU-bound estimate (queue + deliver, worker and sink in parallel; database "
+        "server time on PostgreSQL not included)"
     )
     print(f"load average:    {os.getloadavg()[0]:.2f} (other work on the machine skews)")
     return 0 if sent == n and sink_counts["max_per_key"] == 1 else 1

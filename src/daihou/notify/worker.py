@@ -112,16 +112,32 @@ class Worker:
     # --- the loop -------------------------------------------------------------------
 
     def run_once(self, *, batch: int | None = None, max_batches: int | None = None) -> Stats:
-        """Recover, then deliver due messages batch after batch until none is due."""
+        """Recover, then deliver due messages batch after batch until none is due.
+
+        Pipelined: while one batch is being sent (``concurrency`` threads), the next
+        is claimed; results are recorded when the batch's sends are done.
+        """
         total = Stats()
         total.add(self.recover())
-        done = 0
-        while max_batches is None or done < max_batches:
-            stats = self.run_batch(batch=batch)
+        size = batch or self.settings.batch_size
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
+            stats = Stats()
+            claims = self.claim(size, stats)
+            done = 1
+            while claims:
+                pending = [
+                    (c, pool.submit(self._letter if c.channel == "letter" else self._send, c))
+                    for c in claims
+                ]
+                following = Stats()
+                more = max_batches is None or done < max_batches
+                claims = self.claim(size, following) if more else []
+                results = [(c, future.result()) for c, future in pending]
+                self.finish(results, stats)
+                total.add(stats)
+                stats = following
+                done += 1
             total.add(stats)
-            done += 1
-            if stats.claimed == 0:
-                break
         return total
 
     def run_forever(self, *, batch: int | None = None, stop: threading.Event | None = None) -> None:
@@ -130,29 +146,6 @@ class Worker:
             stats = self.run_once(batch=batch)
             if stats.claimed == 0:
                 stop.wait(self.settings.poll_seconds)
-
-    def run_batch(self, *, batch: int | None = None) -> Stats:
-        stats = Stats()
-        claims = self.claim(batch or self.settings.batch_size, stats)
-        if not claims:
-            return stats
-        letters = [c for c in claims if c.channel == "letter"]
-        others = [c for c in claims if c.channel != "letter"]
-        results: list[tuple[Claim, Accepted | DeliveryError]] = []
-        if others:
-            workers = min(self.settings.concurrency, len(others))
-            if workers == 1:
-                results = [(c, self._send(c)) for c in others]
-            else:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    results = list(zip(others, pool.map(self._send, others), strict=True))
-        for claim in letters:
-            results.append((claim, self._letter(claim)))
-        self.finish(results, stats)
-        stats.letters = sum(
-            1 for c, r in results if c.channel == "letter" and isinstance(r, Accepted)
-        )
-        return stats
 
     # --- claim ----------------------------------------------------------------------
 
@@ -295,6 +288,7 @@ class Worker:
         for claim, result in results:
             base = {"mid": claim.message_id, "tok": claim.token}
             if isinstance(result, Accepted):
+                stats.letters += claim.channel == "letter"
                 sent.append({**base, "pid": result.provider_message_id})
                 history.append(_event(claim, "sent", stamp, result.provider_message_id))
                 stats.sent += 1
