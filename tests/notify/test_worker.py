@@ -447,3 +447,17 @@ def test_email_found_sending_after_crash_is_held_not_resent(
     assert (m.status, m.next_attempt_at) == ("failed", None)
     assert "not sent again" in (m.last_error or "")
     assert inbox.mails == []
+
+
+def test_a_worker_without_an_sms_gateway_leaves_sms_queued(
+    sms_engine: Engine, tmp_path: Path
+) -> None:
+    [cid] = add_customers(sms_engine, 1)
+    [mid] = queue_sms(sms_engine, [cid])
+    worker = Worker(
+        engine=sms_engine, settings=settings_for(None, tmp_path), clock=Clock(SHANGHAI_10AM)
+    )
+    assert worker.run_once().claimed == 0
+    assert statuses(sms_engine) == {mid: "queued"}
+    with transaction(sms_engine) as s:
+        assert s.scalar(select(func.count()).select_from(ContactAttempt)) == 0

@@ -165,6 +165,8 @@ class Worker:
             query = (
                 select(OutboxMessage)
                 .where(
+                    # a channel this worker has no provider for stays queued for another
+                    OutboxMessage.channel.in_(sorted({*self.channels, "letter"})),
                     OutboxMessage.status.in_(DUE_STATUSES),
                     OutboxMessage.next_attempt_at.is_not(None),
                     OutboxMessage.next_attempt_at <= stamp,
