@@ -15,6 +15,7 @@ from daihou.cli import (
     gate,
     language,
     ledger,
+    notify,
     payment_batch,
     servicing,
     users,
@@ -40,6 +41,7 @@ compliance_data.register(app)
 collections.register(app)
 agencies.register(app)
 payment_batch.register(app)
+notify.register(app)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from daihou.compliance.gate.models import ContactAttempt, ContactDenial, Hold, O
 from daihou.compliance.language.models import LanguageCheck, LanguageFlag, MessageTemplate
 from daihou.compliance.privacy.models import PrivacyReveal
 from daihou.db.base import Base
+from daihou.documents.models import Document
 from daihou.eod.models import (
     Accrual,
     ClassChange,
@@ -32,6 +33,7 @@ from daihou.eod.models import (
 )
 from daihou.ledger.models import JournalEntry, JournalLine
 from daihou.loans.models import Customer, Installment, Loan, LprRate, RateChange
+from daihou.notify.models import MessageEvent, OutboxMessage
 from daihou.payments.models import Allocation, Transaction
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "ContactDenial",
     "Customer",
     "DailyKpi",
+    "Document",
     "EodAccrualWork",
     "EodRun",
     "EodWork",
@@ -72,8 +75,10 @@ __all__ = [
     "LoanEvent",
     "LoanSnapshot",
     "LprRate",
+    "MessageEvent",
     "MessageTemplate",
     "OptOut",
+    "OutboxMessage",
     "Placement",
     "PlacementBatch",
     "PrivacyReveal",
