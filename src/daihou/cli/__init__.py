@@ -16,6 +16,7 @@ from daihou.cli import (
     gate,
     language,
     ledger,
+    notify,
     payment_batch,
     servicing,
     users,
@@ -42,6 +43,7 @@ collections.register(app)
 contacts.register(app)
 agencies.register(app)
 payment_batch.register(app)
+notify.register(app)
 
 
 def main() -> None:

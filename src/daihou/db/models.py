@@ -25,6 +25,7 @@ from daihou.compliance.gate.models import ContactAttempt, ContactDenial, Hold, O
 from daihou.compliance.language.models import LanguageCheck, LanguageFlag, MessageTemplate
 from daihou.compliance.privacy.models import PrivacyReveal
 from daihou.db.base import Base
+from daihou.documents.models import Document
 from daihou.eod.models import (
     Accrual,
     ClassChange,
@@ -39,6 +40,7 @@ from daihou.eod.models import (
 )
 from daihou.ledger.models import JournalEntry, JournalLine
 from daihou.loans.models import Customer, Installment, Loan, LprRate, RateChange
+from daihou.notify.models import MessageEvent, OutboxMessage
 from daihou.payments.models import Allocation, Transaction
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "ContactPoint",
     "Customer",
     "DailyKpi",
+    "Document",
     "EodAccrualWork",
     "EodRun",
     "EodWork",
@@ -82,8 +85,10 @@ __all__ = [
     "LoanEvent",
     "LoanSnapshot",
     "LprRate",
+    "MessageEvent",
     "MessageTemplate",
     "OptOut",
+    "OutboxMessage",
     "Placement",
     "PlacementBatch",
     "PrivacyReveal",

@@ -41,6 +41,9 @@ class Customer(Base):
     )
     phone: Mapped[str] = mapped_column(EncryptedString(512, context="customers.phone"))
     address: Mapped[str | None] = mapped_column(EncryptedString(1024, context="customers.address"))
+    email: Mapped[str | None] = mapped_column(  # for e-mail notices (daihou.notify)
+        EncryptedString(512, context="customers.email")
+    )
     employer: Mapped[str | None] = mapped_column(
         EncryptedString(1024, context="customers.employer")
     )

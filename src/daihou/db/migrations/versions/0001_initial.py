@@ -210,6 +210,7 @@ def upgrade() -> None:
         sa.Column("id_number", sa.String(length=512), nullable=False),
         sa.Column("phone", sa.String(length=512), nullable=False),
         sa.Column("address", sa.String(length=1024), nullable=True),
+        sa.Column("email", sa.String(length=512), nullable=True),
         sa.Column("employer", sa.String(length=1024), nullable=True),
         sa.Column("id_number_hash", sa.String(length=100), nullable=True),
         sa.Column("phone_hash", sa.String(length=100), nullable=True),
@@ -226,6 +227,31 @@ def upgrade() -> None:
         sa.Column("data", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("business_date", name=op.f("pk_daily_kpis")),
     )
+    op.create_table(
+        "documents",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("case_id", sa.String(length=64), nullable=True),
+        sa.Column("message_id", sa.String(length=32), nullable=True),
+        sa.Column("builder_version", sa.String(length=16), nullable=False),
+        sa.Column("inputs", sa.String(length=10000000), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("audit_id", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_documents")),
+    )
+    op.create_index("ix_documents_loan", "documents", ["loan_id", "kind"], unique=False)
+    op.create_index(op.f("ix_documents_sha256"), "documents", ["sha256"], unique=False)
     op.create_table(
         "eod_accrual_work",
         sa.Column("installment_id", sa.BigInteger(), nullable=False),
@@ -316,6 +342,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=48), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("activated_by", sa.String(length=64), nullable=True),
@@ -323,6 +350,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
         sa.Column("activated_at", sa.DateTime(), nullable=True),
         sa.Column("retired_at", sa.DateTime(), nullable=True),
+        sa.Column("previewed_at", sa.DateTime(), nullable=True),
+        sa.Column("previewed_by", sa.String(length=64), nullable=True),
+        sa.Column("preview_sha256", sa.String(length=64), nullable=True),
         sa.CheckConstraint(
             "status IN ('draft', 'active', 'retired')", name=op.f("ck_message_templates_status")
         ),
@@ -339,6 +369,58 @@ def upgrade() -> None:
         "ix_message_templates_lookup",
         "message_templates",
         ["channel", "language", "purpose", "status"],
+        unique=False,
+    )
+    op.create_table(
+        "outbox_messages",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=True),
+        sa.Column("case_id", sa.String(length=64), nullable=True),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("purpose", sa.String(length=48), nullable=False),
+        sa.Column("template", sa.String(length=48), nullable=False),
+        sa.Column("template_id", sa.Integer(), nullable=True),
+        sa.Column("language", sa.String(length=16), nullable=False),
+        sa.Column("variables", sa.JSON(), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=True),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
+        sa.Column("attempt_token", sa.String(length=32), nullable=True),
+        sa.Column("lease_until", sa.DateTime(), nullable=True),
+        sa.Column("provider_message_id", sa.String(length=128), nullable=True),
+        sa.Column("document_id", sa.Integer(), nullable=True),
+        sa.Column("export_batch", sa.String(length=64), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+        sa.CheckConstraint(
+            "channel IN ('sms', 'email', 'letter')", name=op.f("ck_outbox_messages_channel")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_outbox_messages_dedupe_key")),
+    )
+    op.create_index(
+        op.f("ix_outbox_messages_customer_id"), "outbox_messages", ["customer_id"], unique=False
+    )
+    op.create_index(
+        "ix_outbox_messages_due", "outbox_messages", ["status", "next_attempt_at"], unique=False
+    )
+    op.create_index(
+        "ix_outbox_messages_lease", "outbox_messages", ["status", "lease_until"], unique=False
+    )
+    op.create_index(
+        op.f("ix_outbox_messages_loan_id"), "outbox_messages", ["loan_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_outbox_messages_provider_message_id"),
+        "outbox_messages",
+        ["provider_message_id"],
         unique=False,
     )
     op.create_table(
@@ -472,6 +554,30 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_loans_customer_id"), "loans", ["customer_id"], unique=False)
     op.create_index("ix_loans_status", "loans", ["status"], unique=False)
+    op.create_table(
+        "message_events",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("message_id", sa.String(length=32), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.Column("recorded_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["outbox_messages.id"],
+            name=op.f("fk_message_events_message_id_outbox_messages"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_message_events")),
+    )
+    op.create_index(
+        op.f("ix_message_events_message_id"), "message_events", ["message_id"], unique=False
+    )
     op.create_table(
         "privacy_reveals",
         sa.Column(
@@ -1595,6 +1701,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_privacy_reveals_customer_id"), table_name="privacy_reveals")
     op.drop_index(op.f("ix_privacy_reveals_actor_id"), table_name="privacy_reveals")
     op.drop_table("privacy_reveals")
+    op.drop_index(op.f("ix_message_events_message_id"), table_name="message_events")
+    op.drop_table("message_events")
     op.drop_index("ix_loans_status", table_name="loans")
     op.drop_index(op.f("ix_loans_customer_id"), table_name="loans")
     op.drop_table("loans")
@@ -1609,6 +1717,12 @@ def downgrade() -> None:
     op.drop_table("users")
     op.drop_table("system_state")
     op.drop_table("placement_batches")
+    op.drop_index(op.f("ix_outbox_messages_provider_message_id"), table_name="outbox_messages")
+    op.drop_index(op.f("ix_outbox_messages_loan_id"), table_name="outbox_messages")
+    op.drop_index("ix_outbox_messages_lease", table_name="outbox_messages")
+    op.drop_index("ix_outbox_messages_due", table_name="outbox_messages")
+    op.drop_index(op.f("ix_outbox_messages_customer_id"), table_name="outbox_messages")
+    op.drop_table("outbox_messages")
     op.drop_index("ix_message_templates_lookup", table_name="message_templates")
     op.drop_table("message_templates")
     op.drop_table("lpr_rates")
@@ -1619,6 +1733,9 @@ def downgrade() -> None:
     op.drop_table("eod_work")
     op.drop_table("eod_runs")
     op.drop_table("eod_accrual_work")
+    op.drop_index(op.f("ix_documents_sha256"), table_name="documents")
+    op.drop_index("ix_documents_loan", table_name="documents")
+    op.drop_table("documents")
     op.drop_table("daily_kpis")
     op.drop_index(op.f("ix_customers_phone_hash"), table_name="customers")
     op.drop_index(op.f("ix_customers_id_number_hash"), table_name="customers")
