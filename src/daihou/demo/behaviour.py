@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-TREATMENTS = ("reminder", "sms", "email", "letter", "call", "visit", "promise", "plan")
+TREATMENTS = ("reminder", "sms", "email", "letter", "call", "visit", "promise", "plan", "agency")
 
 
 class Segment(BaseModel):

@@ -24,7 +24,7 @@ from daihou.db.schema import init_database
 from daihou.demo.behaviour import BehaviourModel, load_behaviour
 from daihou.demo.book import sim_loan_rows
 from daihou.demo.simulate import DayHook, SimContext, simulate_days
-from daihou.demo.staff import create_staff, staff_for
+from daihou.demo.staff import create_agencies, create_staff, staff_for
 from daihou.demo.summary import SimSummary, summarise
 from daihou.demo.synthetic import write_csv
 from daihou.demo.work import collections_day
@@ -69,6 +69,7 @@ def build_world(
             raise ValueError("the database already holds loans: the simulator needs an empty one")
         seed_lpr_from_pack(s, pack)
         create_staff(s, staff_for(loans))
+        create_agencies(s, start)
     with tempfile.TemporaryDirectory() as tmp:
         book = write_csv(Path(tmp) / "book.csv", sim_loan_rows(loans, seed=seed, start=start))
         import_loans(

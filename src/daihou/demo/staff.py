@@ -4,16 +4,19 @@ workbench) and the collectors who work the task lists, sized to the book."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM
-from daihou.auth.service import create_user
+from daihou.auth.service import actor_for, create_user
+from daihou.collection.agencies.registry import AgencyTerms, add_agency
 from daihou.collection.assign import register_collector
 
+SUPERVISOR = "supervisor"
 DEMO_PASSWORD = "daihou-demo-2026"  # a throw-away demo database only
 TEAM, TERRITORY, AGENCY = "east", "shanghai", "AG-DEMO-1"
+AGENCIES = (("AG-DEMO-1", "示例催收服务有限公司"), ("AG-DEMO-2", "样例资产管理有限公司"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,27 @@ def staff_for(loans: int) -> list[DemoUser]:
         for n in range(1, max(1, -(-loans // per)) + 1):
             users.append(DemoUser(f"{tier}{n}", role, tier))
     return users
+
+
+def create_agencies(session: Session, start: date) -> None:
+    """Two whitelisted outsourcing agencies (委外) with a year's contract, admitted by
+    the demo manager."""
+    manager = actor_for(session, "manager")
+    for agency_id, name in AGENCIES:
+        add_agency(
+            session,
+            actor=manager,
+            agency_id=agency_id,
+            terms=AgencyTerms(
+                name=name,
+                licence_no=f"LIC-{agency_id}",
+                licence_expires_on=start + timedelta(days=730),
+                contract_from=start - timedelta(days=30),
+                contract_until=start + timedelta(days=365),
+                max_cases=5_000,
+            ),
+            reason="demo agency",
+        )
 
 
 def create_staff(session: Session, users: list[DemoUser], *, capacity: int = 80) -> None:

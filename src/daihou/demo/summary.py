@@ -44,6 +44,14 @@ class SimSummary:
             return "-"
         return f"{q2(self.cost / self.recovered * 100)}%"
 
+    @staticmethod
+    def pct(ratio: str) -> str:
+        """A ratio as the KPIs give it ("0.0123") in percent ("1.23%")."""
+        try:
+            return f"{q2(Decimal(ratio) * 100)}%"
+        except ArithmeticError:
+            return ratio
+
     def rows(self) -> list[tuple[str, str]]:
         """Label and value, in the order they are printed (side by side for two runs)."""
         k = self.kpis
@@ -52,19 +60,20 @@ class SimSummary:
             ("loans", str(self.loans)),
             ("balance", k["balance"]),
             ("overdue balance", k["overdue_balance"]),
-            ("overdue rate", k["overdue_rate"]),
-            ("NPL ratio", k["npl_ratio"]),
+            ("overdue rate", self.pct(k["overdue_rate"])),
+            ("NPL ratio", self.pct(k["npl_ratio"])),
         ]
         for bucket, cell in k["by_bucket"].items():
             out.append((f"  {bucket}", f"{cell['count']} / {cell['balance']}"))
         if self.roll:
-            out.append(("M1 cure (count)", self.roll["m1_cure_rate_by_count"]))
-            out.append(("M1 cure (amount)", self.roll["m1_cure_rate_by_amount"]))
+            out.append(("M1 cure (count)", self.pct(self.roll["m1_cure_rate_by_count"])))
+            out.append(("M1 cure (amount)", self.pct(self.roll["m1_cure_rate_by_amount"])))
             for src in ("M1", "M2", "M3"):
                 cell = self.roll["matrix"].get(src, {})
                 nxt = {"M1": "M2", "M2": "M3", "M3": "M4"}[src]
                 if cell:
-                    out.append((f"roll {src}→{nxt}", cell.get(nxt, {}).get("rate_by_count", "0%")))
+                    rate = cell.get(nxt, {}).get("rate_by_count", "0")
+                    out.append((f"roll {src}→{nxt}", self.pct(rate)))
         out += [
             ("payments", str(self.counts.get("payments", 0))),
             ("recovered", fmt(self.recovered)),

@@ -15,7 +15,9 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.service import actor_for
+from daihou.collection.agencies.placement import place_batch
 from daihou.collection.contacts import ContactDenied, log_contact
+from daihou.collection.legal.service import refer
 from daihou.collection.models import CollectionCase
 from daihou.collection.promises import evaluate_promises
 from daihou.collection.run import run_collections
@@ -24,6 +26,7 @@ from daihou.collection.tasks import mark_task_feedback
 from daihou.collection.visits import record_visit
 from daihou.db.engine import transaction
 from daihou.demo.simulate import Promise, SimContext, owed_today
+from daihou.demo.staff import SUPERVISOR
 
 MESSAGES = ("sms", "email", "letter")
 CALLS = ("call", "contact-call")
@@ -54,6 +57,7 @@ def collections_day(engine: Engine, d: date, ctx: SimContext) -> None:
     work = d + timedelta(days=1)
     deliver_messages(engine, work, ctx)
     work_task_lists(engine, work, ctx)
+    supervise(engine, work, ctx)
 
 
 def deliver_messages(engine: Engine, work: date, ctx: SimContext) -> None:
@@ -183,3 +187,37 @@ def _promise(ctx: SimContext, loan_id: str, work: date, segment: str) -> Promise
     keeps = ctx.u(loan_id, work, "promise-keep") < ctx.behaviour.segments[segment].promise_keep
     amount = owed.quantize(Decimal("1"), rounding=ROUND_DOWN) or owed  # round sums
     return Promise(due_on=due, amount=amount, keeps=keeps)
+
+
+def supervise(engine: Engine, work: date, ctx: SimContext) -> None:
+    """The supervisor's day: decide the litigation referrals on their list, place the
+    eligible cases with the agencies every Monday; placed cases hear from the agency."""
+    t = CollectionTask
+    with transaction(engine) as s:
+        boss = actor_for(s, SUPERVISOR)
+        at = datetime.combine(work, time(11, 0), ZoneInfo("Asia/Shanghai"))
+        reviews = s.execute(
+            select(t.id, t.case_id, t.kind).where(
+                t.work_date == work, t.status == "queued", t.assignee_role == "supervisor"
+            )
+        ).all()
+        for task_id, case_id, kind in reviews:
+            if kind == "legal-referral" and case_id is not None:
+                try:
+                    with s.begin_nested():
+                        refer(s, actor=boss, case_id=case_id, note="demo: 90+ DPD, rules met")
+                    ctx.counts["legal referrals"] += 1
+                    ctx.counts["legal"] += 1
+                except ValueError:
+                    ctx.counts["legal referrals declined"] += 1
+            mark_task_feedback(s, task_id, at)
+        if work.weekday() == 0:
+            batch = place_batch(s, actor=boss, business_date=work)
+            ctx.counts["placed with agencies"] += batch.cases
+        placed = s.scalars(
+            select(CollectionCase.loan_id).where(
+                CollectionCase.status == "open", CollectionCase.agency_id.is_not(None)
+            )
+        )
+        for loan_id in placed:
+            ctx.reach(loan_id, "agency")
