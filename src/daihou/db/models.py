@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
+from daihou.collection.approval_models import (
+    ApprovalRequest,
+    PlanStatusChange,
+    RepaymentPlan,
+    WriteOff,
+)
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.compliance.audit.models import AuditRecord
 from daihou.compliance.complaints.models import Complaint, ComplaintEvent
@@ -29,6 +35,7 @@ from daihou.payments.models import Allocation, Transaction
 __all__ = [
     "Accrual",
     "Allocation",
+    "ApprovalRequest",
     "AuditRecord",
     "Base",
     "CaseStatusChange",
@@ -56,10 +63,13 @@ __all__ = [
     "LprRate",
     "MessageTemplate",
     "OptOut",
+    "PlanStatusChange",
     "PrivacyReveal",
     "RateChange",
+    "RepaymentPlan",
     "SystemState",
     "Transaction",
     "User",
     "UserRole",
+    "WriteOff",
 ]

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from daihou.collection.approval_policy import ApprovalsPolicy
 from daihou.kernel.money import ROUNDING_MODES
 
 Component = Literal["fee", "penalty", "compound", "interest", "principal"]
@@ -182,6 +183,7 @@ class PolicyPack(Strict):
     lpr_history: list[LprPoint] = Field(default_factory=list)
     delinquency: Delinquency = Field(default_factory=Delinquency)
     eod: EodSettings = Field(default_factory=EodSettings)
+    approvals: ApprovalsPolicy = Field(default_factory=ApprovalsPolicy)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> PolicyPack:
