@@ -137,8 +137,18 @@ def test_dpd_counts_from_the_plan_installments_and_a_miss_reverts(book: Engine) 
         assert review_plans(session=s) == {"completed": 0, "broken": 1}
     rows = [r for r in installments(book, "S1") if r.period > 1000]
     assert {r.due_date for r in rows} == {date(2024, 4, 20), date(2024, 4, 30)}
-    eod(book, date(2024, 4, 30))
-    assert loan_row(book, "S1").dpd == 10
+    eod(book, date(2024, 5, 3))
+    assert loan_row(book, "S1").dpd == 13
+    # end of day's set-based 罚息/复利 on plan rows (carried + accrued) == the replay
+    cached = [
+        (r.period, r.due_date, r.penalty_due, r.compound_due) for r in installments(book, "S1")
+    ]
+    on = today(book)
+    with transaction(book) as s:
+        result, _ = replay_loan(s, s.get(Loan, "S1"), as_of=on)  # type: ignore[arg-type]
+        assert [
+            (i.period, i.due_date, i.due["penalty"], i.due["compound"]) for i in result.installments
+        ] == cached
     with transaction(book) as s:
         plan = s.get(RepaymentPlan, plan_id)
         assert plan is not None and plan.status == "broken" and plan.break_txn_id is not None
