@@ -13,6 +13,7 @@ from daihou.cli import (
     gate,
     language,
     ledger,
+    plans,
     servicing,
     users,
 )
@@ -34,6 +35,7 @@ language.register(app)
 users.register(app)
 complaints.register(app)
 compliance_data.register(app)
+plans.register(app)
 
 
 def main() -> None:

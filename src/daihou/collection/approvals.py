@@ -30,7 +30,7 @@ from daihou.auth.permissions import (
     rule_for,
 )
 from daihou.auth.scopes import ResourceScope, scope_filter
-from daihou.collection.approval_models import ApprovalRequest
+from daihou.collection.approval_models import ApprovalRequest, PlanStatusChange, RepaymentPlan
 from daihou.collection.models import CollectionCase
 from daihou.compliance.audit.service import record as audit_record
 from daihou.eod.calendar import ensure_open
@@ -234,6 +234,7 @@ def cancel(session: Session, *, actor: Actor, req: ApprovalRequest, reason: str)
     before = _view(req)
     req.status = "cancelled"
     req.decision_reason = reason.strip() or None
+    _close_plan(session, req, "cancelled", actor.user_id, reason.strip() or "request withdrawn")
     session.flush()
     audit_record(
         session,
@@ -247,8 +248,40 @@ def cancel(session: Session, *, actor: Actor, req: ApprovalRequest, reason: str)
     )
 
 
+def _close_plan(
+    session: Session, req: ApprovalRequest, status: str, actor: str, reason: str
+) -> None:
+    """A plan whose approval request is withdrawn or lapses is cancelled with it."""
+    plans = session.scalars(
+        select(RepaymentPlan).where(
+            RepaymentPlan.approval_id == req.id, RepaymentPlan.status == "requested"
+        )
+    ).all()
+    for plan in plans:
+        session.add(
+            PlanStatusChange(
+                plan_id=plan.id,
+                business_date=ensure_open(session),
+                old_status=plan.status,
+                new_status=status,
+                reason=reason,
+                actor=actor,
+            )
+        )
+        plan.status = status
+
+
 def expire(session: Session, *, today: date) -> int:
-    """Mark pending requests past their expiry date expired (set-based)."""
+    """Mark pending requests past their expiry date expired (their plans cancelled)."""
+    lapsed = session.scalars(
+        select(ApprovalRequest).where(
+            ApprovalRequest.status == "pending",
+            ApprovalRequest.expires_on < today,
+            ApprovalRequest.kind == "plan",
+        )
+    ).all()
+    for req in lapsed:
+        _close_plan(session, req, "cancelled", "system", "approval request expired")
     result = session.execute(
         update(ApprovalRequest)
         .where(ApprovalRequest.status == "pending", ApprovalRequest.expires_on < today)
