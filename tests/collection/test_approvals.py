@@ -192,3 +192,32 @@ def test_inbox_is_what_the_actor_may_decide(book: tuple[Engine, int]) -> None:
             writeoff,
         ]
         assert approvals.inbox(s, actor=SENIOR) == []
+
+
+def test_without_a_case_only_an_unrestricted_scope_may_act(book: tuple[Engine, int]) -> None:
+    engine, _ = book
+    for who, kind in ((SUP, "writeoff"), (SENIOR, "plan")):
+        with transaction(engine) as s, pytest.raises(PermissionDenied, match="without an open"):
+            approvals.request(
+                s, actor=who, kind=kind, loan_id="S1", case=None, amount=D("1"), payload={}
+            )
+    with transaction(engine) as s:  # e.g. made before cases existed
+        req = ApprovalRequest(
+            kind="plan",
+            loan_id="S1",
+            amount=D("1.00"),
+            payload={},
+            requested_by="someone",
+            requested_basis={},
+            requested_on=date(2024, 3, 1),
+            expires_on=date(2024, 3, 30),
+        )
+        s.add(req)
+        s.flush()
+        req_id = req.id
+    with transaction(engine) as s, pytest.raises(PermissionDenied, match="without an open"):
+        _decide(s, req_id, SUP)
+    with transaction(engine) as s:
+        assert [r.id for r in approvals.inbox(s, actor=SUP)] == []
+        assert [r.id for r in approvals.inbox(s, actor=MANAGER)] == [req_id]
+        _decide(s, req_id, MANAGER)  # a manager without territory sees every loan

@@ -141,3 +141,17 @@ def test_a_waiver_settles_penalty_only() -> None:
     too_much = replay(TERMS, [Event(5, "waiver", TODAY, pen + 1)], as_of=TODAY)
     assert "found no 罚息/复利" in too_much.notes[5]
     assert sum((a.amount for a in too_much.allocations[5]), D(0)) == pen
+
+
+def test_prepayment_and_repricing_leave_plan_rows_alone() -> None:
+    prepay = Event(11, "prepayment", date(2024, 4, 1), D("3000.00"))
+    result = replay(TERMS, [_plan_event(), prepay], as_of=date(2024, 4, 2))
+    plan = [i for i in result.installments if i.kind == "plan"]
+    alone = replay(TERMS, [_plan_event()], as_of=date(2024, 4, 2))
+    assert [(i.period, i.due_date, i.due) for i in plan] == [
+        (i.period, i.due_date, i.due) for i in alone.installments if i.kind == "plan"
+    ]
+    assert sum((i.due["principal"] for i in result.installments), D(0)) == D("12000.00")
+    assert any(i.kind == "prepayment" for i in result.installments)
+    dates = [i.due_date for i in result.installments]
+    assert dates == sorted(dates)

@@ -129,6 +129,7 @@ def request(
     if kind not in REQUEST_ACTION:
         raise ApprovalError(f"unknown kind {kind!r}", field="kind")
     basis = authorize(actor, REQUEST_ACTION[kind], resource=case_scope(case))
+    _caseless(actor, REQUEST_ACTION[kind], case)
     today = ensure_open(session)
     req = ApprovalRequest(
         kind=kind,
@@ -195,6 +196,7 @@ def decide(
     basis = authorize_approval(
         actor, APPROVE_ACTION[req.kind], maker_user_id=req.requested_by, resource=case_scope(case)
     )
+    _caseless(actor, APPROVE_ACTION[req.kind], case)
     limit = limit_for(actor, req.kind, req.amount, pack) if approve else None
     if limit is not None and limit.role != basis.role:
         basis = AuthorizationBasis(
@@ -342,6 +344,18 @@ def inbox(
             .order_by(ApprovalRequest.requested_on, ApprovalRequest.id)
         )
     )
+
+
+def _caseless(actor: Actor, action: str, case: CollectionCase | None) -> None:
+    """Without a case there is nothing to check a scope against: only an actor whose
+    role for ``action`` sees everything may act."""
+    if case is None and not in_scope_all(actor, action):
+        raise PermissionDenied(
+            f"{actor.user_id} may not {action} on a loan without an open collection case "
+            "(their scope is limited to cases)",
+            action=action,
+            roles=actor.roles,
+        )
 
 
 def in_scope_all(actor: Actor, action: str) -> bool:
