@@ -130,11 +130,11 @@ def test_dpd_counts_from_the_plan_installments_and_a_miss_reverts(book: Engine) 
     loan = loan_row(book, "S1")
     assert (loan.dpd, loan.bucket) == (2, "M1")  # from the plan row of 20 Apr
     with transaction(book) as s:
-        assert review_plans(session=s) == {"completed": 0, "broken": 0}
+        assert review_plans(session=s) == {"completed": 0, "broken": 0, "lapsed": 0}
     eod(book, date(2024, 4, 29))
     assert today(book) == date(2024, 4, 30)  # 20 Apr + 10 days
     with transaction(book) as s:
-        assert review_plans(session=s) == {"completed": 0, "broken": 1}
+        assert review_plans(session=s) == {"completed": 0, "broken": 1, "lapsed": 0}
     rows = [r for r in installments(book, "S1") if r.period > 1000]
     assert {r.due_date for r in rows} == {date(2024, 4, 20), date(2024, 4, 30)}
     eod(book, date(2024, 5, 3))
@@ -213,3 +213,29 @@ def test_plan_validation_names_fields_and_writes_nothing(book: Engine) -> None:
     with transaction(book) as s:
         assert s.scalars(select(RepaymentPlan)).all() == []
         assert s.scalars(select(ApprovalRequest)).all() == []
+
+
+def test_an_approved_plan_not_signed_in_time_lapses(book: Engine) -> None:
+    plan_id = _request(book)
+    with transaction(book) as s:
+        approve_plan(session=s, actor=SUP, plan_id=plan_id, reason="ok")
+    with transaction(book) as s, pytest.raises(Exception, match="already has a plan"):
+        request_plan(
+            session=s,
+            actor=SENIOR,
+            loan_id="S1",
+            installments=3,
+            monthly_income="3000",
+            first_due_on=date(2024, 5, 20),
+        )
+    eod(book, date(2024, 4, 18))  # business date 19 Apr: it can still be signed
+    with transaction(book) as s:
+        assert review_plans(session=s)["lapsed"] == 0
+    eod(book, date(2024, 4, 19))  # 20 Apr, its first due date: too late
+    with transaction(book) as s:
+        assert review_plans(session=s)["lapsed"] == 1
+        plan = s.get(RepaymentPlan, plan_id)
+        assert plan is not None and plan.status == "cancelled"
+    with transaction(book) as s, pytest.raises(Exception, match="is cancelled, not approved"):
+        sign_plan(session=s, actor=SENIOR, plan_id=plan_id)
+    _request(book, installments=6, monthly_income="9000", first_due_on=date(2024, 5, 25))

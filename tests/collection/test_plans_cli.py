@@ -145,4 +145,4 @@ def test_plan_waiver_writeoff_commands(db: str, engine: Engine) -> None:
         }
     ]
     assert "X1,2024-03-11" in run(db, "writeoff", "recoveries", "--format", "csv")
-    assert "plans completed: 0, broken: 0" in run(db, "plan", "review")
+    assert "plans completed: 0, broken: 0, lapsed unsigned: 0" in run(db, "plan", "review")

@@ -290,11 +290,18 @@ def review_plans(
     *, session: Session, actor: Actor = SYSTEM, pack: PolicyPack | None = None
 ) -> dict[str, int]:
     """Complete paid-up plans; break plans with an installment unpaid longer than
-    ``plans.broken_after_days`` (revert or escalate per ``plans.on_missed``)."""
+    ``plans.broken_after_days`` (revert or escalate per ``plans.on_missed``); cancel
+    approved plans not signed before their first due date (so they block no new plan)."""
     pack = pack or load_pack()
     settings = pack.approvals.plans
     today = ensure_open(session)
-    counts = {"completed": 0, "broken": 0}
+    counts = {"completed": 0, "broken": 0, "lapsed": 0}
+    for plan in session.scalars(
+        select(RepaymentPlan).where(RepaymentPlan.status == "approved").order_by(RepaymentPlan.id)
+    ):
+        if date.fromisoformat(plan.schedule[0][0]) <= today:  # never signed in time
+            _status(session, plan, "cancelled", actor, "not signed before its first due date")
+            counts["lapsed"] += 1
     active = session.scalars(
         select(RepaymentPlan.id).where(RepaymentPlan.status == "active").order_by(RepaymentPlan.id)
     ).all()
