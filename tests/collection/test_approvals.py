@@ -221,3 +221,24 @@ def test_without_a_case_only_an_unrestricted_scope_may_act(book: tuple[Engine, i
         assert [r.id for r in approvals.inbox(s, actor=SUP)] == []
         assert [r.id for r in approvals.inbox(s, actor=MANAGER)] == [req_id]
         _decide(s, req_id, MANAGER)  # a manager without territory sees every loan
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_role_for_every_request(book: tuple[Engine, int], kind: str) -> None:
+    engine, case_id = book
+    with transaction(engine) as s:
+        case = s.get(CollectionCase, case_id)
+        for role in ROLES:
+            who = actor("sr1", role)  # the case owner, so own-scope roles are in scope
+            expected = TABLE[(approvals.REQUEST_ACTION[kind], role)]
+            nested = s.begin_nested()
+            try:
+                req, basis = approvals.request(
+                    s, actor=who, kind=kind, loan_id="S1", case=case, amount=D("1"), payload={}
+                )
+                allowed = True
+                assert req.requested_basis["role"] == role == basis.role
+            except PermissionDenied:
+                allowed = False
+            nested.rollback()
+            assert allowed == expected, (kind, role)

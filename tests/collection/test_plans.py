@@ -25,6 +25,7 @@ from daihou.collection.plans import (
     sign_plan,
 )
 from daihou.db.engine import transaction
+from daihou.eod.models import LoanSnapshot
 from daihou.ledger.service import trial_balance
 from daihou.loans.models import Loan
 from daihou.payments.recompute import replay_loan
@@ -239,3 +240,31 @@ def test_an_approved_plan_not_signed_in_time_lapses(book: Engine) -> None:
     with transaction(book) as s, pytest.raises(Exception, match="is cancelled, not approved"):
         sign_plan(session=s, actor=SENIOR, plan_id=plan_id)
     _request(book, installments=6, monthly_income="9000", first_due_on=date(2024, 5, 25))
+
+
+def test_backdated_payment_after_signing_rewrites_closed_days(book: Engine) -> None:
+    _signed(book)
+    eod(book, date(2024, 4, 14))
+    pay(book, "S1", "1134.72", "reg-3")
+    eod(book, date(2024, 4, 25))
+
+    def dpds() -> list[int]:
+        with transaction(book) as s:
+            return list(
+                s.scalars(
+                    select(LoanSnapshot.dpd)
+                    .where(
+                        LoanSnapshot.loan_id == "S1",
+                        LoanSnapshot.business_date >= date(2024, 4, 20),
+                    )
+                    .order_by(LoanSnapshot.business_date)
+                )
+            )
+
+    assert dpds() == [0, 1, 2, 3, 4, 5]
+    row1 = next(r for r in installments(book, "S1") if r.period == 1001)
+    pay(book, "S1", str(owed(row1)), "plan-1-late-news", on=date(2024, 4, 21))
+    assert dpds() == [0, 0, 0, 0, 0, 0]
+    assert loan_row(book, "S1").dpd == 0
+    with transaction(book) as s:
+        assert trial_balance(s).balanced

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from daihou.auth.actor import Actor
+from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import (
     AuthorizationBasis,
     PermissionDenied,
@@ -284,12 +284,27 @@ def expire(session: Session, *, today: date) -> int:
     ).all()
     for req in lapsed:
         _close_plan(session, req, "cancelled", "system", "approval request expired")
-    result = session.execute(
-        update(ApprovalRequest)
-        .where(ApprovalRequest.status == "pending", ApprovalRequest.expires_on < today)
-        .values(status="expired")
+    ids = session.scalars(
+        select(ApprovalRequest.id).where(
+            ApprovalRequest.status == "pending", ApprovalRequest.expires_on < today
+        )
+    ).all()
+    if not ids:
+        return 0
+    session.execute(
+        update(ApprovalRequest).where(ApprovalRequest.id.in_(ids)).values(status="expired")
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    audit_record(
+        session,
+        actor=SYSTEM,
+        action="approval.expire",
+        object_type="approval_request",
+        object_id=",".join(str(i) for i in ids)[:128],
+        after={"status": "expired", "ids": list(ids)},
+        basis={"rule": "approvals.expire_after_days"},
+        business_date=today,
+    )
+    return len(ids)
 
 
 def inbox(

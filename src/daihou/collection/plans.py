@@ -271,6 +271,22 @@ def sign_plan(
     return plan
 
 
+def _audit_status(
+    session: Session, actor: Actor, plan: RepaymentPlan, before: str, today: date
+) -> None:
+    audit_record(
+        session,
+        actor=actor,
+        action=f"plan.{plan.status}",
+        object_type="repayment_plan",
+        object_id=str(plan.id),
+        before={"status": before},
+        after={"status": plan.status},
+        basis={"rule": "plan review after end of day"},
+        business_date=today,
+    )
+
+
 def plan_rows(session: Session, plan: RepaymentPlan) -> list[Installment]:
     lo = plan.number * PLAN_PERIOD_BASE
     return list(
@@ -301,6 +317,7 @@ def review_plans(
     ):
         if date.fromisoformat(plan.schedule[0][0]) <= today:  # never signed in time
             _status(session, plan, "cancelled", actor, "not signed before its first due date")
+            _audit_status(session, actor, plan, "approved", today)
             counts["lapsed"] += 1
     active = session.scalars(
         select(RepaymentPlan.id).where(RepaymentPlan.status == "active").order_by(RepaymentPlan.id)
@@ -314,6 +331,7 @@ def review_plans(
         rows = plan_rows(session, plan)
         if loan.status in ("closed",) or all(r.status == "paid" for r in rows):
             _status(session, plan, "completed", actor, "every plan installment paid")
+            _audit_status(session, actor, plan, "active", today)
             counts["completed"] += 1
             continue
         grace = timedelta(days=settings.broken_after_days)
