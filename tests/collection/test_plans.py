@@ -268,3 +268,24 @@ def test_backdated_payment_after_signing_rewrites_closed_days(book: Engine) -> N
     assert loan_row(book, "S1").dpd == 0
     with transaction(book) as s:
         assert trial_balance(s).balanced
+
+
+def test_observation_period_starts_at_signing_in_replayed_history(book: Engine) -> None:
+    _signed(book)
+    eod(book, date(2024, 3, 22))
+    pay(book, "S1", "2400.00", "found-in-suspense", on=date(2024, 2, 10))  # cures it all
+
+    def classes(since: date, until: date) -> set[tuple[int, str]]:
+        with transaction(book) as s:
+            return set(
+                s.execute(
+                    select(LoanSnapshot.dpd, LoanSnapshot.risk_class).where(
+                        LoanSnapshot.loan_id == "S1",
+                        LoanSnapshot.business_date >= since,
+                        LoanSnapshot.business_date <= until,
+                    )
+                ).tuples()
+            )
+
+    assert classes(date(2024, 2, 10), date(2024, 3, 20)) == {(0, "normal")}
+    assert classes(date(2024, 3, 21), date(2024, 3, 22)) == {(0, "special-mention")}
