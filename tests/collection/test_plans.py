@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from daihou.auth.actor import Actor
 from daihou.auth.permissions import PermissionDenied
 from daihou.collection.approval_models import ApprovalRequest, PlanStatusChange, RepaymentPlan
+from daihou.collection.models import CaseStatusChange
 from daihou.collection.plan_rules import PlanInvalid
 from daihou.collection.plans import (
     approve_plan,
@@ -29,6 +30,7 @@ from daihou.eod.models import LoanSnapshot
 from daihou.ledger.service import trial_balance
 from daihou.loans.models import Loan
 from daihou.payments.recompute import replay_loan
+from daihou.policy import load_pack
 from tests.collection.plans_helpers import (
     SENIOR,
     SUP,
@@ -153,6 +155,8 @@ def test_dpd_counts_from_the_plan_installments_and_a_miss_reverts(book: Engine) 
     with transaction(book) as s:
         plan = s.get(RepaymentPlan, plan_id)
         assert plan is not None and plan.status == "broken" and plan.break_txn_id is not None
+        change = s.scalars(select(CaseStatusChange).where(CaseStatusChange.field == "plan")).one()
+        assert (change.old_value, change.new_value) == ("active", "broken-revert")
         assert trial_balance(s).balanced
 
 
@@ -289,3 +293,28 @@ def test_observation_period_starts_at_signing_in_replayed_history(book: Engine) 
 
     assert classes(date(2024, 2, 10), date(2024, 3, 20)) == {(0, "normal")}
     assert classes(date(2024, 3, 21), date(2024, 3, 22)) == {(0, "special-mention")}
+
+
+def test_a_miss_can_escalate_instead_of_reverting(book: Engine) -> None:
+    plan_id = _signed(book)
+    base = load_pack()
+    escalate = base.model_copy(
+        update={
+            "approvals": base.approvals.model_copy(
+                update={
+                    "plans": base.approvals.plans.model_copy(
+                        update={"on_missed": "escalate", "broken_after_days": 3}
+                    )
+                }
+            )
+        }
+    )
+    eod(book, date(2024, 4, 22))  # 20 Apr + 3 days is 23 Apr, the business date now
+    with transaction(book) as s:
+        assert review_plans(session=s, pack=escalate)["broken"] == 1
+        plan = s.get(RepaymentPlan, plan_id)
+        assert plan is not None and plan.status == "broken" and plan.break_txn_id is None
+        change = s.scalars(select(CaseStatusChange).where(CaseStatusChange.field == "plan")).one()
+        assert change.new_value == "broken-escalate"
+    dates = [r.due_date for r in installments(book, "S1") if r.period > 1000]
+    assert dates == [date(2024, 4, 20), date(2024, 5, 20), date(2024, 6, 20)]  # unchanged

@@ -199,8 +199,17 @@ def decide(
     _caseless(actor, APPROVE_ACTION[req.kind], case)
     limit = limit_for(actor, req.kind, req.amount, pack) if approve else None
     if limit is not None and limit.role != basis.role:
-        basis = AuthorizationBasis(
-            basis.action, basis.user_id, limit.role, basis.rule_id, basis.scope, True
+        # the role whose limit covers the amount is the basis (with its own scope)
+        basis = authorize(
+            Actor(
+                actor.user_id,
+                frozenset({limit.role}),
+                actor.team,
+                actor.agency_id,
+                territory=actor.territory,
+            ),
+            APPROVE_ACTION[req.kind],
+            resource=case_scope(case),
         )
     before = _view(req)
     decided = _decision_basis(basis, limit)

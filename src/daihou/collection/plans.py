@@ -23,6 +23,7 @@ from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
 from daihou.collection import approvals
 from daihou.collection.approval_models import PlanStatusChange, RepaymentPlan
+from daihou.collection.models import CaseStatusChange
 from daihou.collection.plan_rules import PlanInvalid, check_plan, equal_amounts
 from daihou.compliance.audit.service import record as audit_record
 from daihou.eod.calendar import ensure_open
@@ -361,6 +362,18 @@ def review_plans(
         else:
             reason += "; escalated"
         _status(session, plan, "broken", actor, reason)
+        if plan.case_id is not None:  # the case history shows it; the strategy escalates
+            session.add(
+                CaseStatusChange(
+                    case_id=plan.case_id,
+                    business_date=today,
+                    field="plan",
+                    old_value="active",
+                    new_value=f"broken-{settings.on_missed}",
+                    reason=reason,
+                    actor=actor.user_id,
+                )
+            )
         counts["broken"] += 1
         audit_record(
             session,
