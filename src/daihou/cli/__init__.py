@@ -17,6 +17,7 @@ from daihou.cli import (
     ledger,
     notify,
     payment_batch,
+    plans,
     servicing,
     users,
 )
@@ -42,6 +43,7 @@ collections.register(app)
 agencies.register(app)
 payment_batch.register(app)
 notify.register(app)
+plans.register(app)
 
 
 def main() -> None:

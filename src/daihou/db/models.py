@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
 from daihou.collection.agencies.models import Agency, AgencyNote, Placement, PlacementBatch
+from daihou.collection.approval_models import (
+    ApprovalRequest,
+    PlanStatusChange,
+    RepaymentPlan,
+    WriteOff,
+)
 from daihou.collection.legal.models import LegalCost, LegalEvidence, LegalFile, LegalStageChange
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.tables import (
@@ -41,6 +47,7 @@ __all__ = [
     "Agency",
     "AgencyNote",
     "Allocation",
+    "ApprovalRequest",
     "AuditRecord",
     "Base",
     "CaseStatusChange",
@@ -81,10 +88,13 @@ __all__ = [
     "OutboxMessage",
     "Placement",
     "PlacementBatch",
+    "PlanStatusChange",
     "PrivacyReveal",
     "RateChange",
+    "RepaymentPlan",
     "SystemState",
     "Transaction",
     "User",
     "UserRole",
+    "WriteOff",
 ]

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daihou.collection.agencies.settings import AgenciesLegalSettings
+from daihou.collection.approval_policy import ApprovalsPolicy
 from daihou.collection.settings import CollectionsSettings
 from daihou.kernel.money import ROUNDING_MODES
 
@@ -186,6 +187,7 @@ class PolicyPack(Strict):
     eod: EodSettings = Field(default_factory=EodSettings)
     collections: CollectionsSettings = Field(default_factory=CollectionsSettings)
     agencies_legal: AgenciesLegalSettings = Field(default_factory=AgenciesLegalSettings)
+    approvals: ApprovalsPolicy = Field(default_factory=ApprovalsPolicy)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> PolicyPack:
