@@ -231,3 +231,22 @@ def test_reassign_to_the_same_collector_is_refused(book: Engine) -> None:
     case = _cases(book)[0]
     with transaction(book) as s, pytest.raises(ValueError, match="already worked"):
         reassign_case(s, case_id=case.id, to_user_id="desk-a", reason="x", actor=SUP1)
+
+
+def test_reminder_calls_before_a_due_date_go_to_the_call_desk(book: Engine) -> None:
+    """A call the day before a due date has no case yet, so no case owner: the call desk
+    takes it, shared by load, and no collector task is left without an owner."""
+    add_collector(book, "desk1", "desk")
+    add_collector(book, "desk2", "desk")
+    add_collector(book, "jun1", "junior")
+    eve = FIRST_DUE - timedelta(days=2)  # the run for this date plans the due-1 calls
+    run_eod(book, through=eve)
+    run_collections(book, eve)
+    with transaction(book) as s:
+        calls = s.execute(
+            select(CollectionTask.collector_user_id, CollectionTask.case_id).where(
+                CollectionTask.business_date == eve, CollectionTask.kind == "call"
+            )
+        ).all()
+    assert len(calls) == 7 and all(case is None for _, case in calls)
+    assert Counter(owner for owner, _ in calls) == {"desk1": 4, "desk2": 3}
