@@ -15,6 +15,7 @@ from daihou.cli import (
     ledger,
     servicing,
     users,
+    web,
 )
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ language.register(app)
 users.register(app)
 complaints.register(app)
 compliance_data.register(app)
+web.register(app)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
+from daihou.auth.session_models import ApiToken, WebSession
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.compliance.audit.models import AuditRecord
 from daihou.compliance.complaints.models import Complaint, ComplaintEvent
@@ -29,6 +30,7 @@ from daihou.payments.models import Allocation, Transaction
 __all__ = [
     "Accrual",
     "Allocation",
+    "ApiToken",
     "AuditRecord",
     "Base",
     "CaseStatusChange",
@@ -62,4 +64,5 @@ __all__ = [
     "Transaction",
     "User",
     "UserRole",
+    "WebSession",
 ]
