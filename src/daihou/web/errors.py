@@ -75,6 +75,7 @@ def _answer(
 
 def install(app: FastAPI) -> None:
     from daihou.loans.importer import ImportRejected
+    from daihou.payments.errors import NotFound
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError) -> Response:
@@ -121,7 +122,8 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(LookupError)
-    async def not_found(request: Request, exc: LookupError) -> Response:
+    @app.exception_handler(NotFound)  # a ServicingError (ValueError) that means 404
+    async def not_found(request: Request, exc: Exception) -> Response:
         message = str(exc.args[0]) if exc.args else "not found"
         return _answer(request, 404, "not-found", message, _field_of(exc))
 

@@ -55,6 +55,20 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     logging.getLogger("uvicorn.access").disabled = True  # daihou.web.access replaces it
 
 
+API_PREFIX = "/api/v1"
+
+
+def route_label(request: Request) -> str:
+    """The route template (``/api/v1/loans/{loan_id}``), never the raw path, so metric
+    labels stay few. Routers included with a prefix report their path without it."""
+    path = getattr(request.scope.get("route"), "path", None)
+    if not path:
+        return "unmatched"
+    if request.url.path.startswith(API_PREFIX + "/") and not path.startswith(API_PREFIX):
+        return API_PREFIX + str(path)
+    return str(path)
+
+
 def install(app: FastAPI) -> None:
     registry = CollectorRegistry()
     requests = Counter(
@@ -84,7 +98,7 @@ def install(app: FastAPI) -> None:
             return response
         finally:
             elapsed = time.perf_counter() - start
-            route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+            route = route_label(request)
             requests.labels(request.method, route, str(status)).inc()
             latency.labels(request.method, route).observe(elapsed)
             actor = getattr(request.state, "actor", None)

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from daihou.analytics import dashboard
 from daihou.analytics.kpis import previous_month_end
+from daihou.kernel.delinquency import CLASSES
 from daihou.web.api.kpis import get_report
 from daihou.web.deps import CurrentCtx
 from daihou.web.i18n import translator
@@ -45,23 +46,15 @@ def dashboard_page(
                 ctx.session, actor=ctx.actor, start=previous_month_end(day), end=day, by=by
             ),
             "labels": {
-                key: _(text)
-                for key, text in {
-                    "balance": "Balance",
-                    "overdue_balance": "Overdue balance",
-                    "npl_balance": "NPL balance",
-                    "count": "Loans",
-                    "from": "From bucket",
-                    "to": "To bucket",
-                    "cure_count": "M1 cure rate by count",
-                    "cure_amount": "M1 cure rate by amount",
-                    "normal": "normal",
-                    "special-mention": "special-mention",
-                    "substandard": "substandard",
-                    "doubtful": "doubtful",
-                    "loss": "loss",
-                    "closed": "closed",
-                }.items()
+                "balance": _("Balance"),
+                "overdue_balance": _("Overdue balance"),
+                "npl_balance": _("NPL balance"),
+                "count": _("Loans"),
+                "from": _("From bucket"),
+                "to": _("To bucket"),
+                "cure_count": _("M1 cure rate by count"),
+                "cure_amount": _("M1 cure rate by amount"),
+                **{name: _(name) for name in (*CLASSES, "closed")},
             },
         }
     return page(
