@@ -90,7 +90,9 @@ ZH = {
     "New complaint": "登记投诉",
     "New user": "新用户",
     "Next": "下一页",
-    "No business date has been closed yet; run end of day first.": "尚无已完成日终的业务日期，请先运行日终。",
+    "No business date has been closed yet; run end of day first.": (
+        "尚无已完成日终的业务日期，请先运行日终。"
+    ),
     "No complaints.": "没有投诉。",
     "No end of day has run yet.": "尚未运行日终。",
     "No journal entries.": "没有会计分录。",
@@ -157,7 +159,9 @@ ZH = {
     "Summary": "概要",
     "Team": "小组",
     "Territory": "属地",
-    "The account is locked after repeated failures; try again later.": "多次失败后账户已锁定，请稍后再试。",
+    "The account is locked after repeated failures; try again later.": (
+        "多次失败后账户已锁定，请稍后再试。"
+    ),
     "The sign-in form expired; please try again.": "登录表单已过期，请重试。",
     "Timer": "时限",
     "To bucket": "目标逾期段",
