@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
@@ -145,8 +146,19 @@ def book(
 
 
 @pytest.fixture(scope="module")
-def client(book: Book) -> Iterator[TestClient]:
-    app = create_app(book.engine, WebSettings())
+def app(book: Book) -> FastAPI:
+    return create_app(book.engine, WebSettings())
+
+
+@pytest.fixture(scope="module")
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def web(app: FastAPI) -> Iterator[TestClient]:
+    """A fresh client (own cookies) for page tests."""
     with TestClient(app, base_url="http://testserver") as c:
         yield c
 
