@@ -19,6 +19,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daihou.web.deps import CsrfFailed, NotAuthenticated, locale_of
@@ -134,6 +135,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RuntimeError)
     async def conflict(request: Request, exc: RuntimeError) -> Response:
         return _answer(request, 409, "conflict", str(exc))
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        # the database refused a value the checks let through (e.g. a NUL character
+        # in a PostgreSQL text): still bad input, never a server fault
+        log.info("database refused a value", extra={"error": str(exc.orig)[:200]})
+        return _answer(
+            request,
+            422,
+            "invalid",
+            "a value is not acceptable to the database: " + str(exc.orig)[:200],
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
