@@ -127,12 +127,16 @@ def run_clients(
                 else:
                     req = ("GET", "/api/v1/loans?per_page=50", col_api)
                 started = time.perf_counter()
-                answer = http.request(req[0], req[1], headers=req[2])
+                try:
+                    status = http.request(req[0], req[1], headers=req[2]).status_code
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
                 elapsed = time.perf_counter() - started
                 with lock:
-                    if answer.status_code != 200:
-                        failures.append(f"{kind} {req[1]}: {answer.status_code}")
-                    timings[kind].append(elapsed)
+                    if status != 200:
+                        failures.append(f"{kind} {req[1]}: {status}")
+                    else:
+                        timings[kind].append(elapsed)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for t in threads:
@@ -204,12 +208,20 @@ def main(argv: list[str] | None = None) -> int:
                 "--workers",
                 str(max(8, args.clients)),
             ]
-            server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            log = (folder / "server.log").open("wb")
+            server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
             wait_ready(base, server)
             run_clients(base, secrets, min(4, args.clients), 5)  # warm up
             started = time.perf_counter()
             timings = run_clients(base, secrets, args.clients, args.requests)
             wall = time.perf_counter() - started
+            errors = [
+                line
+                for line in (folder / "server.log").read_text(errors="replace").splitlines()
+                if "Error" in line
+            ]
+            if errors:
+                print(f"server log: {len(errors)} error lines, e.g. {errors[:3]}")
         finally:
             if server is not None:
                 server.terminate()

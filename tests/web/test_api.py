@@ -279,3 +279,14 @@ def test_health_metrics_and_offline_docs(client: TestClient) -> None:
     assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/api/v1/loans/{loan_id}/payments" in spec["paths"]
+
+
+def test_search_by_phone_finds_the_customers_loans(client: TestClient, book: Book) -> None:
+    phone = client.post(
+        "/api/v1/customers/C-W4/reveal",
+        json={"field": "phone", "reason": "search test"},
+        headers=book.headers("ops"),
+    ).json()["value"]
+    found = client.get(f"/api/v1/loans?q={phone}", headers=book.headers("ops")).json()
+    assert [i["loan_id"] for i in found["items"]] == ["W4"]
+    assert client.get(f"/api/v1/loans?q={phone}", headers=book.headers("col")).json()["items"] == []

@@ -38,7 +38,8 @@ def serve(
         engine.dispose()
         from daihou.db.engine import make_engine
 
-        engine = make_engine(db, pool_size=max(5, workers // 2), max_overflow=workers)
+        # one connection per request thread at most, within PostgreSQL's default limit
+        engine = make_engine(db, pool_size=min(workers, 20), max_overflow=10, pool_timeout=30)
     app = create_app(engine, WebSettings.from_env())
     if not plain_logs:
         configure_json_logging()

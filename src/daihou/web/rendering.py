@@ -40,6 +40,13 @@ def money(value: Decimal | str | None) -> str:
     return f"{sign}{int(whole):,}.{frac or '00'}"
 
 
+def percent(value: Decimal | str | None) -> str:
+    """A rate kept as a fraction (0.0435) shown as a percentage (4.35%)."""
+    if value is None:
+        return ""
+    return f"{(Decimal(value) * 100).normalize():f}%"
+
+
 def when(value: datetime | date | None) -> str:
     if value is None:
         return ""
@@ -52,6 +59,7 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters["money"] = money
     templates.env.filters["when"] = when
+    templates.env.filters["percent"] = percent
     templates.env.autoescape = True
     return templates
 

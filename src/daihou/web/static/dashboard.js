@@ -50,9 +50,9 @@
     tooltip: { formatter: function (p) {
       return r.rows[p.value[1]] + " → " + (L[r.columns[p.value[0]]] || r.columns[p.value[0]]) + ": " + (p.value[2] * 100).toFixed(2) + "%";
     } },
-    grid: { left: 50, right: 20, top: 10, bottom: 60 },
-    xAxis: { type: "category", name: L.to, data: r.columns.map(function (c) { return L[c] || c; }) },
-    yAxis: { type: "category", name: L.from, data: r.rows, inverse: true },
+    grid: { left: 50, right: 20, top: 24, bottom: 84 },
+    xAxis: { type: "category", name: L.to, nameLocation: "middle", nameGap: 24, data: r.columns.map(function (c) { return L[c] || c; }) },
+    yAxis: { type: "category", name: L.from, nameLocation: "start", data: r.rows, inverse: true },
     visualMap: { min: 0, max: 1, calculable: true, orient: "horizontal", left: "center", bottom: 0, itemHeight: 120 },
     series: [{ type: "heatmap", data: r.cells.map(function (c) { return [c[0], c[1], num(c[2])]; }),
       label: { show: true, formatter: function (p) { return (p.value[2] * 100).toFixed(0) + "%"; } } }]
