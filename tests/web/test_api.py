@@ -274,8 +274,11 @@ def test_health_metrics_and_offline_docs(client: TestClient) -> None:
     client.get("/api/v1/loans")
     metrics = client.get("/metrics").text
     assert 'daihou_http_requests_total{method="GET",route="/api/v1/loans",status="401"}' in metrics
-    docs = client.get("/docs").text
-    assert "https://" not in docs and "http://" not in docs
+    docs = client.get("/docs")
+    assert "https://" not in docs.text and "http://" not in docs.text
+    assert "default-src 'self'" in docs.headers["content-security-policy"]
+    page = client.get("/login")
+    assert "script-src 'self';" in page.headers["content-security-policy"]
     assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/api/v1/loans/{loan_id}/payments" in spec["paths"]

@@ -83,13 +83,13 @@ def sign_in(page: Page, user: str, then: str = "/") -> None:
     page.keyboard.type(user)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.keyboard.press("Enter")
 
 
 def test_sign_in_lands_on_the_role_home(page: Page) -> None:
     sign_in(page, "ops")
-    assert page.url.endswith("/loans")
+    page.wait_for_url("**/loans")
     _expect(page.locator("#loan-list")).to_contain_text("W1")
     _expect(page.locator("header nav")).to_contain_text("贷款")
 
@@ -99,8 +99,8 @@ def test_operations_posts_a_payment_and_sees_it(page: Page) -> None:
     page.get_by_label("金额").first.fill("123.45")
     page.get_by_label("渠道").select_option("counter")
     page.get_by_label("流水号").fill("browser-pay-1")
-    page.get_by_role("button", name="提交还款").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="提交还款").click()
     _expect(page.locator("p.notice")).to_contain_text("已入账交易")
     row = page.locator("#transactions tr", has_text="browser-pay-1")
     _expect(row).to_contain_text("123.45")
@@ -131,8 +131,8 @@ def test_complaint_intake(page: Page) -> None:
     page.get_by_label("类别").select_option("harassment")
     page.get_by_label("贷款编号").fill("W1")
     page.get_by_label("描述").fill("browser intake: calls after 21:00")
-    page.get_by_role("button", name="提交投诉").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="提交投诉").click()
     _expect(page.locator("p.notice")).to_contain_text("投诉已受理")
 
 
