@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from daihou.web import docs, errors, headers, observability
+from daihou.web import docs, errors, observability
 from daihou.web.rendering import NavItem, make_templates
 from daihou.web.settings import WebSettings
 
@@ -56,7 +56,6 @@ def create_app(engine: Engine, settings: WebSettings | None = None) -> FastAPI:
     app.state.nav = sorted(nav, key=lambda item: item.order)
     docs.install(app)  # mounts /static/swagger: before /static, which would shadow it
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    headers.install(app)
     observability.install(app)
     errors.install(app)
     return app

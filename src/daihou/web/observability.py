@@ -6,7 +6,6 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +18,9 @@ from prometheus_client import (
     generate_latest,
 )
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from daihou.web.headers import security_headers
 
 access_log = logging.getLogger("daihou.web.access")
 
@@ -58,15 +60,61 @@ def configure_json_logging(level: int = logging.INFO) -> None:
 API_PREFIX = "/api/v1"
 
 
-def route_label(request: Request) -> str:
+def route_label(scope: Scope) -> str:
     """The route template (``/api/v1/loans/{loan_id}``), never the raw path, so metric
     labels stay few. Routers included with a prefix report their path without it."""
-    path = getattr(request.scope.get("route"), "path", None)
+    path = getattr(scope.get("route"), "path", None)
     if not path:
         return "unmatched"
-    if request.url.path.startswith(API_PREFIX + "/") and not path.startswith(API_PREFIX):
+    if str(scope.get("path", "")).startswith(API_PREFIX + "/") and not path.startswith(API_PREFIX):
         return API_PREFIX + str(path)
     return str(path)
+
+
+class Observe:
+    """Pure ASGI middleware (no per-request task or body copy): security headers on
+    every answer, then a metric sample and one access-log line per request."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        extra = security_headers(str(scope.get("path", "")))
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = route_label(scope)
+            method = str(scope.get("method", ""))
+            self.requests.labels(method, route, str(status)).inc()
+            self.latency.labels(method, route).observe(elapsed)
+            actor = scope.get("state", {}).get("actor")
+            access_log.info(
+                "request",
+                extra={
+                    "method": method,
+                    "path": scope.get("path"),
+                    "route": route,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                    "user": getattr(actor, "user_id", None),
+                },
+            )
 
 
 def install(app: FastAPI) -> None:
@@ -85,34 +133,7 @@ def install(app: FastAPI) -> None:
         registry=registry,
     )
     app.state.metrics_registry = registry
-
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            elapsed = time.perf_counter() - start
-            route = route_label(request)
-            requests.labels(request.method, route, str(status)).inc()
-            latency.labels(request.method, route).observe(elapsed)
-            actor = getattr(request.state, "actor", None)
-            access_log.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.url.path,
-                    "route": route,
-                    "status": status,
-                    "ms": round(elapsed * 1000, 2),
-                    "user": getattr(actor, "user_id", None),
-                },
-            )
+    app.add_middleware(Observe, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
