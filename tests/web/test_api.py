@@ -293,3 +293,21 @@ def test_search_by_phone_finds_the_customers_loans(client: TestClient, book: Boo
     found = client.get(f"/api/v1/loans?q={phone}", headers=book.headers("ops")).json()
     assert [i["loan_id"] for i in found["items"]] == ["W4"]
     assert client.get(f"/api/v1/loans?q={phone}", headers=book.headers("col")).json()["items"] == []
+
+
+def test_reads_do_not_wait_for_a_writer(client: TestClient, book: Book) -> None:
+    """A GET is answered while another connection holds a write transaction (on
+    SQLite the database write lock, on PostgreSQL the loan's row lock)."""
+    import time
+
+    from sqlalchemy import text
+
+    with book.engine.connect() as writer:
+        writer.begin()
+        writer.execute(text("UPDATE loans SET version = version WHERE id = 'W1'"))
+        started = time.monotonic()
+        answer = client.get("/api/v1/loans/W1", headers=book.headers("risk"))
+        waited = time.monotonic() - started
+        writer.rollback()
+    assert answer.status_code == 200, answer.text
+    assert waited < 10  # the write lock's busy timeout is 30 s

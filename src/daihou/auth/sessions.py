@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -97,9 +98,30 @@ def resume_session(
     if user is None or not user.active:
         return None
     if now - row.last_seen_at >= timedelta(seconds=settings.touch_seconds):
-        row.last_seen_at = now
-        session.flush()
+        _touch(
+            session,
+            update(WebSession).where(WebSession.id_hash == row.id_hash),
+            now,
+            "last_seen_at",
+        )
     return Resumed(actor_of(user), row.csrf_token, row.expires_at)
+
+
+def _touch(session: Session, statement: Update, now: datetime, column: str) -> None:
+    """Best effort: record when a session or token was last used. In a read-only
+    request on SQLite the write can lose a race with another writer; the use is then
+    recorded by a later request rather than failing this one."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:  # wait briefly for the write lock, not the usual 30 s
+        session.execute(text("PRAGMA busy_timeout=200"))
+    try:
+        with session.begin_nested():
+            session.execute(statement.values({column: now}))
+    except OperationalError:
+        pass
+    finally:
+        if sqlite:
+            session.execute(text("PRAGMA busy_timeout=30000"))
 
 
 def end_session(session: Session, raw: str, *, now: datetime) -> bool:
@@ -211,8 +233,7 @@ def token_actor(session: Session, raw: str, *, now: datetime) -> Actor | None:
     if user is None or not user.active:
         return None
     if row.last_used_at is None or now - row.last_used_at >= timedelta(minutes=1):
-        row.last_used_at = now
-        session.flush()
+        _touch(session, update(ApiToken).where(ApiToken.id == row.id), now, "last_used_at")
     return actor_of(user)
 
 

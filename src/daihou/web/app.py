@@ -44,6 +44,7 @@ def create_app(engine: Engine, settings: WebSettings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.engine = engine
+    app.state.read_engine = engine.execution_options(sqlite_deferred=True)
     app.state.settings = settings
     app.state.templates = make_templates()
     nav: list[NavItem] = []

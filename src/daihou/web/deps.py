@@ -54,8 +54,11 @@ def settings_of(request: Request) -> WebSettings:
 
 def db_session(request: Request) -> Iterator[Session]:
     """One unit of work per request: committed when the route returns, rolled back
-    when it raises (before the response is sent)."""
-    with transaction(request.app.state.engine) as session:
+    when it raises (before the response is sent). GET requests read: on SQLite their
+    transaction is deferred, so they do not wait for the write lock."""
+    state = request.app.state
+    engine = state.read_engine if request.method in SAFE_METHODS else state.engine
+    with transaction(engine) as session:
         yield session
 
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daihou.web.deps import CsrfFailed, NotAuthenticated, locale_of
@@ -147,6 +147,14 @@ def install(app: FastAPI) -> None:
             "invalid",
             "a value is not acceptable to the database: " + str(exc.orig)[:200],
         )
+
+    @app.exception_handler(OperationalError)
+    async def busy(request: Request, exc: OperationalError) -> Response:
+        # the database is locked or unreachable: not the caller's fault; retryable
+        log.warning("database unavailable", extra={"error": str(exc.orig)[:200]})
+        response = _answer(request, 503, "unavailable", "the database is busy; try again")
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
