@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
@@ -52,11 +51,3 @@ ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": Error, "description": "not found"},
     422: {"model": Error, "description": "bad input (field named)"},
 }
-
-
-PageParam = Annotated[int, Field(ge=1, le=1_000_000)]
-PerPageParam = Annotated[int, Field(ge=1, le=200)]
-
-
-def as_of(value: date | None, default: date) -> date:
-    return value or default
