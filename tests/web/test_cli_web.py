@@ -7,6 +7,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -33,7 +34,8 @@ def test_token_create_use_revoke(book: Book, client: TestClient) -> None:
     assert unknown.exit_code == 1
 
 
-def test_serve_answers_and_logs_json(book: Book) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_serve_answers_and_logs_json(book: Book, processes: int) -> None:
     port = free_port()
     server = subprocess.Popen(
         [
@@ -45,6 +47,8 @@ def test_serve_answers_and_logs_json(book: Book) -> None:
             str(port),
             "--db",
             book.url,
+            "--processes",
+            str(processes),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

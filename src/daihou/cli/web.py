@@ -12,44 +12,54 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from daihou.cli.common import DbOption, console, engine_for, unit_of_work
+from daihou.cli.common import DbOption, console, unit_of_work
 from daihou.cli.users import refused
 
 
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", help="Worker threads for requests")] = 40,
+    workers: Annotated[int, typer.Option("--workers", help="Request threads per process")] = 40,
+    processes: Annotated[
+        int, typer.Option("--processes", help="Worker processes (PostgreSQL: one per core)")
+    ] = 1,
     plain_logs: Annotated[
         bool, typer.Option("--plain-logs", help="Human-readable logs instead of JSON lines")
     ] = False,
     db: DbOption = None,
 ) -> None:
     """Run the web workbench and the REST API (uvicorn) on the configured database."""
-    import anyio.to_thread
+    import os
+
     import uvicorn
 
-    from daihou.web.app import create_app
+    from daihou.db.engine import database_url, make_engine
+    from daihou.web.app import create_app, limit_threads, pool_options
     from daihou.web.observability import configure_json_logging
     from daihou.web.settings import WebSettings
 
-    engine = engine_for(db)
-    if engine.dialect.name == "postgresql":
-        engine.dispose()
-        from daihou.db.engine import make_engine
-
-        # one connection per request thread at most, within PostgreSQL's default limit
-        engine = make_engine(db, pool_size=min(workers, 20), max_overflow=10, pool_timeout=30)
-    app = create_app(engine, WebSettings.from_env())
+    url = database_url(db)
+    os.environ["DAIHOU_WEB_THREADS"] = str(workers)
+    console.print(f"daihou serving on http://{host}:{port}  (API docs: /docs)", highlight=False)
+    if processes > 1:
+        os.environ["DAIHOU_DATABASE_URL"] = url
+        os.environ["DAIHOU_WEB_JSON_LOGS"] = "0" if plain_logs else "1"
+        uvicorn.run(
+            "daihou.web.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_config=None,
+            access_log=False,
+        )
+        return
+    app = create_app(make_engine(url, **pool_options(url, workers)), WebSettings.from_env())
     if not plain_logs:
         configure_json_logging()
-
-    async def _limit_threads() -> None:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = workers
-
-    app.router.on_startup.append(_limit_threads)
-    console.print(f"daihou serving on http://{host}:{port}  (API docs: /docs)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        limit_threads(app, workers), host=host, port=port, log_config=None, access_log=False
+    )
 
 
 def token_create(

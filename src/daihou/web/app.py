@@ -60,3 +60,41 @@ def create_app(engine: Engine, settings: WebSettings | None = None) -> FastAPI:
     observability.install(app)
     errors.install(app)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The application for ``daihou serve --processes N``: each worker process builds
+    its own engine from ``DAIHOU_DATABASE_URL`` (set by ``serve``)."""
+    import os
+
+    from daihou.db.engine import make_engine
+    from daihou.web.observability import configure_json_logging
+
+    if os.environ.get("DAIHOU_WEB_JSON_LOGS", "1") == "1":
+        configure_json_logging()
+    threads = int(os.environ.get("DAIHOU_WEB_THREADS", "40"))
+    engine = make_engine(None, **pool_options(os.environ["DAIHOU_DATABASE_URL"], threads))
+    return limit_threads(create_app(engine, WebSettings.from_env()), threads)
+
+
+def limit_threads(app: FastAPI, threads: int) -> FastAPI:
+    """At most ``threads`` requests run at once in one process (sync routes run in
+    anyio's worker threads)."""
+
+    async def _limit() -> None:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+
+    app.router.on_startup.append(_limit)
+    return app
+
+
+def pool_options(url: str, threads: int) -> dict[str, int]:
+    """Connection pool for ``threads`` request threads: one connection each at most,
+    within PostgreSQL's default connection limit."""
+    from daihou.db.engine import database_url
+
+    if not database_url(url).startswith("postgresql"):
+        return {}
+    return {"pool_size": min(threads, 20), "max_overflow": 10, "pool_timeout": 30}
