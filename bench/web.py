@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=40, help="per client")
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--processes", type=int, default=1, help="daihou serve --processes")
     parser.add_argument("--ci", action="store_true", help="500 loans, 8 clients × 20")
     args = parser.parse_args(argv)
     if args.ci:
@@ -207,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                 "--plain-logs",
                 "--workers",
                 str(max(8, args.clients)),
+                "--processes",
+                str(args.processes),
             ]
             log = (folder / "server.log").open("wb")
             server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
@@ -235,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
                 admin.dispose()
     total = sum(len(v) for v in timings.values())
     print(f"database:   {database_url(url).split(':', 1)[0]}")
-    print(f"loans:      {args.loans:,}; clients: {args.clients}; requests: {total:,}")
+    print(
+        f"loans:      {args.loans:,}; clients: {args.clients}; "
+        f"server processes: {args.processes}; requests: {total:,}"
+    )
     print(f"throughput: {total / wall:.1f} requests/s over {wall:.1f} s")
     print(f"{'kind':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
     for kind, values in timings.items():
