@@ -212,6 +212,19 @@ def test_complaint_intake_and_queue(web: TestClient) -> None:
     assert "data-due=" in queue and "剩余" in queue
     detail = web.get(f"/complaints/{number.group(1)}")
     assert detail.status_code == 200 and "page intake" in detail.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', detail.text)
+    assert csrf is not None and 'action="/complaints/' in detail.text
+    answered = web.post(
+        f"/complaints/{number.group(1)}/response",
+        data={"note": "called the customer back", "csrf_token": csrf.group(1)},
+    )
+    assert answered.status_code == 200 and "已记录首次响应" in answered.text
+    assert "记录响应" not in answered.text  # responded: the form is gone
+    again = web.post(
+        f"/complaints/{number.group(1)}/response",
+        data={"note": "twice", "csrf_token": csrf.group(1)},
+    )
+    assert again.status_code == 422
 
 
 def test_admin_creates_user_with_roles(web: TestClient) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from daihou.auth.permissions import authorize
+from daihou.auth.permissions import authorize, is_allowed
 from daihou.compliance.complaints import service
 from daihou.compliance.complaints.sla import CATEGORIES, CHANNELS, PRIORITIES, timers
 from daihou.web.deps import CurrentCtx
@@ -113,4 +113,22 @@ def detail(request: Request, complaint_id: int, ctx: CurrentCtx) -> HTMLResponse
         {"t": t, "text": countdown(t.due_at, ctx.now, ctx.locale)}
         for t in timers(complaint, now=ctx.now)
     ]
-    return page(request, ctx, "complaints/detail.html", c=complaint, timers=items, events=events)
+    return page(
+        request,
+        ctx,
+        "complaints/detail.html",
+        c=complaint,
+        timers=items,
+        events=events,
+        can_respond=complaint.state == "received" and is_allowed(ctx.actor, "complaint.handle"),
+    )
+
+
+@router.post("/complaints/{complaint_id}/response")
+def respond(
+    complaint_id: int, ctx: CurrentCtx, note: Annotated[str, Form(max_length=4000)]
+) -> Response:
+    """First response to the complainant (stops the response timer)."""
+    service.respond(ctx.session, actor=ctx.actor, complaint_id=complaint_id, note=note, at=ctx.now)
+    _ = translator(ctx.locale)
+    return see_other(f"/complaints/{complaint_id}", notice=_("Response recorded"))
