@@ -20,6 +20,7 @@ from daihou.cli import (
     plans,
     servicing,
     users,
+    web,
 )
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ agencies.register(app)
 payment_batch.register(app)
 notify.register(app)
 plans.register(app)
+web.register(app)
 
 
 def main() -> None:

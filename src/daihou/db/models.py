@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
+from daihou.auth.session_models import ApiToken, WebSession
 from daihou.collection.agencies.models import Agency, AgencyNote, Placement, PlacementBatch
 from daihou.collection.approval_models import (
     ApprovalRequest,
@@ -47,6 +48,7 @@ __all__ = [
     "Agency",
     "AgencyNote",
     "Allocation",
+    "ApiToken",
     "ApprovalRequest",
     "AuditRecord",
     "Base",
@@ -96,5 +98,6 @@ __all__ = [
     "Transaction",
     "User",
     "UserRole",
+    "WebSession",
     "WriteOff",
 ]

@@ -466,6 +466,33 @@ def upgrade() -> None:
     op.create_index(op.f("ix_users_agency_id"), "users", ["agency_id"], unique=False)
     op.create_index(op.f("ix_users_team"), "users", ["team"], unique=False)
     op.create_table(
+        "api_tokens",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("revoked_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["username"],
+            ["users.username"],
+            name=op.f("fk_api_tokens_username_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
+    )
+    op.create_index("ix_api_tokens_username", "api_tokens", ["username"], unique=False)
+    op.create_table(
         "collectors",
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("tier", sa.String(length=12), nullable=False),
@@ -617,6 +644,24 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("username", "role", name=op.f("pk_user_roles")),
     )
+    op.create_table(
+        "web_sessions",
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("ended_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["username"],
+            ["users.username"],
+            name=op.f("fk_web_sessions_username_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_web_sessions")),
+    )
+    op.create_index(op.f("ix_web_sessions_username"), "web_sessions", ["username"], unique=False)
     op.create_table(
         "class_changes",
         sa.Column(
@@ -1642,6 +1687,8 @@ def downgrade() -> None:
     op.drop_table("class_overrides")
     op.drop_index(op.f("ix_class_changes_loan_id"), table_name="class_changes")
     op.drop_table("class_changes")
+    op.drop_index(op.f("ix_web_sessions_username"), table_name="web_sessions")
+    op.drop_table("web_sessions")
     op.drop_table("user_roles")
     op.drop_index(op.f("ix_privacy_reveals_customer_id"), table_name="privacy_reveals")
     op.drop_index(op.f("ix_privacy_reveals_actor_id"), table_name="privacy_reveals")
@@ -1657,6 +1704,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_language_flags_agency_id"), table_name="language_flags")
     op.drop_table("language_flags")
     op.drop_table("collectors")
+    op.drop_index("ix_api_tokens_username", table_name="api_tokens")
+    op.drop_table("api_tokens")
     op.drop_index(op.f("ix_users_team"), table_name="users")
     op.drop_index(op.f("ix_users_agency_id"), table_name="users")
     op.drop_table("users")
