@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM, Actor
@@ -193,27 +193,33 @@ def evaluate_contact_status(
     """Mark the cases that lost contact on ``business_date`` (set-based; idempotent)."""
     basis = authorize(actor, "collections.run")
     days = settings_of(pack).lost_contact_days
-    c = CollectionCase
-    ids = list(session.scalars(select(c.id).where(lost_contact_condition(business_date, days))))
-    cases = cast(Table, CollectionCase.__table__)
-    changes = cast(Table, CaseStatusChange.__table__)
+    c, ch = CollectionCase, CaseStatusChange
+    ids = sorted(
+        session.scalars(
+            update(c)
+            .where(lost_contact_condition(business_date, days))
+            .values(contact_status="lost", lost_contact_since=business_date)
+            .returning(c.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
     reason = f"no right-party contact for {days} days and every known number exhausted"
-    if ids:
-        session.execute(
-            update(cases)
-            .where(cases.c.id == bindparam("b_id"))
-            .values(contact_status="lost", lost_contact_since=business_date),
-            [{"b_id": i} for i in ids],
+    recorded = exists().where(
+        ch.case_id == c.id,
+        ch.business_date == business_date,
+        ch.field == "contact",
+        ch.new_value == "lost",
+    )
+    columns = ["case_id", "business_date", "field", "old_value", "new_value", "reason", "actor"]
+    values = (business_date, "contact", "reachable", "lost", reason, actor.user_id)
+    session.execute(
+        insert(ch).from_select(
+            columns,
+            select(c.id, *(literal(v) for v in values)).where(
+                c.contact_status == "lost", c.lost_contact_since == business_date, ~recorded
+            ),
         )
-        change = {
-            "business_date": business_date,
-            "field": "contact",
-            "old_value": "reachable",
-            "new_value": "lost",
-            "reason": reason,
-            "actor": actor.user_id,
-        }
-        session.execute(insert(changes), [change | {"case_id": i} for i in ids])
+    )
     session.expire_all()
     if ids:
         audit(
