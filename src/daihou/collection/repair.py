@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, insert, literal, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, exists, insert, literal, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
@@ -148,11 +148,10 @@ def _exhausted(phone_hash: Any, case_id: Any, cutoff: date) -> ColumnElement[boo
     )
 
 
-def lost_contact_condition(business_date: date, days: int) -> ColumnElement[bool]:
-    """The SQL condition on ``collection_cases`` of the rule in the module docstring."""
-    c, log, point, cust = CollectionCase, ContactLog, ContactPoint, Customer
+def lost_case_ids(business_date: date, days: int) -> Select[tuple[int]]:
+    """The ids of the cases that meet the rule in the module docstring on the date."""
+    c, log, point, cust = aliased(CollectionCase), ContactLog, ContactPoint, Customer
     cutoff = business_date - timedelta(days=days)
-    on_file = select(cust.phone_hash).where(cust.id == c.customer_id).correlate(c).scalar_subquery()
     tried = exists().where(
         log.case_id == c.id,
         log.party == "borrower",
@@ -171,15 +170,19 @@ def lost_contact_condition(business_date: date, days: int) -> ColumnElement[bool
         point.found_on <= business_date,
         ~_exhausted(point.phone_hash, c.id, cutoff),
     )
-    return and_(
-        c.status == "open",
-        c.contact_status == "reachable",
-        c.opened_on <= cutoff,
-        or_(c.last_rpc_on.is_(None), c.last_rpc_on <= cutoff),
-        ~repaired,
-        tried,
-        or_(on_file.is_(None), _exhausted(on_file, c.id, cutoff)),
-        ~live_repair,
+    return (
+        select(c.id)
+        .join(cust, cust.id == c.customer_id)
+        .where(
+            c.status == "open",
+            c.contact_status == "reachable",
+            c.opened_on <= cutoff,
+            or_(c.last_rpc_on.is_(None), c.last_rpc_on <= cutoff),
+            ~repaired,
+            tried,
+            or_(cust.phone_hash.is_(None), _exhausted(cust.phone_hash, c.id, cutoff)),
+            ~live_repair,
+        )
     )
 
 
@@ -197,7 +200,7 @@ def evaluate_contact_status(
     ids = sorted(
         session.scalars(
             update(c)
-            .where(lost_contact_condition(business_date, days))
+            .where(c.id.in_(lost_case_ids(business_date, days)))
             .values(contact_status="lost", lost_contact_since=business_date)
             .returning(c.id)
             .execution_options(synchronize_session=False)
