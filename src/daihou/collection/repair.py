@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from daihou.auth.actor import SYSTEM, Actor
@@ -136,7 +136,7 @@ class ContactStatusRun:
 
 def _exhausted(phone_hash: Any, case_id: Any, cutoff: date) -> ColumnElement[bool]:
     log = ContactLog
-    return exists().where(
+    condition = exists().where(
         log.case_id == case_id,
         log.phone_hash == phone_hash,
         log.party == "borrower",
@@ -146,6 +146,9 @@ def _exhausted(phone_hash: Any, case_id: Any, cutoff: date) -> ColumnElement[boo
             log.outcome == "invalid-number",
         ),
     )
+    # correlate the case (and the repair) to whichever enclosing query holds them: a
+    # nested EXISTS would otherwise bring its own copy of the case table
+    return condition.correlate_except(log)
 
 
 def lost_case_ids(business_date: date, days: int) -> Select[tuple[int]]:
@@ -207,22 +210,16 @@ def evaluate_contact_status(
         ).all()
     )
     reason = f"no right-party contact for {days} days and every known number exhausted"
-    recorded = exists().where(
-        ch.case_id == c.id,
-        ch.business_date == business_date,
-        ch.field == "contact",
-        ch.new_value == "lost",
-    )
-    columns = ["case_id", "business_date", "field", "old_value", "new_value", "reason", "actor"]
-    values = (business_date, "contact", "reachable", "lost", reason, actor.user_id)
-    session.execute(
-        insert(ch).from_select(
-            columns,
-            select(c.id, *(literal(v) for v in values)).where(
-                c.contact_status == "lost", c.lost_contact_since == business_date, ~recorded
-            ),
-        )
-    )
+    if ids:  # exactly the cases this run changed: the UPDATE only takes reachable ones
+        change = {
+            "business_date": business_date,
+            "field": "contact",
+            "old_value": "reachable",
+            "new_value": "lost",
+            "reason": reason,
+            "actor": actor.user_id,
+        }
+        session.execute(insert(ch), [change | {"case_id": i} for i in ids])
     session.expire_all()
     if ids:
         audit(
