@@ -311,10 +311,16 @@ def _pct(part: Decimal, whole: Decimal) -> Decimal:
 
 
 def kept_rates(
-    session: Session, *, since: date, until: date, collector: str | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    since: date,
+    until: date,
+    collector: str | None = None,
 ) -> list[KeptRate]:
     """Kept rate (兑现率) per collector over promises settled from ``since`` through
-    ``until``; cancelled and still open promises do not count."""
+    ``until``; cancelled and still open promises do not count. Needs ``kpi.view``."""
+    authorize(actor, "kpi.view")
     p = PromiseToPay
     is_kept = p.status == "kept"
     query = (
