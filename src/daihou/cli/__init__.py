@@ -10,6 +10,7 @@ from daihou.cli import (
     collections,
     complaints,
     compliance_data,
+    contacts,
     demo,
     eod,
     gate,
@@ -46,6 +47,7 @@ payment_batch.register(app)
 notify.register(app)
 plans.register(app)
 web.register(app)
+contacts.register(app)
 
 
 def main() -> None:

@@ -11,6 +11,13 @@ from daihou.collection.approval_models import (
     RepaymentPlan,
     WriteOff,
 )
+from daihou.collection.contact_models import (
+    ContactLog,
+    ContactPoint,
+    FieldVisit,
+    PromiseToPay,
+    VisitPhoto,
+)
 from daihou.collection.legal.models import LegalCost, LegalEvidence, LegalFile, LegalStageChange
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.tables import (
@@ -64,12 +71,15 @@ __all__ = [
     "ComplaintEvent",
     "ContactAttempt",
     "ContactDenial",
+    "ContactLog",
+    "ContactPoint",
     "Customer",
     "DailyKpi",
     "Document",
     "EodAccrualWork",
     "EodRun",
     "EodWork",
+    "FieldVisit",
     "Hold",
     "Installment",
     "JournalEntry",
@@ -92,12 +102,14 @@ __all__ = [
     "PlacementBatch",
     "PlanStatusChange",
     "PrivacyReveal",
+    "PromiseToPay",
     "RateChange",
     "RepaymentPlan",
     "SystemState",
     "Transaction",
     "User",
     "UserRole",
+    "VisitPhoto",
     "WebSession",
     "WriteOff",
 ]

@@ -1183,6 +1183,138 @@ def upgrade() -> None:
         op.f("ix_complaint_events_complaint_id"), "complaint_events", ["complaint_id"], unique=False
     )
     op.create_table(
+        "contact_logs",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("direction", sa.String(length=8), nullable=False),
+        sa.Column("party", sa.String(length=16), nullable=False),
+        sa.Column("outcome", sa.String(length=24), nullable=False),
+        sa.Column("rpc", sa.Boolean(), nullable=False),
+        sa.Column("phone", sa.String(length=512), nullable=True),
+        sa.Column("phone_hash", sa.String(length=100), nullable=True),
+        sa.Column("duration_seconds", sa.Integer(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("note_flagged", sa.Boolean(), nullable=False),
+        sa.Column("attitude", sa.String(length=24), nullable=True),
+        sa.Column("next_action", sa.String(length=24), nullable=True),
+        sa.Column("next_action_on", sa.Date(), nullable=True),
+        sa.Column("task_id", sa.BigInteger(), nullable=True),
+        sa.Column("collector", sa.String(length=64), nullable=False),
+        sa.Column("organisation", sa.String(length=64), nullable=False),
+        sa.Column("at_utc", sa.DateTime(), nullable=False),
+        sa.Column("contact_date", sa.Date(), nullable=False),
+        sa.Column(
+            "attempt_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("hold_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("basis", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"],
+            ["contact_attempts.id"],
+            name=op.f("fk_contact_logs_attempt_id_contact_attempts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["collection_cases.id"],
+            name=op.f("fk_contact_logs_case_id_collection_cases"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["hold_id"], ["contact_holds.id"], name=op.f("fk_contact_logs_hold_id_contact_holds")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_logs")),
+    )
+    op.create_index(
+        "ix_contact_logs_case_date", "contact_logs", ["case_id", "contact_date"], unique=False
+    )
+    op.create_index(
+        "ix_contact_logs_collector_date",
+        "contact_logs",
+        ["collector", "contact_date"],
+        unique=False,
+    )
+    op.create_index("ix_contact_logs_phone_hash", "contact_logs", ["phone_hash"], unique=False)
+    op.create_table(
+        "contact_points",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("party", sa.String(length=16), nullable=False),
+        sa.Column("phone", sa.String(length=512), nullable=True),
+        sa.Column("phone_hash", sa.String(length=100), nullable=True),
+        sa.Column("detail", sa.String(length=1024), nullable=True),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("verified", sa.Boolean(), nullable=False),
+        sa.Column("found_on", sa.Date(), nullable=False),
+        sa.Column("recorded_by", sa.String(length=64), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["collection_cases.id"],
+            name=op.f("fk_contact_points_case_id_collection_cases"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_points")),
+    )
+    op.create_index(op.f("ix_contact_points_case_id"), "contact_points", ["case_id"], unique=False)
+    op.create_index(
+        op.f("ix_contact_points_phone_hash"), "contact_points", ["phone_hash"], unique=False
+    )
+    op.create_table(
+        "field_visits",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("planned_on", sa.Date(), nullable=True),
+        sa.Column("planned_by", sa.String(length=64), nullable=True),
+        sa.Column("place", sa.String(length=1024), nullable=False),
+        sa.Column("visitors", sa.String(length=256), nullable=False),
+        sa.Column("visited_at", sa.DateTime(), nullable=True),
+        sa.Column("visit_date", sa.Date(), nullable=True),
+        sa.Column("result", sa.String(length=24), nullable=True),
+        sa.Column("failed", sa.Boolean(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("recorded_by", sa.String(length=64), nullable=True),
+        sa.Column(
+            "attempt_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"],
+            ["contact_attempts.id"],
+            name=op.f("fk_field_visits_attempt_id_contact_attempts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["collection_cases.id"],
+            name=op.f("fk_field_visits_case_id_collection_cases"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_field_visits")),
+    )
+    op.create_index(op.f("ix_field_visits_case_id"), "field_visits", ["case_id"], unique=False)
+    op.create_table(
         "journal_entries",
         sa.Column(
             "id",
@@ -1480,6 +1612,67 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "promises_to_pay",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "contact_log_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("visit_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("made_on", sa.Date(), nullable=False),
+        sa.Column("promised_on", sa.Date(), nullable=False),
+        sa.Column("grace_days", sa.Integer(), nullable=False),
+        sa.Column("tolerance", sa.BigInteger(), nullable=False),
+        sa.Column("until", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("paid", sa.BigInteger(), nullable=True),
+        sa.Column("resolved_on", sa.Date(), nullable=True),
+        sa.Column("collector", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["collection_cases.id"],
+            name=op.f("fk_promises_to_pay_case_id_collection_cases"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_log_id"],
+            ["contact_logs.id"],
+            name=op.f("fk_promises_to_pay_contact_log_id_contact_logs"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["visit_id"], ["field_visits.id"], name=op.f("fk_promises_to_pay_visit_id_field_visits")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_promises_to_pay")),
+    )
+    op.create_index(
+        "ix_promises_collector_resolved",
+        "promises_to_pay",
+        ["collector", "resolved_on"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_promises_status_until", "promises_to_pay", ["status", "until"], unique=False
+    )
+    op.create_index(
+        op.f("ix_promises_to_pay_case_id"), "promises_to_pay", ["case_id"], unique=False
+    )
+    op.create_index(
+        "uq_promises_open_case",
+        "promises_to_pay",
+        ["case_id"],
+        unique=True,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    )
+    op.create_table(
         "repayment_plans",
         sa.Column(
             "id",
@@ -1536,6 +1729,27 @@ def upgrade() -> None:
         op.f("ix_repayment_plans_loan_id"), "repayment_plans", ["loan_id"], unique=False
     )
     op.create_index("ix_repayment_plans_status", "repayment_plans", ["status"], unique=False)
+    op.create_table(
+        "visit_photos",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("visit_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("path", sa.String(length=256), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("filename", sa.String(length=256), nullable=False),
+        sa.Column("uploaded_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["visit_id"], ["field_visits.id"], name=op.f("fk_visit_photos_visit_id_field_visits")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_visit_photos")),
+    )
+    op.create_index(op.f("ix_visit_photos_visit_id"), "visit_photos", ["visit_id"], unique=False)
     op.create_table(
         "writeoffs",
         sa.Column(
@@ -1606,9 +1820,21 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_plan_status_changes_plan_id"), table_name="plan_status_changes")
     op.drop_table("plan_status_changes")
     op.drop_table("writeoffs")
+    op.drop_index(op.f("ix_visit_photos_visit_id"), table_name="visit_photos")
+    op.drop_table("visit_photos")
     op.drop_index("ix_repayment_plans_status", table_name="repayment_plans")
     op.drop_index(op.f("ix_repayment_plans_loan_id"), table_name="repayment_plans")
     op.drop_table("repayment_plans")
+    op.drop_index(
+        "uq_promises_open_case",
+        table_name="promises_to_pay",
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    )
+    op.drop_index(op.f("ix_promises_to_pay_case_id"), table_name="promises_to_pay")
+    op.drop_index("ix_promises_status_until", table_name="promises_to_pay")
+    op.drop_index("ix_promises_collector_resolved", table_name="promises_to_pay")
+    op.drop_table("promises_to_pay")
     op.drop_index(op.f("ix_legal_stage_changes_legal_file_id"), table_name="legal_stage_changes")
     op.drop_table("legal_stage_changes")
     op.drop_table("legal_evidence")
@@ -1644,6 +1870,15 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_journal_entries_transaction_id"), table_name="journal_entries")
     op.drop_index(op.f("ix_journal_entries_loan_id"), table_name="journal_entries")
     op.drop_table("journal_entries")
+    op.drop_index(op.f("ix_field_visits_case_id"), table_name="field_visits")
+    op.drop_table("field_visits")
+    op.drop_index(op.f("ix_contact_points_phone_hash"), table_name="contact_points")
+    op.drop_index(op.f("ix_contact_points_case_id"), table_name="contact_points")
+    op.drop_table("contact_points")
+    op.drop_index("ix_contact_logs_phone_hash", table_name="contact_logs")
+    op.drop_index("ix_contact_logs_collector_date", table_name="contact_logs")
+    op.drop_index("ix_contact_logs_case_date", table_name="contact_logs")
+    op.drop_table("contact_logs")
     op.drop_index(op.f("ix_complaint_events_complaint_id"), table_name="complaint_events")
     op.drop_table("complaint_events")
     op.drop_index("ix_treatments_status_action", table_name="collection_treatments")
