@@ -50,5 +50,14 @@ web.register(app)
 contacts.register(app)
 
 
+@app.callback()
+def _startup() -> None:
+    """Every command: the contact gate reads open promises and lost contact from the
+    collection cases (whatever asks it: collectors, the collections run, the worker)."""
+    from daihou.collection.gate_providers import register_case_providers
+
+    register_case_providers()
+
+
 def main() -> None:
     app()

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from daihou.collection.gate_providers import register_case_providers
 from daihou.web import docs, errors, observability
 from daihou.web.rendering import NavItem, make_templates
 from daihou.web.settings import WebSettings
@@ -35,6 +36,7 @@ Errors are JSON: `{"error", "message", "field"}`.
 
 def create_app(engine: Engine, settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
+    register_case_providers()  # the gate sees promises and lost contact from the cases
     app = FastAPI(
         title="daihou",
         version="1",
