@@ -231,3 +231,55 @@ def test_reassign_to_the_same_collector_is_refused(book: Engine) -> None:
     case = _cases(book)[0]
     with transaction(book) as s, pytest.raises(ValueError, match="already worked"):
         reassign_case(s, case_id=case.id, to_user_id="desk-a", reason="x", actor=SUP1)
+
+
+def test_reminder_calls_before_a_due_date_go_to_the_call_desk(book: Engine) -> None:
+    """A call the day before a due date has no case yet, so no case owner: the call desk
+    takes it, shared by load, and no collector task is left without an owner."""
+    add_collector(book, "desk1", "desk")
+    add_collector(book, "desk2", "desk")
+    add_collector(book, "jun1", "junior")
+    eve = FIRST_DUE - timedelta(days=2)  # the run for this date plans the due-1 calls
+    run_eod(book, through=eve)
+    run_collections(book, eve)
+    with transaction(book) as s:
+        calls = s.execute(
+            select(CollectionTask.collector_user_id, CollectionTask.case_id).where(
+                CollectionTask.business_date == eve, CollectionTask.kind == "call"
+            )
+        ).all()
+    assert len(calls) == 7 and all(case is None for _, case in calls)
+    assert Counter(owner for owner, _ in calls) == {"desk1": 4, "desk2": 3}
+
+
+def test_the_daily_run_gives_a_repaired_case_five_more_days(book: Engine) -> None:
+    """Lost at T+5 by the daily run; a contact repair recorded the next day makes it
+    reachable, and the run marks it lost again only 5 days after the repair."""
+    from daihou.collection.repair import record_repair
+
+    add_collector(book, "desk1", "desk")
+    t = FIRST_DUE
+    run_eod(book, through=t - timedelta(days=1))
+    for n in range(0, 6):
+        close_and_run(book, t + timedelta(days=n))
+    with transaction(book) as s:
+        case = s.scalars(select(CollectionCase).where(CollectionCase.loan_id == "L1")).one()
+        assert (case.contact_status, case.lost_contact_since) == ("lost", t + timedelta(days=5))
+        record_repair(
+            s,
+            actor=SUP1,
+            case_id=case.id,
+            kind="phone",
+            value="13912345678",
+            source="carrier",
+            found_on=t + timedelta(days=6),
+        )
+    states = {}
+    for n in range(6, 12):
+        close_and_run(book, t + timedelta(days=n))
+        with transaction(book) as s:
+            states[n] = s.scalars(
+                select(CollectionCase.contact_status).where(CollectionCase.loan_id == "L1")
+            ).one()
+    assert states == {6: "reachable", 7: "reachable", 8: "reachable", 9: "reachable",
+                      10: "reachable", 11: "lost"}  # fmt: skip

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, update
 from typer.testing import CliRunner
 
 from daihou.cli import app
-from daihou.collection.gate_link import gate_providers
+from daihou.collection.gate_providers import case_providers as gate_providers
 from daihou.collection.models import CollectionCase
 from daihou.collection.run import run_collections
 from daihou.compliance.gate.schema import ContactRequest

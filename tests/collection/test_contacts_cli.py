@@ -21,7 +21,11 @@ from tests.collection.contact_helpers import make_book
 
 runner = CliRunner()
 Cli = tuple[typer.Typer, str]
-USERS = (("li", "collector-junior", "A"), ("wang", "collector-junior", "B"))
+USERS = (
+    ("li", "collector-junior", "A"),
+    ("wang", "collector-junior", "B"),
+    ("sv", "supervisor", "A"),
+)
 
 
 @pytest.fixture
@@ -79,8 +83,9 @@ def test_promise_commands(cli: Cli) -> None:
     assert (p["status"], p["amount"]) == ("open", "100.00")
     assert json.loads(invoke(cli, "promise list --by wang --format json")) == []
     assert "0 kept, 1 broken" in invoke(cli, "promise evaluate --date 2026-03-08")
-    rates = "promise rates --since 2026-03-01 --until 2026-03-31 --format json"
-    (rate,) = json.loads(invoke(cli, rates))
+    rates = "promise rates --since 2026-03-01 --until 2026-03-31 --format json --by"
+    assert "may not kpi.view" in invoke(cli, f"{rates} li", code=1)
+    (rate,) = json.loads(invoke(cli, f"{rates} sv"))
     assert (rate["collector"], rate["broken"], rate["rate"]) == ("li", 1, "0.00")
 
 

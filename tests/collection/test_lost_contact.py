@@ -174,3 +174,14 @@ def test_repairs_are_stored_encrypted_and_hashed_like_the_number_on_file(
         record_repair(
             s, actor=WANG, case_id=case_id, kind="phone", value=NEW_NUMBER, source="police"
         )
+
+
+def test_calls_on_another_case_do_not_exhaust_this_cases_number(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ids = make_book(engine, tmp_path, {"A1": {}, "A2": {}})
+    for case_id in ids.values():
+        repair(engine, case_id, date(2026, 2, 10))  # the same new number on both cases
+        call(engine, case_id, date(2026, 2, 27), "no-answer")  # each number on file
+    call(engine, ids["A2"], date(2026, 2, 28), "no-answer", address=NEW_NUMBER)
+    assert evaluate(engine, TODAY) == [ids["A2"]]

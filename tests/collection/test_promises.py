@@ -158,9 +158,11 @@ def test_kept_rate_per_collector_by_count_and_amount(engine: Engine, cases: dict
     pay(engine, "L4", "50.00", PROMISED, "B4")
     evaluate(engine, date(2026, 3, 8))
     with transaction(engine) as s:
-        rates = kept_rates(s, since=date(2026, 3, 1), until=date(2026, 3, 31))
-        none = kept_rates(s, since=date(2026, 4, 1), until=date(2026, 4, 30))
-        only_sv = kept_rates(s, since=date(2026, 3, 1), until=date(2026, 3, 31), collector="sv")
+        rates = kept_rates(s, actor=SUPERVISOR, since=date(2026, 3, 1), until=date(2026, 3, 31))
+        none = kept_rates(s, actor=SUPERVISOR, since=date(2026, 4, 1), until=date(2026, 4, 30))
+        only_sv = kept_rates(
+            s, actor=SUPERVISOR, since=date(2026, 3, 1), until=date(2026, 3, 31), collector="sv"
+        )
     li, sv = rates
     assert (li.collector, li.kept, li.broken) == ("li", 2, 1)
     assert (li.kept_amount, li.promised_amount) == (D("1500.00"), D("1800.00"))

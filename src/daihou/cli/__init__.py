@@ -18,8 +18,10 @@ from daihou.cli import (
     ledger,
     notify,
     payment_batch,
+    plans,
     servicing,
     users,
+    web,
 )
 
 app = typer.Typer(
@@ -44,6 +46,18 @@ contacts.register(app)
 agencies.register(app)
 payment_batch.register(app)
 notify.register(app)
+plans.register(app)
+web.register(app)
+contacts.register(app)
+
+
+@app.callback()
+def _startup() -> None:
+    """Every command: the contact gate reads open promises and lost contact from the
+    collection cases (whatever asks it: collectors, the collections run, the worker)."""
+    from daihou.collection.gate_providers import register_case_providers
+
+    register_case_providers()
 
 
 def main() -> None:

@@ -348,15 +348,17 @@ def promise_evaluate(on: OnDate = None, by: By = None, db: DbOption = None) -> N
 def promise_rates(
     since: Annotated[str, typer.Option("--since")],
     until: Annotated[str, typer.Option("--until")],
+    by: By = None,
     output: Fmt = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
-    """Kept rate (兑现率) per collector, by count and by amount."""
+    """Kept rate (兑现率) per collector, by count and by amount (supervisors and up)."""
     from daihou.collection.promises import kept_rates
 
-    with unit_of_work(db) as session:
+    with refused(), unit_of_work(db) as session:
         rates = kept_rates(
             session,
+            actor=acting(session, by),
             since=parse_date(since, field="--since"),
             until=parse_date(until, field="--until"),
         )

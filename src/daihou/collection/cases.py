@@ -20,6 +20,7 @@ from daihou.auth.actor import Actor
 from daihou.auth.permissions import authorize
 from daihou.auth.scopes import ResourceScope, scope_filter
 from daihou.collection.arms import arm_for
+from daihou.collection.contact_models import ContactPoint
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
 from daihou.collection.tables import FastRows
@@ -126,8 +127,14 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
     stage_moves: dict[str, list[int]] = {}
     lost: list[int] = []
     after = settings.lost_contact_after_days
-    for case_id, stage, dpd, contact, last_rpc in session.execute(
-        select(c.id, c.stage, Loan.dpd, c.contact_status, c.last_rpc_on)
+    last_repair = (
+        select(func.max(ContactPoint.found_on))
+        .where(ContactPoint.case_id == c.id, ContactPoint.found_on <= d)
+        .correlate(c)
+        .scalar_subquery()
+    )
+    for case_id, stage, dpd, contact, last_rpc, repaired in session.execute(
+        select(c.id, c.stage, Loan.dpd, c.contact_status, c.last_rpc_on, last_repair)
         .join(Loan, Loan.id == c.loan_id)
         .where(c.status == "open")
     ):
@@ -136,7 +143,8 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
             stage_moves.setdefault(target, []).append(case_id)
             history.append(history_row(case_id, d, "stage", stage, target, f"dpd {dpd}", "system"))
         # days without a right-party contact, counted from T+0 (the missed due date)
-        since = last_rpc or d - timedelta(days=dpd)
+        # a contact repair (信息修复) gives the collectors the same days to use what it found
+        since = max(x for x in (last_rpc, repaired, d - timedelta(days=dpd)) if x is not None)
         if contact == "reachable" and (d - since).days >= after:
             lost.append(case_id)
             history.append(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daihou.compliance.gate.decide import decide
@@ -35,7 +35,7 @@ from daihou.compliance.gate.schema import (
     Decision,
     PastAttempt,
 )
-from daihou.compliance.gate.service import Providers, current_providers, load_history
+from daihou.compliance.gate.service import load_history
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,51 +187,3 @@ def ask_gate(
 def local_time(day: date, clock: str, tz: str) -> datetime:
     hh, mm = clock.split(":")
     return datetime.combine(day, time(int(hh), int(mm)), tzinfo=ZoneInfo(tz))
-
-
-# --- what the gate asks collections (its Providers) -------------------------------------
-
-
-def open_promise_until(
-    session: Session, *, customer_id: str, loan_id: str | None, on: date
-) -> date | None:
-    """The latest open promise to pay (承诺还款) on the customer's open cases (the loan's
-    when given) that still runs on ``on``."""
-    from daihou.collection.models import CollectionCase as C
-
-    query = select(func.max(C.promise_until)).where(
-        C.customer_id == customer_id, C.status == "open", C.promise_until >= on
-    )
-    if loan_id is not None:
-        query = query.where(C.loan_id == loan_id)
-    value: date | None = session.scalar(query)
-    return value
-
-
-def lost_contact_since(
-    session: Session, *, customer_id: str, loan_id: str | None, on: date
-) -> date | None:
-    """When lost contact (失联) was declared on the customer's open cases, if it was."""
-    from daihou.collection.models import CollectionCase as C
-
-    query = select(func.min(C.lost_contact_since)).where(
-        C.customer_id == customer_id,
-        C.status == "open",
-        C.contact_status == "lost",
-        C.lost_contact_since <= on,
-    )
-    if loan_id is not None:
-        query = query.where(C.loan_id == loan_id)
-    value: date | None = session.scalar(query)
-    return value
-
-
-def gate_providers(base: Providers | None = None) -> Providers:
-    """The gate's ``Providers`` answered from the collection cases; register them once at
-    start-up: ``register_providers(gate_providers(current_providers()))``."""
-    base = base or current_providers()
-    return Providers(
-        open_promise_until=open_promise_until,
-        lost_contact_since=lost_contact_since,
-        address_key=base.address_key,
-    )

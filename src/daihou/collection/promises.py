@@ -14,14 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Table,
     and_,
-    bindparam,
     case,
+    exists,
     func,
     select,
     type_coerce,
@@ -219,12 +218,13 @@ def evaluate_promises(
 ) -> PromiseRun:
     """Settle the open promises as of ``business_date`` (daily, after end of day).
 
-    Payments are summed per promise in one query; only promises that settle today are
-    read back, and they are written with one UPDATE per kind. Running it twice for the
-    same day changes nothing the second time.
+    Four set-based statements: mark kept the open promises whose payments reach the
+    threshold; add one broken promise to the cases whose (still open) promise ran past
+    ``until``; mark those promises broken; clear ``promise_until`` of cases left without
+    an open promise. Running it twice for the same day changes nothing the second time.
     """
     basis = authorize(actor, "collections.run")
-    p, t = PromiseToPay, Transaction
+    p, t, c = PromiseToPay, Transaction, CollectionCase
     paid = (
         select(func.coalesce(func.sum(_fen(t.amount)), 0))
         .where(
@@ -238,40 +238,39 @@ def evaluate_promises(
         .correlate(p)
         .scalar_subquery()
     )
-    threshold = _fen(p.amount) - _fen(p.tolerance)
-    rows = session.execute(
-        select(p.id, p.case_id, paid.label("paid_fen"), (paid >= threshold).label("met"))
-        .where(p.status == "open", p.made_on <= business_date)
-        .where((paid >= threshold) | (p.until < business_date))
-        .order_by(p.id)
+    due = and_(p.status == "open", p.made_on <= business_date)
+    settle = {"paid": paid, "resolved_on": business_date}
+    kept = session.scalars(
+        update(p)
+        .where(due, paid >= _fen(p.amount) - _fen(p.tolerance))
+        .values(status="kept", **settle)
+        .returning(p.id)
+        .execution_options(synchronize_session=False)
     ).all()
-    promises = cast(Table, PromiseToPay.__table__)
-    kept = [(r.id, r.case_id, int(r.paid_fen)) for r in rows if r.met]
-    broken = [(r.id, r.case_id, int(r.paid_fen)) for r in rows if not r.met]
-    for status, group in (("kept", kept), ("broken", broken)):
-        if not group:
-            continue
-        session.execute(
-            update(promises)
-            .where(promises.c.id == bindparam("b_id"))
-            .values(status=status, paid=bindparam("b_paid"), resolved_on=business_date),
-            [{"b_id": pid, "b_paid": Decimal(fen) / 100} for pid, _, fen in group],
-        )
-    c = cast(Table, CollectionCase.__table__)
-    if kept or broken:
-        session.execute(
-            update(c).where(c.c.id == bindparam("b_case")).values(promise_until=None),
-            [{"b_case": cid} for _, cid, _ in kept + broken],
-        )
-    if broken:
-        session.execute(
-            update(c)
-            .where(c.c.id == bindparam("b_case"))
-            .values(broken_promises=c.c.broken_promises + 1),
-            [{"b_case": cid} for _, cid, _ in broken],
-        )
+    lapsed = and_(due, p.until < business_date)
+    session.execute(
+        update(c)
+        .where(c.id.in_(select(p.case_id).where(lapsed)))
+        .values(broken_promises=c.broken_promises + 1)
+        .execution_options(synchronize_session=False)
+    )
+    broken = session.scalars(
+        update(p)
+        .where(lapsed)
+        .values(status="broken", **settle)
+        .returning(p.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    open_promise = exists().where(p.case_id == c.id, p.status == "open")
+    settled_today = exists().where(p.case_id == c.id, p.resolved_on == business_date)
+    session.execute(
+        update(c)
+        .where(c.promise_until.is_not(None), settled_today, ~open_promise)
+        .values(promise_until=None)
+        .execution_options(synchronize_session=False)
+    )
     session.expire_all()
-    run = PromiseRun(business_date, [k[0] for k in kept], [b[0] for b in broken])
+    run = PromiseRun(business_date, sorted(kept), sorted(broken))
     if kept or broken:
         audit(
             session,
@@ -312,10 +311,16 @@ def _pct(part: Decimal, whole: Decimal) -> Decimal:
 
 
 def kept_rates(
-    session: Session, *, since: date, until: date, collector: str | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    since: date,
+    until: date,
+    collector: str | None = None,
 ) -> list[KeptRate]:
     """Kept rate (兑现率) per collector over promises settled from ``since`` through
-    ``until``; cancelled and still open promises do not count."""
+    ``until``; cancelled and still open promises do not count. Needs ``kpi.view``."""
+    authorize(actor, "kpi.view")
     p = PromiseToPay
     is_kept = p.status == "kept"
     query = (

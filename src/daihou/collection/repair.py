@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, exists, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
@@ -136,7 +136,7 @@ class ContactStatusRun:
 
 def _exhausted(phone_hash: Any, case_id: Any, cutoff: date) -> ColumnElement[bool]:
     log = ContactLog
-    return exists().where(
+    condition = exists().where(
         log.case_id == case_id,
         log.phone_hash == phone_hash,
         log.party == "borrower",
@@ -146,13 +146,15 @@ def _exhausted(phone_hash: Any, case_id: Any, cutoff: date) -> ColumnElement[boo
             log.outcome == "invalid-number",
         ),
     )
+    # correlate the case (and the repair) to whichever enclosing query holds them: a
+    # nested EXISTS would otherwise bring its own copy of the case table
+    return condition.correlate_except(log)
 
 
-def lost_contact_condition(business_date: date, days: int) -> ColumnElement[bool]:
-    """The SQL condition on ``collection_cases`` of the rule in the module docstring."""
-    c, log, point, cust = CollectionCase, ContactLog, ContactPoint, Customer
+def lost_case_ids(business_date: date, days: int) -> Select[tuple[int]]:
+    """The ids of the cases that meet the rule in the module docstring on the date."""
+    c, log, point, cust = aliased(CollectionCase), ContactLog, ContactPoint, Customer
     cutoff = business_date - timedelta(days=days)
-    on_file = select(cust.phone_hash).where(cust.id == c.customer_id).correlate(c).scalar_subquery()
     tried = exists().where(
         log.case_id == c.id,
         log.party == "borrower",
@@ -171,15 +173,19 @@ def lost_contact_condition(business_date: date, days: int) -> ColumnElement[bool
         point.found_on <= business_date,
         ~_exhausted(point.phone_hash, c.id, cutoff),
     )
-    return and_(
-        c.status == "open",
-        c.contact_status == "reachable",
-        c.opened_on <= cutoff,
-        or_(c.last_rpc_on.is_(None), c.last_rpc_on <= cutoff),
-        ~repaired,
-        tried,
-        or_(on_file.is_(None), _exhausted(on_file, c.id, cutoff)),
-        ~live_repair,
+    return (
+        select(c.id)
+        .join(cust, cust.id == c.customer_id)
+        .where(
+            c.status == "open",
+            c.contact_status == "reachable",
+            c.opened_on <= cutoff,
+            or_(c.last_rpc_on.is_(None), c.last_rpc_on <= cutoff),
+            ~repaired,
+            tried,
+            or_(cust.phone_hash.is_(None), _exhausted(cust.phone_hash, c.id, cutoff)),
+            ~live_repair,
+        )
     )
 
 
@@ -193,18 +199,18 @@ def evaluate_contact_status(
     """Mark the cases that lost contact on ``business_date`` (set-based; idempotent)."""
     basis = authorize(actor, "collections.run")
     days = settings_of(pack).lost_contact_days
-    c = CollectionCase
-    ids = list(session.scalars(select(c.id).where(lost_contact_condition(business_date, days))))
-    cases = cast(Table, CollectionCase.__table__)
-    changes = cast(Table, CaseStatusChange.__table__)
+    c, ch = CollectionCase, CaseStatusChange
+    ids = sorted(
+        session.scalars(
+            update(c)
+            .where(c.id.in_(lost_case_ids(business_date, days)))
+            .values(contact_status="lost", lost_contact_since=business_date)
+            .returning(c.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
     reason = f"no right-party contact for {days} days and every known number exhausted"
-    if ids:
-        session.execute(
-            update(cases)
-            .where(cases.c.id == bindparam("b_id"))
-            .values(contact_status="lost", lost_contact_since=business_date),
-            [{"b_id": i} for i in ids],
-        )
+    if ids:  # exactly the cases this run changed: the UPDATE only takes reachable ones
         change = {
             "business_date": business_date,
             "field": "contact",
@@ -213,7 +219,7 @@ def evaluate_contact_status(
             "reason": reason,
             "actor": actor.user_id,
         }
-        session.execute(insert(changes), [change | {"case_id": i} for i in ids])
+        session.execute(insert(ch), [change | {"case_id": i} for i in ids])
     session.expire_all()
     if ids:
         audit(

@@ -12,7 +12,7 @@ Feedback (the contact log referencing a task) is recorded by ``mark_task_feedbac
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -63,6 +63,20 @@ TASK_COLUMNS = (
 )
 
 
+def _assign_reminder_calls(grouped: dict[tuple[str, str], list[Any]], desk: list[str]) -> None:
+    """Calls with no case (reminders before a due date) have no case owner: give them to
+    the collectors of the first stage's tier (the call desk), highest priority first, to
+    whoever has the fewest tasks."""
+    if not desk:
+        return
+    load = Counter(row[5] for row in grouped.values() if row[5])
+    for row in sorted(grouped.values(), key=lambda r: (-r[10], r[1], r[3])):
+        if row[4] == "collector" and row[5] is None and row[0] is None:
+            who = min(desk, key=lambda user: (load[user], user))
+            row[5] = who
+            load[who] += 1
+
+
 def build_tasks(
     session: Session, *, business_date: date, settings: CollectionsSettings, planned: list[Planned]
 ) -> TaskResult:
@@ -98,12 +112,14 @@ def build_tasks(
             ]
         else:
             row[8] += 1
-    capacity: dict[str, int] = {
-        user: cap
-        for user, cap in session.execute(
-            select(Collector.user_id, Collector.daily_capacity).where(Collector.active.is_(True))
+    active = session.execute(
+        select(Collector.user_id, Collector.daily_capacity, Collector.tier).where(
+            Collector.active.is_(True)
         )
-    }
+    ).all()
+    capacity: dict[str, int] = {user: cap for user, cap, _ in active}
+    desk = settings.stages[0].tier
+    _assign_reminder_calls(grouped, sorted(u for u, _, tier in active if tier == desk))
     queues: dict[tuple[str, str | None], list[list[Any]]] = defaultdict(list)
     for row in grouped.values():
         queues[(row[4], row[5] if row[5] else row[6])].append(row)

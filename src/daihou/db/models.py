@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from daihou.auth.models import User, UserRole
+from daihou.auth.session_models import ApiToken, WebSession
 from daihou.collection.agencies.models import Agency, AgencyNote, Placement, PlacementBatch
+from daihou.collection.approval_models import (
+    ApprovalRequest,
+    PlanStatusChange,
+    RepaymentPlan,
+    WriteOff,
+)
 from daihou.collection.contact_models import (
     ContactLog,
     ContactPoint,
@@ -48,6 +55,8 @@ __all__ = [
     "Agency",
     "AgencyNote",
     "Allocation",
+    "ApiToken",
+    "ApprovalRequest",
     "AuditRecord",
     "Base",
     "CaseStatusChange",
@@ -91,12 +100,16 @@ __all__ = [
     "OutboxMessage",
     "Placement",
     "PlacementBatch",
+    "PlanStatusChange",
     "PrivacyReveal",
     "PromiseToPay",
     "RateChange",
+    "RepaymentPlan",
     "SystemState",
     "Transaction",
     "User",
     "UserRole",
     "VisitPhoto",
+    "WebSession",
+    "WriteOff",
 ]

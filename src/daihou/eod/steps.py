@@ -62,6 +62,7 @@ from daihou.kernel.replay import accrued_amount
 from daihou.ledger import accounts
 from daihou.ledger.service import post_entry
 from daihou.loans.models import Installment, Loan
+from daihou.payments.journal import WRITTEN_OFF
 from daihou.payments.models import Transaction
 from daihou.policy.schema import PolicyPack
 
@@ -277,11 +278,17 @@ def raw(col: Any) -> Any:
 
 def step_accrual(session: Session, ctx: StepContext) -> StepResult:
     d = ctx.business_date
+    # a written-off loan (核销) accrues nothing more: its claim is kept off the books
+    written_off = select(LOANS.c.id).where(LOANS.c.status == WRITTEN_OFF)
     groups: dict[tuple[int, bool], list[str]] = defaultdict(list)
     for p in ctx.pack.products:
         groups[(p.grace_days, p.compound_interest)].append(p.code)
     for (grace, compounding), codes in groups.items():
-        cond = [INST.c.status == "due", INST.c.due_date <= d - timedelta(days=grace)]
+        cond = [
+            INST.c.status == "due",
+            INST.c.due_date <= d - timedelta(days=grace),
+            INST.c.loan_id.not_in(written_off),
+        ]
         if len(groups) > 1:
             cond.append(INST.c.loan_id.in_(select(LOANS.c.id).where(LOANS.c.product.in_(codes))))
         # one statement for both bases (paid never exceeds due, so adding 0 is harmless)
@@ -305,18 +312,21 @@ def step_accrual(session: Session, ctx: StepContext) -> StepResult:
             raw(INST.c.annual_rate),
             raw(INST.c.penalty_due),
             raw(INST.c.compound_due),
+            raw(INST.c.penalty_carried),
+            raw(INST.c.compound_carried),
         )
         .join(LOANS, LOANS.c.id == INST.c.loan_id)
         .where(
             INST.c.status == "due",
             INST.c.due_date <= d,
+            LOANS.c.status != WRITTEN_OFF,
             or_(INST.c.penalty_base > 0, INST.c.compound_base > 0),
         )
     ).all()
     products = {p.code: p for p in ctx.pack.products}
     updates = []
     deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row_id, loan_id, code, pbase, cbase, rate, pdue, cdue in rows:
+    for row_id, loan_id, code, pbase, cbase, rate, pdue, cdue, pcarry, ccarry in rows:
         product = products[code]
         markup = product.penalty_markup * 10_000
         if product.rounding == "half-up" and markup == markup.to_integral_value():
@@ -327,6 +337,9 @@ def step_accrual(session: Session, ctx: StepContext) -> StepResult:
             mode, r = rounding_mode(product.rounding), Decimal(rate) / RATE_SCALE
             penalty = to_fen(accrued_amount(pbase, r, product.penalty_markup, mode))
             compound = to_fen(accrued_amount(cbase, r, product.penalty_markup, mode))
+        # a repayment plan row carries 罚息/复利 moved in from the rows it replaced
+        penalty += pcarry
+        compound += ccarry
         if penalty != pdue or compound != cdue:
             updates.append({"b_id": row_id, "p": penalty, "c": compound})
             delta = deltas[loan_id]

@@ -51,7 +51,7 @@ from daihou.kernel.replay import Event, ReplayError, ReplayResult, replay
 from daihou.ledger.service import EntryDraft, post_entries
 from daihou.payments import batch_io as io
 from daihou.payments.errors import NotFound, ServicingError
-from daihou.payments.journal import journal_deltas, target_lines
+from daihou.payments.journal import WRITTEN_OFF, journal_deltas, target_lines
 from daihou.payments.models import Transaction
 from daihou.payments.recompute import _write_rate_changes, cache_loan
 from daihou.payments.service import (
@@ -59,6 +59,7 @@ from daihou.payments.service import (
     _same_request,
     check_fields,
     check_value_date,
+    recovery_kind,
     replay_closed_days,
 )
 from daihou.payments.terms import loan_terms, lpr_history
@@ -234,14 +235,17 @@ class _Chunk:
         except (ValueError, TypeError) as exc:  # to_money's, which names the field itself
             raise ServicingError(str(exc).removeprefix("amount: "), field="amount") from None
         value_date = _parse_date(req.value_date)
+        kind = "repayment"
+        if loan.status == WRITTEN_OFF:  # 核销后收回: booked as a recovery, as post_payment does
+            kind = recovery_kind(loan, kind, value_date)
         check_value_date(loan, value_date, today)
         key = (req.channel, req.reference)
         found = self.refs.get(key)
         if found is not None:
-            txn = _same_request(found, req.loan_id, "repayment", money, value_date)
+            txn = _same_request(found, req.loan_id, kind, money, value_date)
             return self._current(txn, self.ref_ids[key])
         work = self.work[loan.id]
-        event = Event(txn_id=pid, kind="repayment", value_date=value_date, amount=money)
+        event = Event(txn_id=pid, kind=kind, value_date=value_date, amount=money)
         try:
             result = replay(work.terms, [*work.events, event], as_of=today, lpr_history=self.lpr)
         except ReplayError as exc:
@@ -249,7 +253,7 @@ class _Chunk:
         txn = Transaction(  # never added to the session: inserted with Core in _write
             id=pid,
             loan_id=loan.id,
-            kind="repayment",
+            kind=kind,
             value_date=value_date,
             booked_on=today,
             amount=money,

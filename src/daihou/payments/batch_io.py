@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 from daihou.db.types import RATE_SCALE, Money, Rate
 from daihou.eod.models import Accrual
 from daihou.kernel.allocation import COMPONENTS, Applied
-from daihou.kernel.replay import Event, InstallmentState, LoanTerms, ReplayResult
+from daihou.kernel.replay import Event, LoanTerms, ReplayResult
+from daihou.kernel.state import InstallmentState
 from daihou.loans.models import Installment, Loan
 from daihou.payments.journal import SYNCED_KINDS, Net, posted_lines_many
 from daihou.payments.models import Allocation, Transaction

@@ -26,7 +26,21 @@ from daihou.payments.models import Transaction
 
 Net = dict[str, Decimal]  # account -> debit minus credit
 
-SYNCED_KINDS = ("repayment", "prepayment", "fee", "refund")
+SYNCED_KINDS = (
+    "repayment",
+    "prepayment",
+    "fee",
+    "refund",
+    "waiver",
+    "recovery",
+    "restructure",
+    "plan-break",
+)
+WRITTEN_OFF = "written-off"  # loans.status after a write-off (核销)
+
+# Where a waiver (减免罚息) is charged: the receivable is cleared against a contra-income
+# account, so penalty income stays what was accrued and the waivers show on their own.
+_WAIVED = {"penalty": accounts.PENALTY_RECEIVABLE, "compound": accounts.COMPOUND_RECEIVABLE}
 
 
 def target_lines(txn: Transaction, parts: list[Applied], charges: list[tuple[str, Decimal]]) -> Net:
@@ -36,6 +50,15 @@ def target_lines(txn: Transaction, parts: list[Applied], charges: list[tuple[str
         net[accounts.clearing(txn.channel)] += txn.amount
         for part in parts:
             net[accounts.COMPONENT_ACCOUNT[part.component]] -= part.amount
+    elif txn.kind == "recovery":
+        # the loan is off the books: whatever the replay pays with it is recovery income
+        assert txn.channel is not None
+        net[accounts.clearing(txn.channel)] += txn.amount
+        net[accounts.RECOVERY_INCOME] -= txn.amount
+    elif txn.kind == "waiver":
+        for part in parts:
+            net[accounts.PENALTY_WAIVED] += part.amount
+            net[_WAIVED[part.component]] -= part.amount
     elif txn.kind == "refund":
         assert txn.channel is not None
         net[accounts.CUSTOMER_CREDIT] += txn.amount

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
@@ -20,7 +21,7 @@ from daihou.kernel.money import ZERO
 from daihou.kernel.replay import Event, ReplayResult, replay
 from daihou.ledger.service import post_entry
 from daihou.loans.models import Installment, Loan, RateChange
-from daihou.payments.journal import SYNCED_KINDS, sync_journal, target_lines
+from daihou.payments.journal import SYNCED_KINDS, WRITTEN_OFF, sync_journal, target_lines
 from daihou.payments.models import Allocation, Transaction
 from daihou.payments.terms import loan_terms, lpr_history
 from daihou.policy import PolicyPack, load_pack
@@ -56,6 +57,10 @@ def to_event(txn: Transaction) -> Event:
         amount=txn.amount,
         full=bool(detail.get("full", False)),
         mode=str(detail.get("mode", "reduce-installment")),
+        plan=tuple(
+            (date.fromisoformat(str(d)), Decimal(str(a))) for d, a in detail.get("plan", [])
+        ),
+        plan_number=int(detail.get("plan_number", 0)),
     )
 
 
@@ -86,6 +91,8 @@ _INSTALLMENT_FIELDS = (
     *(f"{c}_paid" for c in COMPONENTS),
     "penalty_base",
     "compound_base",
+    "penalty_carried",
+    "compound_carried",
 )
 
 
@@ -110,6 +117,8 @@ def _write_installments(session: Session, loan: Loan, result: ReplayResult, as_o
             "paid_on": state.paid_on,
             "penalty_base": state.penalty_base,
             "compound_base": state.compound_base,
+            "penalty_carried": state.penalty_carried,
+            "compound_carried": state.compound_carried,
         }
         for c in COMPONENTS:
             values[f"{c}_due"] = state.due[c]
@@ -227,7 +236,8 @@ def cache_loan(loan: Loan, result: ReplayResult) -> None:
     loan.credit_balance = result.credit_balance
     loan.current_rate = result.current_rate
     loan.closed_on = result.closed_on
-    loan.status = "closed" if result.closed_on is not None else "active"
+    if loan.status != WRITTEN_OFF:  # 核销 is final; recoveries do not reopen the loan
+        loan.status = "closed" if result.closed_on is not None else "active"
 
 
 def recompute_loan(session: Session, loan_id: str, *, pack: PolicyPack | None = None) -> Recomputed:

@@ -27,7 +27,7 @@ from daihou.kernel.replay import ReplayError
 from daihou.ledger.service import post_entry
 from daihou.loans.models import Loan
 from daihou.payments.errors import NotFound, ReferenceConflict, ServicingError
-from daihou.payments.journal import reversal_lines
+from daihou.payments.journal import WRITTEN_OFF, reversal_lines
 from daihou.payments.models import Allocation, Transaction
 from daihou.payments.recompute import recompute_loan
 from daihou.policy import PolicyPack
@@ -35,7 +35,7 @@ from daihou.policy import PolicyPack
 CENT = Decimal("0.01")
 CHANNELS = ("bank-debit", "online", "counter", "transfer")  # 银行代扣, 线上, 柜台, 转账
 PREPAY_MODES = ("shorten-term", "reduce-installment")
-REVERSIBLE = ("repayment", "prepayment", "fee", "refund")
+REVERSIBLE = ("repayment", "prepayment", "fee", "refund", "waiver", "recovery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +174,8 @@ def _post(
 ) -> Posting:
     basis = authorize(actor, action)
     loan = lock_loan(session, loan_id)
+    if loan.status == WRITTEN_OFF:
+        kind = recovery_kind(loan, kind, value_date)
     money, today = _validate(
         session,
         loan,
@@ -247,6 +249,23 @@ def _post(
         business_date=today,
     )
     return posting
+
+
+def recovery_kind(loan: Loan, kind: str, value_date: date) -> str:
+    """A loan written off (核销) takes only repayments, dated on or after the write-off,
+    and books them as recoveries (核销后收回)."""
+    if kind != "repayment":
+        raise ServicingError(
+            f"loan {loan.id} is written off; a {kind} cannot be posted", field="loan_id"
+        )
+    assert loan.written_off_on is not None
+    if value_date < loan.written_off_on:
+        raise ServicingError(
+            f"loan {loan.id} was written off on {loan.written_off_on}; a recovery cannot be "
+            f"dated {value_date}",
+            field="on",
+        )
+    return "recovery"
 
 
 def post_payment(
@@ -396,6 +415,12 @@ def reverse_transaction(
     session.refresh(txn)
     if txn.kind not in REVERSIBLE:
         raise ServicingError(f"a {txn.kind} cannot be reversed", field="transaction_id")
+    loan = session.get(Loan, txn.loan_id)
+    if loan is not None and loan.status == WRITTEN_OFF and txn.kind != "recovery":
+        raise ServicingError(
+            f"loan {txn.loan_id} is written off; only recoveries can be reversed",
+            field="transaction_id",
+        )
     if txn.status != "posted":
         raise ServicingError(
             f"transaction {transaction_id} is already {txn.status}", field="transaction_id"

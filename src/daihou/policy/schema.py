@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daihou.collection.agencies.settings import AgenciesLegalSettings
+from daihou.collection.approval_policy import ApprovalsPolicy
 from daihou.collection.contact_settings import ContactSettings
 from daihou.collection.settings import CollectionsSettings
 from daihou.kernel.money import ROUNDING_MODES
@@ -188,6 +189,8 @@ class PolicyPack(Strict):
     collections: CollectionsSettings = Field(default_factory=CollectionsSettings)
     contacts: ContactSettings = Field(default_factory=ContactSettings)
     agencies_legal: AgenciesLegalSettings = Field(default_factory=AgenciesLegalSettings)
+    approvals: ApprovalsPolicy = Field(default_factory=ApprovalsPolicy)
+    contacts: ContactSettings = Field(default_factory=ContactSettings)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> PolicyPack:

@@ -466,6 +466,33 @@ def upgrade() -> None:
     op.create_index(op.f("ix_users_agency_id"), "users", ["agency_id"], unique=False)
     op.create_index(op.f("ix_users_team"), "users", ["team"], unique=False)
     op.create_table(
+        "api_tokens",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("revoked_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["username"],
+            ["users.username"],
+            name=op.f("fk_api_tokens_username_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
+    )
+    op.create_index("ix_api_tokens_username", "api_tokens", ["username"], unique=False)
+    op.create_table(
         "collectors",
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("tier", sa.String(length=12), nullable=False),
@@ -544,6 +571,7 @@ def upgrade() -> None:
         sa.Column("bucket", sa.String(length=8), server_default="M0", nullable=False),
         sa.Column("risk_class", sa.String(length=16), server_default="normal", nullable=False),
         sa.Column("restructured_until", sa.Date(), nullable=True),
+        sa.Column("written_off_on", sa.Date(), nullable=True),
         sa.Column("serviced_from", sa.Date(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
@@ -616,6 +644,24 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("username", "role", name=op.f("pk_user_roles")),
     )
+    op.create_table(
+        "web_sessions",
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("ended_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["username"],
+            ["users.username"],
+            name=op.f("fk_web_sessions_username_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_web_sessions")),
+    )
+    op.create_index(op.f("ix_web_sessions_username"), "web_sessions", ["username"], unique=False)
     op.create_table(
         "class_changes",
         sa.Column(
@@ -796,6 +842,8 @@ def upgrade() -> None:
         sa.Column("paid_on", sa.Date(), nullable=True),
         sa.Column("penalty_base", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("compound_base", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("penalty_carried", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("compound_carried", sa.BigInteger(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["loan_id"], ["loans.id"], name=op.f("fk_installments_loan_id_loans")
         ),
@@ -942,6 +990,55 @@ def upgrade() -> None:
     op.create_index(op.f("ix_allocations_loan_id"), "allocations", ["loan_id"], unique=False)
     op.create_index(
         op.f("ix_allocations_transaction_id"), "allocations", ["transaction_id"], unique=False
+    )
+    op.create_table(
+        "approval_requests",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("requested_basis", sa.JSON(), nullable=False),
+        sa.Column("requested_on", sa.Date(), nullable=False),
+        sa.Column("expires_on", sa.Date(), nullable=False),
+        sa.Column("decided_by", sa.String(length=64), nullable=True),
+        sa.Column("decided_basis", sa.JSON(), nullable=True),
+        sa.Column("decided_on", sa.Date(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column(
+            "transaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.Column("decided_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["collection_cases.id"],
+            name=op.f("fk_approval_requests_case_id_collection_cases"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.id"], name=op.f("fk_approval_requests_loan_id_loans")
+        ),
+        sa.ForeignKeyConstraint(
+            ["transaction_id"],
+            ["transactions.id"],
+            name=op.f("fk_approval_requests_transaction_id_transactions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_approval_requests")),
+    )
+    op.create_index(
+        op.f("ix_approval_requests_loan_id"), "approval_requests", ["loan_id"], unique=False
+    )
+    op.create_index(
+        "ix_approval_requests_status_kind", "approval_requests", ["status", "kind"], unique=False
     )
     op.create_table(
         "case_status_changes",
@@ -1576,6 +1673,63 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'open'"),
     )
     op.create_table(
+        "repayment_plans",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "approval_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("monthly_income", sa.BigInteger(), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.Column("schedule", sa.JSON(), nullable=False),
+        sa.Column("signed_on", sa.Date(), nullable=True),
+        sa.Column(
+            "restructure_txn_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "break_txn_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["approval_id"],
+            ["approval_requests.id"],
+            name=op.f("fk_repayment_plans_approval_id_approval_requests"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["break_txn_id"],
+            ["transactions.id"],
+            name=op.f("fk_repayment_plans_break_txn_id_transactions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["collection_cases.id"],
+            name=op.f("fk_repayment_plans_case_id_collection_cases"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loans.id"], name=op.f("fk_repayment_plans_loan_id_loans")
+        ),
+        sa.ForeignKeyConstraint(
+            ["restructure_txn_id"],
+            ["transactions.id"],
+            name=op.f("fk_repayment_plans_restructure_txn_id_transactions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_repayment_plans")),
+    )
+    op.create_index(
+        op.f("ix_repayment_plans_loan_id"), "repayment_plans", ["loan_id"], unique=False
+    )
+    op.create_index("ix_repayment_plans_status", "repayment_plans", ["status"], unique=False)
+    op.create_table(
         "visit_photos",
         sa.Column(
             "id",
@@ -1596,13 +1750,81 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_visit_photos")),
     )
     op.create_index(op.f("ix_visit_photos_visit_id"), "visit_photos", ["visit_id"], unique=False)
+    op.create_table(
+        "writeoffs",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "approval_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("written_off_on", sa.Date(), nullable=False),
+        sa.Column("principal", sa.BigInteger(), nullable=False),
+        sa.Column("interest", sa.BigInteger(), nullable=False),
+        sa.Column("fee", sa.BigInteger(), nullable=False),
+        sa.Column("penalty", sa.BigInteger(), nullable=False),
+        sa.Column("compound", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "journal_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("approved_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["approval_id"],
+            ["approval_requests.id"],
+            name=op.f("fk_writeoffs_approval_id_approval_requests"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["journal_entry_id"],
+            ["journal_entries.id"],
+            name=op.f("fk_writeoffs_journal_entry_id_journal_entries"),
+        ),
+        sa.ForeignKeyConstraint(["loan_id"], ["loans.id"], name=op.f("fk_writeoffs_loan_id_loans")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_writeoffs")),
+        sa.UniqueConstraint("loan_id", name=op.f("uq_writeoffs_loan_id")),
+    )
+    op.create_table(
+        "plan_status_changes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("plan_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("old_status", sa.String(length=12), nullable=True),
+        sa.Column("new_status", sa.String(length=12), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["plan_id"],
+            ["repayment_plans.id"],
+            name=op.f("fk_plan_status_changes_plan_id_repayment_plans"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_status_changes")),
+    )
+    op.create_index(
+        op.f("ix_plan_status_changes_plan_id"), "plan_status_changes", ["plan_id"], unique=False
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_index(op.f("ix_plan_status_changes_plan_id"), table_name="plan_status_changes")
+    op.drop_table("plan_status_changes")
+    op.drop_table("writeoffs")
     op.drop_index(op.f("ix_visit_photos_visit_id"), table_name="visit_photos")
     op.drop_table("visit_photos")
+    op.drop_index("ix_repayment_plans_status", table_name="repayment_plans")
+    op.drop_index(op.f("ix_repayment_plans_loan_id"), table_name="repayment_plans")
+    op.drop_table("repayment_plans")
     op.drop_index(
         "uq_promises_open_case",
         table_name="promises_to_pay",
@@ -1666,6 +1888,9 @@ def downgrade() -> None:
     op.drop_table("collection_tasks")
     op.drop_index(op.f("ix_case_status_changes_case_id"), table_name="case_status_changes")
     op.drop_table("case_status_changes")
+    op.drop_index("ix_approval_requests_status_kind", table_name="approval_requests")
+    op.drop_index(op.f("ix_approval_requests_loan_id"), table_name="approval_requests")
+    op.drop_table("approval_requests")
     op.drop_index(op.f("ix_allocations_transaction_id"), table_name="allocations")
     op.drop_index(op.f("ix_allocations_loan_id"), table_name="allocations")
     op.drop_table("allocations")
@@ -1697,6 +1922,8 @@ def downgrade() -> None:
     op.drop_table("class_overrides")
     op.drop_index(op.f("ix_class_changes_loan_id"), table_name="class_changes")
     op.drop_table("class_changes")
+    op.drop_index(op.f("ix_web_sessions_username"), table_name="web_sessions")
+    op.drop_table("web_sessions")
     op.drop_table("user_roles")
     op.drop_index(op.f("ix_privacy_reveals_customer_id"), table_name="privacy_reveals")
     op.drop_index(op.f("ix_privacy_reveals_actor_id"), table_name="privacy_reveals")
@@ -1712,6 +1939,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_language_flags_agency_id"), table_name="language_flags")
     op.drop_table("language_flags")
     op.drop_table("collectors")
+    op.drop_index("ix_api_tokens_username", table_name="api_tokens")
+    op.drop_table("api_tokens")
     op.drop_index(op.f("ix_users_team"), table_name="users")
     op.drop_index(op.f("ix_users_agency_id"), table_name="users")
     op.drop_table("users")
