@@ -187,7 +187,6 @@ class PolicyPack(Strict):
     delinquency: Delinquency = Field(default_factory=Delinquency)
     eod: EodSettings = Field(default_factory=EodSettings)
     collections: CollectionsSettings = Field(default_factory=CollectionsSettings)
-    contacts: ContactSettings = Field(default_factory=ContactSettings)
     agencies_legal: AgenciesLegalSettings = Field(default_factory=AgenciesLegalSettings)
     approvals: ApprovalsPolicy = Field(default_factory=ApprovalsPolicy)
     contacts: ContactSettings = Field(default_factory=ContactSettings)
