@@ -224,7 +224,7 @@ def test_every_command_has_help() -> None:
 
 
 def test_demo_runs_and_is_deterministic(tmp_path: Path) -> None:
-    args = ("--loans", "25", "--days", "35")
+    args = ("--loans", "25", "--days", "35", "--no-serve")
     first = run("demo", *args, "--db", str(tmp_path / "a.db"))
     second = run("demo", *args, "--db", str(tmp_path / "b.db"))
 

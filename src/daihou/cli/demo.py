@@ -62,10 +62,15 @@ def demo(
     db: Annotated[Path, typer.Option("--db", help="SQLite file to (re)create")] = Path("demo.db"),
     start: StartOpt = "2026-05-01",
     behaviour: BehaviourOpt = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Print the summary and exit (no workbench)")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="Workbench port")] = 8000,
 ) -> None:
     """Create a fresh SQLite book of synthetic loans and run it day by day: borrowers
-    pay, pay late, partly or not at all; end of day and collections run each day. Prints
-    the summary (same seed, same result)."""
+    pay, pay late, partly or not at all; end of day, collections, collectors and the
+    supervisor work each day. Prints the summary (same seed, same result), then opens
+    the web workbench with a demo account for every role."""
     from daihou.demo.behaviour import load_behaviour
     from daihou.demo.run import fresh_sqlite, run_simulation
 
@@ -90,6 +95,22 @@ def demo(
         f"database: {db} — try: daihou report daily --db {db}; "
         f"daihou ledger trial-balance --db {db}"
     )
+    _print_accounts(loans)
+    if not no_serve:
+        from daihou.cli.web import serve
+
+        serve(port=port, plain_logs=True, db=f"sqlite:///{db}")
+
+
+def _print_accounts(loans: int) -> None:
+    from daihou.demo.staff import DEMO_PASSWORD, staff_for
+
+    table = Table(title=f"demo accounts (password for all: {DEMO_PASSWORD})")
+    table.add_column("user")
+    table.add_column("role")
+    for user in staff_for(loans):
+        table.add_row(user.username, user.role + (f" ({user.tier})" if user.tier else ""))
+    console.print(table)
 
 
 def simulate(
