@@ -9,15 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
 
 from daihou.auth.actor import Actor
+from daihou.cli import app
 from daihou.collection.message_templates import INSTALLER, default_templates, seed_templates
 from daihou.collection.outbox_link import queue_messages
 from daihou.collection.run import run_collections
 from daihou.collection.tables import CollectionTreatment
 from daihou.compliance.gate.holds import place_hold
 from daihou.compliance.language.models import MessageTemplate
-from daihou.db.engine import transaction
+from daihou.db.engine import make_engine, transaction
 from daihou.eod.runner import run_eod
 from daihou.loans.models import Customer, Installment
 from daihou.notify.models import OutboxMessage
@@ -199,3 +201,26 @@ def test_seeding_is_idempotent_and_leaves_a_banks_own_template(engine: Engine) -
             .where(MessageTemplate.status == "active")
         )
         assert active == len(first)
+
+
+def test_init_installs_the_templates_and_seed_adds_nothing_more(db_url: str) -> None:
+    runner = CliRunner()
+    init = runner.invoke(app, ["init", "--db", db_url, "--business-date", "2026-01-19"])
+    assert init.exit_code == 0, init.output
+    said = " ".join(init.output.split())  # Rich wraps long lines
+    assert f"{len(default_templates())} default message templates activated" in said
+    seed = runner.invoke(app, ["template", "seed", "--db", db_url])
+    assert seed.exit_code == 0, seed.output
+    assert "0 default templates installed" in seed.output
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as s:
+            rows = s.execute(
+                select(MessageTemplate.purpose, MessageTemplate.previewed_by).where(
+                    MessageTemplate.status == "active"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert {name for name, _ in rows} == {"reminder-first-due", "reminder-due", "overdue-t0"}
+    assert {by for _, by in rows} == {INSTALLER.user_id}

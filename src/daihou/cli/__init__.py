@@ -15,6 +15,7 @@ from daihou.cli import (
     gate,
     language,
     ledger,
+    message_seed,
     notify,
     payment_batch,
     servicing,
@@ -42,6 +43,7 @@ collections.register(app)
 agencies.register(app)
 payment_batch.register(app)
 notify.register(app)
+message_seed.register(app)
 
 
 def main() -> None:
