@@ -32,12 +32,18 @@ def walk(engine: Engine, start: date, end: date, pack: PolicyPack | None = None)
         d += timedelta(days=1)
 
 
-def treatments(engine: Engine, d: date, *, status: str | None = "planned") -> list[Any]:
+# what the run decided to do: planned, or (sms, e-mail, letter) queued as a message
+GO = ("planned", "queued")
+
+
+def treatments(engine: Engine, d: date, *, status: str | tuple[str, ...] | None = GO) -> list[Any]:
     with transaction(engine) as s:
         t = CollectionTreatment
         q = select(t).where(t.business_date == d).order_by(t.loan_id, t.rule_id, t.slot)
-        if status is not None:
+        if isinstance(status, str):
             q = q.where(t.status == status)
+        elif status is not None:
+            q = q.where(t.status.in_(status))
         rows = list(s.scalars(q))
         for r in rows:
             s.expunge(r)
@@ -45,7 +51,7 @@ def treatments(engine: Engine, d: date, *, status: str | None = "planned") -> li
 
 
 def actions(engine: Engine, d: date, loan_id: str | None = None) -> Counter[str]:
-    """The day's planned treatments as action → number of slots."""
+    """The day's planned (or queued) treatments as action → number of slots."""
     return Counter(
         r.action for r in treatments(engine, d) if loan_id is None or r.loan_id == loan_id
     )

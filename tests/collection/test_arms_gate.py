@@ -32,7 +32,7 @@ def with_challenger(percent: int) -> PolicyPack:
     pack = load_pack()
     challenger = Strategy(
         name="challenger-sms-first",
-        rules=[Rule(id="sms-daily", action="sms", template="overdue-daily", min_dpd=1)],
+        rules=[Rule(id="sms-daily", action="sms", template="overdue-t0", min_dpd=1)],
     )
     settings = pack.collections.model_copy(
         update={"challenger": challenger, "challenger_percent": percent}

@@ -108,7 +108,8 @@ def test_opt_out_is_denied_by_the_gate_with_its_rule(book: Engine) -> None:
     run_collections(book)
     rows = {r.loan_id: r for r in treatments(book, FIRST_DUE, status=None) if r.action == "sms"}
     assert rows["L3"].status == "denied-by-gate" and rows["L3"].gate_rule
-    assert rows["L2"].status == "planned" and rows["L2"].gate_rule is None
+    assert rows["L2"].status == "queued" and rows["L2"].gate_rule is None
+    assert rows["L2"].message_id is not None and rows["L3"].message_id is None
     assert rows["L3"].case_id is None  # T+0 SMS comes before the case
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import Engine, select
 
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.db.engine import transaction
+from daihou.loans.models import Customer
 from tests.collection.helpers import actions, close_and_run, open_case
 from tests.factories import add_loans, init_book, loan_row
 
@@ -85,7 +86,12 @@ def expected(d: date) -> Counter[str]:
 
 def test_one_loan_120_days(engine: Engine, tmp_path: Path) -> None:
     init_book(engine, START)
-    add_loans(engine, tmp_path, [loan_row("L1", principal="600000.00", disbursed_on=START)])
+    row = loan_row("L1", principal="600000.00", disbursed_on=START, address="北京市东城区1号")
+    add_loans(engine, tmp_path, [row])
+    with transaction(engine) as s:  # e-mails and letters need an address on file
+        customer = s.get(Customer, "C-L1")
+        assert customer is not None
+        customer.email = "l1@example.cn"
     stages: dict[int, str] = {}
     d = START
     end = T + timedelta(days=120)

@@ -16,6 +16,7 @@ from daihou.cli import (
     gate,
     language,
     ledger,
+    message_seed,
     notify,
     payment_batch,
     plans,
@@ -48,6 +49,7 @@ notify.register(app)
 plans.register(app)
 web.register(app)
 contacts.register(app)
+message_seed.register(app)
 
 
 @app.callback()

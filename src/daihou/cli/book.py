@@ -134,7 +134,9 @@ def init(
         typer.Option("--business-date", help="Initial business date (default: today); set once"),
     ] = None,
 ) -> None:
-    """Create or migrate the schema (Alembic) and set the business date once."""
+    """Create or migrate the schema (Alembic), set the business date once and install
+    the default message templates that have no active version."""
+    from daihou.collection.message_templates import seed_templates
     from daihou.db.schema import init_database
     from daihou.eod.calendar import business_date as current
     from daihou.loans.lpr import seed_lpr_from_pack
@@ -145,9 +147,11 @@ def init(
         init_database(engine=engine, business_date=when)
     with unit_of_work(db) as session:
         added = seed_lpr_from_pack(session)
+        templates = seed_templates(session)
         today = current(session)
     console.print(
-        f"schema at head; business date {today}; {added} LPR points loaded  ({engine.url!r})"
+        f"schema at head; business date {today}; {added} LPR points loaded; "
+        f"{len(templates)} default message templates activated  ({engine.url!r})"
     )
     engine.dispose()
 

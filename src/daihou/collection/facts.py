@@ -213,7 +213,7 @@ def earlier_once(
                 T.rule_id.in_(sorted(rule_ids)),
                 T.case_id.is_not(None),
                 T.business_date < business_date,
-                T.status.in_(["planned", "done"]),
+                T.status.in_(["planned", "queued", "done"]),
             )
         )
         .distinct()

@@ -7,10 +7,13 @@ that of the latest close). Everything runs in one transaction; a finished run le
 changing anything. Each step is idempotent on its own as well, so a run that crashed
 is simply run again.
 
-Post-step hooks (``POST_STEPS``, or ``hooks=``) run inside the same transaction after
-the tasks, in order, as ``hook(session, business_date, pack) -> dict | None``; what a
-hook returns is added to the run's counts under its name. Other parts register theirs
-(promise evaluation, agency placements) with ``register_post_step``.
+Post-step hooks run inside the same transaction after the tasks, in order, as
+``hook(session, business_date, pack) -> dict | None``; what a hook returns is added to
+the run's counts under its name. Without ``hooks=`` a run takes the registered
+``POST_STEPS`` (other parts register theirs, e.g. promise evaluation, agency
+placements, with ``register_post_step``) and then the default steps of
+``daihou.collection.daily`` (``messages``: planned SMS/e-mail/letter treatments become
+outbox messages); ``hooks=`` replaces both.
 """
 
 from __future__ import annotations
@@ -39,6 +42,14 @@ from daihou.policy.schema import PolicyPack
 
 Hook = Callable[[Session, date, PolicyPack], dict[str, Any] | None]
 POST_STEPS: list[tuple[str, Hook]] = []
+
+
+def default_steps() -> list[tuple[str, Hook]]:
+    """The post steps of a run without ``hooks=``: the registered ones, then the
+    default steps (imported here, so their modules may import this one)."""
+    from daihou.collection.daily import DEFAULT_STEPS
+
+    return [*POST_STEPS, *DEFAULT_STEPS]
 
 
 def register_post_step(name: str, hook: Hook) -> None:
@@ -124,7 +135,7 @@ def run_collections(
         }
         counts["tasks"] = vars(plan.tasks).copy()
         plan_seconds = plan.seconds
-        for name, hook in POST_STEPS if hooks is None else hooks:
+        for name, hook in default_steps() if hooks is None else hooks:
             counts[name] = hook(session, d, pack) or {}
             clock.lap(name)
         counts["seconds"] = {**clock.laps, "detail": plan_seconds}

@@ -3,16 +3,20 @@
 ``collection_treatments`` is the plan: one row per treatment a strategy rule produced
 for a business date, slot by slot. Other parts read it:
 
-- the notifications outbox turns rows with ``status = 'planned'`` and ``action`` in
-  (sms, email, letter) into messages (``template`` is the message template code,
-  ``planned_at`` the UTC time to send, ``customer_id``/``loan_id``/``case_id`` the
-  subject) and sets ``status = 'done'`` and ``done_at`` when it has handed them on;
+- the run's ``messages`` step (``daihou.collection.outbox_link``) turns rows with
+  ``status = 'planned'`` and ``action`` in (sms, email, letter) into outbox messages in
+  the same transaction (``template`` is the message template code, ``planned_at`` the
+  UTC time to send, ``customer_id``/``loan_id``/``case_id`` the subject) and sets
+  ``status = 'queued'`` and ``message_id``;
 - call, visit and review actions with status planned are grouped into
   ``collection_tasks``, one per (business_date, loan_id, kind = action).
 
 ``status``: planned (the gate allowed it at ``planned_at``), denied-by-gate (the gate
 refused: ``gate_rule``, ``gate_next_allowed``), skipped-hold (an active hold 停催),
-skipped-promise (an open promise to pay pauses it), done.
+skipped-promise (an open promise to pay pauses it), queued (an outbox message was
+queued: ``message_id``), skipped-no-address (an e-mail or letter for a customer without
+that address on file), skipped-no-template (no active template of the code),
+skipped-nothing-due (nothing left to remind of), done.
 """
 
 from __future__ import annotations
@@ -40,7 +44,17 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from daihou.db.base import Base
 from daihou.db.ids import BigId
 
-TREATMENT_STATUSES = ("planned", "denied-by-gate", "skipped-hold", "skipped-promise", "done")
+TREATMENT_STATUSES = (
+    "planned",
+    "denied-by-gate",
+    "skipped-hold",
+    "skipped-promise",
+    "queued",
+    "skipped-no-address",
+    "skipped-nothing-due",
+    "skipped-no-template",
+    "done",
+)
 TASK_STATUSES = ("queued", "deferred", "done")
 TIERS = ("desk", "junior", "senior")
 
@@ -72,6 +86,7 @@ class CollectionTreatment(Base):
     gate_rule: Mapped[str | None] = mapped_column(String(96))
     gate_next_allowed: Mapped[datetime | None] = mapped_column(DateTime)  # UTC, naive
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    message_id: Mapped[str | None] = mapped_column(String(32))  # outbox_messages.id
 
     __table_args__ = (
         UniqueConstraint("business_date", "loan_id", "rule_id", "slot", name="uq_treatment_slot"),

@@ -1133,6 +1133,7 @@ def upgrade() -> None:
         sa.Column("gate_rule", sa.String(length=96), nullable=True),
         sa.Column("gate_next_allowed", sa.DateTime(), nullable=True),
         sa.Column("done_at", sa.DateTime(), nullable=True),
+        sa.Column("message_id", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["collection_cases.id"],
