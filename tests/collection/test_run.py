@@ -203,3 +203,42 @@ def test_post_step_hooks_run_in_the_run_and_report(book: Engine) -> None:
         assert report.counts["test-step"] == {"evaluated": 7}
     finally:
         POST_STEPS[:] = [(n, h) for n, h in POST_STEPS if n != "test-step"]
+
+
+def test_default_run_settles_promises_before_planning(book: Engine) -> None:
+    """A promise whose last day has passed is settled by the run's pre-step, so the
+    same run already plans the next day's calls (no pause); a kept one closes too."""
+    from daihou.collection.contact_models import PromiseToPay
+    from daihou.collection.promises import record_promise
+
+    close_and_run(book, FIRST_DUE)
+    close_and_run(book, FIRST_DUE + timedelta(days=1))
+    owner = Actor(user_id="col9", roles=frozenset({"collector-junior"}))
+    with transaction(book) as s:
+        case = s.scalars(select(CollectionCase).where(CollectionCase.loan_id == "L2")).one()
+        case.owner_user_id = "col9"
+        promise = record_promise(
+            s,
+            actor=owner,
+            case_id=case.id,
+            amount="100.00",
+            promised_on=FIRST_DUE + timedelta(days=3),
+        )
+        until, promise_id = promise.until, promise.id
+    d = FIRST_DUE + timedelta(days=2)
+    while d < until:  # the run for d plans d + 1, which the promise still covers
+        report = close_and_run(book, d)
+        assert report.counts["promises"] == {"kept": 0, "broken": 0}, d
+        assert {r.status for r in treatments(book, d, status=None) if r.loan_id == "L2"} <= {
+            "skipped-promise"
+        }
+        d += timedelta(days=1)
+    report = close_and_run(book, d)  # the promise's last day: still open, not yet broken
+    assert report.counts["promises"] == {"kept": 0, "broken": 0}
+    d += timedelta(days=1)
+    report = close_and_run(book, d)  # the day after the promise's last day
+    assert report.counts["promises"] == {"kept": 0, "broken": 1}
+    assert "placements" in report.counts and "legal_files" in report.counts
+    assert actions(book, d, "L2")["call"] >= 1
+    with transaction(book) as s:
+        assert s.get(PromiseToPay, promise_id).status == "broken"  # type: ignore[union-attr]

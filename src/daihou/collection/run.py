@@ -7,13 +7,14 @@ that of the latest close). Everything runs in one transaction; a finished run le
 changing anything. Each step is idempotent on its own as well, so a run that crashed
 is simply run again.
 
-Post-step hooks run inside the same transaction after the tasks, in order, as
+Hooks run inside the same transaction as
 ``hook(session, business_date, pack) -> dict | None``; what a hook returns is added to
-the run's counts under its name. Without ``hooks=`` a run takes the registered
-``POST_STEPS`` (other parts register theirs, e.g. promise evaluation, agency
-placements, with ``register_post_step``) and then the default steps of
-``daihou.collection.daily`` (``messages``: planned SMS/e-mail/letter treatments become
-outbox messages); ``hooks=`` replaces both.
+the run's counts under its name. Pre-steps run after the case sync and before the
+strategy (default ``daihou.collection.daily.PRE_STEPS``: promise settlement;
+``pre_hooks=`` replaces them). Post steps run after the tasks: without ``hooks=`` the
+registered ``POST_STEPS`` (``register_post_step``) and then the default steps of
+``daihou.collection.daily`` (messages to the outbox, placement expiry, litigation
+files); ``hooks=`` replaces both.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def default_steps() -> list[tuple[str, Hook]]:
     from daihou.collection.daily import DEFAULT_STEPS
 
     return [*POST_STEPS, *DEFAULT_STEPS]
+
+
+def default_pre_steps() -> list[tuple[str, Hook]]:
+    """The steps run after the case sync and before the strategy (promise settlement)."""
+    from daihou.collection.daily import PRE_STEPS
+
+    return list(PRE_STEPS)
 
 
 def register_post_step(name: str, hook: Hook) -> None:
@@ -92,6 +100,7 @@ def run_collections(
     pack: PolicyPack | None = None,
     *,
     hooks: Sequence[tuple[str, Hook]] | None = None,
+    pre_hooks: Sequence[tuple[str, Hook]] | None = None,
     actor: Actor = SYSTEM,
 ) -> RunReport:
     """Open/close cases, assign, plan treatments and build task lists for a closed date
@@ -123,6 +132,9 @@ def run_collections(
             "stage_changes": cases.stage_changes,
             "lost_contact": cases.lost_contact,
         }
+        for name, hook in default_pre_steps() if pre_hooks is None else pre_hooks:
+            counts[name] = hook(session, d, pack) or {}
+            clock.lap(name)
         assigned = assign_cases(session, business_date=d, settings=settings)
         clock.lap("assignment")
         counts["assignment"] = vars(assigned).copy()
