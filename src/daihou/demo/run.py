@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from daihou.collection.message_templates import seed_templates
 from daihou.compliance.privacy.crypto import (
     KeyNotConfigured,
     current_keyring,
@@ -23,6 +24,7 @@ from daihou.db.engine import make_engine, transaction
 from daihou.db.schema import init_database
 from daihou.demo.behaviour import BehaviourModel, load_behaviour
 from daihou.demo.book import sim_loan_rows
+from daihou.demo.post import DemoPost
 from daihou.demo.simulate import DayHook, SimContext, simulate_days
 from daihou.demo.staff import create_agencies, create_staff, staff_for
 from daihou.demo.summary import SimSummary, summarise
@@ -70,6 +72,7 @@ def build_world(
         seed_lpr_from_pack(s, pack)
         create_staff(s, staff_for(loans))
         create_agencies(s, start)
+        seed_templates(s)
     with tempfile.TemporaryDirectory() as tmp:
         book = write_csv(Path(tmp) / "book.csv", sim_loan_rows(loans, seed=seed, start=start))
         import_loans(
@@ -101,7 +104,13 @@ def run_simulation(
     engine = make_engine(db_url)
     try:
         build_world(engine, loans=loans, seed=seed, start=start, pack=pack, progress=progress)
-        ctx = SimContext(seed=seed, behaviour=behaviour or load_behaviour(), start=start, pack=pack)
+        ctx = SimContext(
+            seed=seed,
+            behaviour=behaviour or load_behaviour(),
+            start=start,
+            pack=pack,
+            post=DemoPost(pack.collections.timezone),
+        )
         simulate_days(
             engine,
             ctx,

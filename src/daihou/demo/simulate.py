@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
+from typing import Protocol
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -40,6 +41,12 @@ class Promise:
     keeps: bool  # drawn when the promise is made
 
 
+class MessagePost(Protocol):
+    """Delivers the messages the collections run queued (the outbox worker)."""
+
+    def deliver(self, engine: Engine, work: date, ctx: SimContext) -> None: ...
+
+
 @dataclass
 class SimContext:
     """What the simulated world remembers between days."""
@@ -53,6 +60,7 @@ class SimContext:
     reminded: dict[str, date] = field(default_factory=dict)  # last pre-due reminder
     promises: dict[str, Promise] = field(default_factory=dict)
     owed: dict[str, Decimal] = field(default_factory=dict)  # this morning's overdue amounts
+    post: MessagePost | None = None
     counts: Counter[str] = field(default_factory=Counter)
     amounts: dict[str, Decimal] = field(default_factory=dict)
 

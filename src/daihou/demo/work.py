@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.service import actor_for
@@ -19,16 +19,14 @@ from daihou.collection.agencies.placement import place_batch
 from daihou.collection.contacts import ContactDenied, log_contact
 from daihou.collection.legal.service import refer
 from daihou.collection.models import CollectionCase
-from daihou.collection.promises import evaluate_promises
 from daihou.collection.run import run_collections
-from daihou.collection.tables import CollectionTask, CollectionTreatment
+from daihou.collection.tables import CollectionTask
 from daihou.collection.tasks import mark_task_feedback
 from daihou.collection.visits import record_visit
 from daihou.db.engine import transaction
 from daihou.demo.simulate import Promise, SimContext, owed_today
 from daihou.demo.staff import SUPERVISOR
 
-MESSAGES = ("sms", "email", "letter")
 CALLS = ("call", "contact-call")
 PROMISE_PROPENSITY = {  # of a borrower reached, by segment: agrees to a date
     "never-late": 0.85,
@@ -39,53 +37,18 @@ PROMISE_PROPENSITY = {  # of a borrower reached, by segment: agrees to a date
 }
 
 
-def _promises(session: Session, d: date, _pack: object) -> dict[str, int]:
-    run = evaluate_promises(session, d)
-    return {"kept": len(run.kept), "broken": len(run.broken)}
-
-
-DAILY_STEPS = [("promises", _promises)]
-
-
 def collections_day(engine: Engine, d: date, ctx: SimContext) -> None:
     """The day hook: collections run for the closed date ``d``, then tomorrow's work."""
-    report = run_collections(engine, d, ctx.pack, hooks=DAILY_STEPS)
+    report = run_collections(engine, d, ctx.pack)
     cases = report.counts.get("cases", {})
     ctx.counts["cases opened"] += int(cases.get("opened", 0))
     with transaction(engine) as s:  # the book as closed on d: what a promise can cover
         ctx.owed = {loan: owed for loan, (owed, dpd, _) in owed_today(s, d).items() if dpd > 0}
     work = d + timedelta(days=1)
-    deliver_messages(engine, work, ctx)
+    if ctx.post is not None:
+        ctx.post.deliver(engine, work, ctx)
     work_task_lists(engine, work, ctx)
     supervise(engine, work, ctx)
-
-
-def deliver_messages(engine: Engine, work: date, ctx: SimContext) -> None:
-    """SMS, e-mail and letters planned for ``work`` reach the borrower when their
-    contact details are good (never for the lost-contact segment)."""
-    t = CollectionTreatment
-    with transaction(engine) as s:
-        rows = s.execute(
-            select(t.id, t.loan_id, t.action, t.purpose)
-            .where(t.work_date == work, t.status == "planned", t.action.in_(MESSAGES))
-            .order_by(t.id)
-        ).all()
-        for _id, loan_id, action, purpose in rows:
-            ctx.counts[action] += 1
-            seg = ctx.behaviour.segments[ctx.segment(loan_id)]
-            if seg.reachable == 0:
-                continue
-            if purpose == "reminder":
-                ctx.reminded[loan_id] = work
-                ctx.reach(loan_id, "reminder")
-            else:
-                ctx.reach(loan_id, action)
-        if rows:
-            s.execute(
-                update(t)
-                .where(t.work_date == work, t.status == "planned", t.action.in_(MESSAGES))
-                .values(status="done", done_at=t.planned_at)
-            )
 
 
 def work_task_lists(engine: Engine, work: date, ctx: SimContext) -> None:

@@ -1,0 +1,99 @@
+"""The demo's message delivery: the real outbox worker, with a local sink for SMS and
+e-mail standing in for the SMS gateway and the mail server (letters become PDFs)."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+
+from daihou.db.engine import transaction
+from daihou.demo.simulate import SimContext
+from daihou.notify.channels.base import Accepted, Outgoing
+from daihou.notify.models import OutboxMessage
+from daihou.notify.settings import NotifySettings
+from daihou.notify.worker import Worker
+
+DELIVERED = ("sent", "delivered")
+
+
+class LocalSink:
+    """Takes every message (a gateway that never fails) and remembers what it took."""
+
+    name = "sink"
+
+    def __init__(self) -> None:
+        self.taken: dict[str, Outgoing] = {}
+        self._lock = threading.Lock()
+
+    def send(self, message: Outgoing) -> Accepted:
+        with self._lock:
+            self.taken[message.message_id] = message
+        return Accepted(provider_message_id=f"sink-{message.message_id}")
+
+    def lookup(self, message_id: str) -> Accepted | None:
+        with self._lock:
+            found = message_id in self.taken
+        return Accepted(provider_message_id=f"sink-{message_id}") if found else None
+
+
+class DemoPost:
+    """One sink and one worker configuration for the whole simulation."""
+
+    def __init__(self, zone: str = "Asia/Shanghai") -> None:
+        self.sink = LocalSink()
+        self.settings = NotifySettings(
+            letters_dir=Path(tempfile.mkdtemp(prefix="daihou-demo-letters-")), timezone=zone
+        )
+        self.zone = ZoneInfo(zone)
+        self.seen: set[str] = set()
+
+    def deliver(self, engine: Engine, work: date, ctx: SimContext) -> None:
+        """Run the worker as at 09:05 on ``work``; what it delivered reaches borrowers
+        whose contact details are good."""
+        moment = datetime.combine(work, time(9, 5), self.zone)
+        worker = Worker(
+            engine,
+            self.settings,
+            channels={"sms": self.sink, "email": self.sink},
+            clock=lambda: moment,
+        )
+        stats = worker.run_once()
+        ctx.counts["messages deferred by the gate"] += stats.deferred
+        ids = set(self.sink.taken) - self.seen
+        m = OutboxMessage
+        with transaction(engine) as s:
+            rows = [
+                *s.execute(
+                    select(m.id, m.loan_id, m.channel, m.purpose).where(
+                        m.channel == "letter", m.status.in_(DELIVERED)
+                    )
+                ),
+                *(
+                    row
+                    for chunk in _chunks(sorted(ids))
+                    for row in s.execute(
+                        select(m.id, m.loan_id, m.channel, m.purpose).where(m.id.in_(chunk))
+                    )
+                ),
+            ]
+        for message_id, loan_id, channel, purpose in rows:
+            if message_id in self.seen or loan_id is None:
+                continue
+            self.seen.add(message_id)
+            ctx.counts[channel] += 1
+            if ctx.behaviour.segments[ctx.segment(loan_id)].reachable == 0:
+                continue
+            if purpose == "reminder":
+                ctx.reminded[loan_id] = work
+                ctx.reach(loan_id, "reminder")
+            else:
+                ctx.reach(loan_id, channel)
+
+
+def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
