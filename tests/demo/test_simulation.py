@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select
@@ -91,3 +92,33 @@ def test_same_seed_same_summary_other_seed_other_book(tmp_path: object) -> None:
 
     assert once("a", 5) == once("b", 5)
     assert once("c", 5) != once("d", 6)
+
+
+def test_simulate_compares_two_packs_on_the_same_book(tmp_path: Path) -> None:
+    """Pack B drops the reminder calls the day before a due date: same book and draws,
+    so any difference comes from the policy — B makes fewer calls and costs less."""
+    from importlib.resources import files
+
+    from typer.testing import CliRunner
+
+    from daihou.cli import app
+
+    text = files("daihou.policy").joinpath("packs/cn-bank-default.yaml").read_text("utf-8")
+    start = text.index("      - {id: due-1-call")
+    end = text.index("      # §5 T+0")
+    no_sms = tmp_path / "no-due-1-call.yaml"
+    no_sms.write_text(text[:start] + text[end:], encoding="utf-8")
+    out = CliRunner().invoke(
+        app,
+        ["simulate", "--strategy", "cn-bank-default", "--vs", str(no_sms),
+         "--loans", "40", "--days", "35", "--seed", "9"],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    rows = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:4]]
+        for line in out.output.splitlines()
+        if line.startswith("│")
+    }
+    assert rows["loans"][0] == rows["loans"][1] == "40"
+    assert rows["ledger"] == ["balanced", "balanced"]
+    assert Decimal(rows["cost"][1]) < Decimal(rows["cost"][0])

@@ -23,9 +23,12 @@ from daihou.collection.run import run_collections
 from daihou.collection.tables import CollectionTask
 from daihou.collection.tasks import mark_task_feedback
 from daihou.collection.visits import record_visit
+from daihou.compliance.gate.schema import ContactRequest
+from daihou.compliance.gate.service import check_contact, record_attempt
 from daihou.db.engine import transaction
 from daihou.demo.simulate import Promise, SimContext, owed_today
 from daihou.demo.staff import SUPERVISOR
+from daihou.loans.models import Loan
 
 CALLS = ("call", "contact-call")
 PROMISE_PROPENSITY = {  # of a borrower reached, by segment: agrees to a date
@@ -66,17 +69,42 @@ def work_task_lists(engine: Engine, work: date, ctx: SimContext) -> None:
         tasks = [(t.id, t.collector_user_id, t.case_id, t.loan_id, t.kind, t.rank) for t in queued]
     zone = ZoneInfo((ctx.pack.collections.timezone if ctx.pack else None) or "Asia/Shanghai")
     for task_id, user, case_id, loan_id, kind, rank in tasks:
-        if case_id is None or user is None:
+        if user is None:
             continue
         at = datetime.combine(work, time(9, 30), zone) + timedelta(minutes=4 * (rank or 0))
         at = min(at, datetime.combine(work, time(17, 30), zone))
         with transaction(engine) as s:
             try:
                 with s.begin_nested():
-                    _work_one(s, ctx, task_id, user, case_id, loan_id, kind, at)
+                    if case_id is None:
+                        _reminder_call(s, ctx, loan_id, at)
+                    else:
+                        _work_one(s, ctx, task_id, user, case_id, loan_id, kind, at)
             except ContactDenied:
                 ctx.counts["gate denials (collectors)"] += 1
             mark_task_feedback(s, task_id, at)
+
+
+def _reminder_call(s: Session, ctx: SimContext, loan_id: str, at: datetime) -> None:
+    """A call before a due date (no case yet): asked of the contact gate and recorded
+    by it like every contact; a borrower reached counts as reminded."""
+    customer_id = s.scalar(select(Loan.customer_id).where(Loan.id == loan_id))
+    assert customer_id is not None
+    request = ContactRequest(
+        customer_id=customer_id, channel="call", party="borrower", at=at,
+        loan_id=loan_id, purpose="reminder",
+    )  # fmt: skip
+    decision = check_contact(s, request)
+    ctx.counts["call"] += 1
+    if not decision.allowed:
+        ctx.counts["gate denials (collectors)"] += 1
+        return
+    seg = ctx.behaviour.segments[ctx.segment(loan_id)]
+    reached = ctx.u(loan_id, at.date(), "reminder-call") < seg.reachable
+    record_attempt(s, request=request, outcome="connected" if reached else "unanswered")
+    if reached:
+        ctx.reminded[loan_id] = at.date()
+        ctx.reach(loan_id, "reminder")
 
 
 def _work_one(
