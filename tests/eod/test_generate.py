@@ -93,7 +93,9 @@ def test_same_seed_same_book_and_empty_book_required(engine: Engine) -> None:
     with transaction(engine) as s:
         first = [
             (i.loan_id, i.period, i.due_date, i.principal_due, i.principal_paid)
-            for i in s.scalars(select(Installment).order_by(Installment.loan_id, Installment.period))
+            for i in s.scalars(
+                select(Installment).order_by(Installment.loan_id, Installment.period)
+            )
         ]
     with pytest.raises(ValueError, match="already holds loans"):
         generate_book(engine, loans=10, seed=9)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ WORK_TABLES = {
     " PRIMARY KEY (start, period)",
     "gen_products": "template INTEGER PRIMARY KEY, product TEXT, method TEXT, term INTEGER,"
     " principal BIGINT, rate BIGINT",
-    "gen_loans": "n BIGINT PRIMARY KEY, loan_id TEXT, customer_id TEXT, template INTEGER,"
+    "gen_loans": "n INTEGER PRIMARY KEY, loan_id TEXT, customer_id TEXT, template INTEGER,"
     " start DATE, paid INTEGER, partial BIGINT, pay_on DATE, paid_principal BIGINT,"
     " paid_interest BIGINT",
 }
@@ -38,7 +38,7 @@ class Loader:
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Loader:
         self.conn = self.engine.connect()
-        self.raw: Any = self.conn.connection.dbapi_connection
+        self.raw: Any = cast(Any, self.conn.connection.dbapi_connection)
         if not self.postgres:
             # A fresh file: with the rollback journal, pages appended to the database
             # need no journal copy (WAL would write every page twice). Still atomic.
@@ -66,7 +66,9 @@ class Loader:
             self.session.close()
             if not self.postgres:
                 self.raw.execute("PRAGMA journal_mode=WAL")
-                self.raw.execute("ANALYZE")
+                if kind is None:  # planner statistics from a sample: seconds, not minutes
+                    self.raw.execute("PRAGMA analysis_limit=2000")
+                    self.raw.execute("ANALYZE")
             self.conn.close()
         if kind is None and self.postgres:
             with self.engine.connect() as c:
@@ -139,7 +141,7 @@ class Loader:
                     f" AND conrelid::regclass::text IN ({names})"
                 )
             ).all()
-            for table, name, definition in fks:
+            for table, name, _ in fks:
                 self.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             indexes = self.session.execute(
                 text(

@@ -188,7 +188,6 @@ def _customer_chunks(seed: int, customers: int) -> Iterator[tuple[int, int, int]
         yield seed, first, min(CUSTOMER_CHUNK, customers + 1 - first)
 
 
-
 class CustomerBatches:
     """Customer rows in chunks, computed by two worker processes from the moment this
     is created (where ``fork`` exists, so the keyring is inherited), else on demand."""
@@ -363,7 +362,7 @@ def _write(
                 "paid_principal",
                 "paid_interest",
             ),
-            (r[:4] + (load.day(r[4]), r[5], r[6], load.day(r[7]), r[8], r[9]) for r in plan),
+            ((*r[:4], load.day(r[4]), r[5], r[6], load.day(r[7]), r[8], r[9]) for r in plan),
         )
         load.copy(
             "gen_products",

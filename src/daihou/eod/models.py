@@ -167,11 +167,21 @@ class EodWork(Base):
 
 
 class EodAccrualWork(Base):
-    """Scratch rows of the accrual step: the new posted 罚息/复利 (integer fen) of each
-    installment whose amount moved, applied to ``installments`` in one UPDATE."""
+    """Scratch rows of the accrual step, one per installment accruing tonight: the new
+    bases (fen·days), the posted 罚息/复利 before and after (integer fen), and whether
+    the amount must be recomputed exactly in Python (``exact``: a rounding tie within
+    floating-point error, or a product off the fast path)."""
 
     __tablename__ = "eod_accrual_work"
 
     installment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    loan_id: Mapped[str] = mapped_column(String(64))
+    product: Mapped[str] = mapped_column(String(32))
+    annual_rate: Mapped[int] = mapped_column(BigInteger)
+    penalty_base: Mapped[int] = mapped_column(BigInteger)
+    compound_base: Mapped[int] = mapped_column(BigInteger)
+    old_penalty: Mapped[int] = mapped_column(BigInteger)
+    old_compound: Mapped[int] = mapped_column(BigInteger)
     penalty_fen: Mapped[int] = mapped_column(BigInteger)
     compound_fen: Mapped[int] = mapped_column(BigInteger)
+    exact: Mapped[int] = mapped_column(Integer)

@@ -197,8 +197,16 @@ def upgrade() -> None:
     op.create_table(
         "eod_accrual_work",
         sa.Column("installment_id", sa.BigInteger(), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("product", sa.String(length=32), nullable=False),
+        sa.Column("annual_rate", sa.BigInteger(), nullable=False),
+        sa.Column("penalty_base", sa.BigInteger(), nullable=False),
+        sa.Column("compound_base", sa.BigInteger(), nullable=False),
+        sa.Column("old_penalty", sa.BigInteger(), nullable=False),
+        sa.Column("old_compound", sa.BigInteger(), nullable=False),
         sa.Column("penalty_fen", sa.BigInteger(), nullable=False),
         sa.Column("compound_fen", sa.BigInteger(), nullable=False),
+        sa.Column("exact", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("installment_id", name=op.f("pk_eod_accrual_work")),
     )
     op.create_table(
@@ -409,6 +417,16 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_loans_customer_id"), "loans", ["customer_id"], unique=False)
     op.create_index("ix_loans_status", "loans", ["status"], unique=False)
+    op.create_index(
+        "ix_loans_watch",
+        "loans",
+        ["id"],
+        unique=False,
+        sqlite_where=sa.text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"),
+        postgresql_where=sa.text(
+            "dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"
+        ),
+    )
     op.create_table(
         "privacy_reveals",
         sa.Column(
@@ -636,6 +654,14 @@ def upgrade() -> None:
     op.create_index("ix_installments_due_date", "installments", ["due_date"], unique=False)
     op.create_index(
         "ix_installments_status_due_date", "installments", ["status", "due_date"], unique=False
+    )
+    op.create_index(
+        "ix_installments_unsettled",
+        "installments",
+        ["loan_id", "due_date"],
+        unique=False,
+        sqlite_where=sa.text("status = 'due'"),
+        postgresql_where=sa.text("status = 'due'"),
     )
     op.create_table(
         "loan_events",
@@ -945,6 +971,12 @@ def downgrade() -> None:
     op.drop_index("ix_loan_events_loan", table_name="loan_events")
     op.drop_index("ix_loan_events_date_kind", table_name="loan_events")
     op.drop_table("loan_events")
+    op.drop_index(
+        "ix_installments_unsettled",
+        table_name="installments",
+        sqlite_where=sa.text("status = 'due'"),
+        postgresql_where=sa.text("status = 'due'"),
+    )
     op.drop_index("ix_installments_status_due_date", table_name="installments")
     op.drop_index("ix_installments_due_date", table_name="installments")
     op.drop_table("installments")
@@ -966,6 +998,14 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_privacy_reveals_customer_id"), table_name="privacy_reveals")
     op.drop_index(op.f("ix_privacy_reveals_actor_id"), table_name="privacy_reveals")
     op.drop_table("privacy_reveals")
+    op.drop_index(
+        "ix_loans_watch",
+        table_name="loans",
+        sqlite_where=sa.text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"),
+        postgresql_where=sa.text(
+            "dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"
+        ),
+    )
     op.drop_index("ix_loans_status", table_name="loans")
     op.drop_index(op.f("ix_loans_customer_id"), table_name="loans")
     op.drop_table("loans")
