@@ -10,12 +10,14 @@ All in SQL over the installments that accrue tonight: one ``INSERT … SELECT`` 
 ``UPDATE … FROM`` applies them, one ``INSERT … SELECT … GROUP BY`` writes the per-loan
 subledger rows, and one summary journal entry posts the day's total.
 
-Exactness: the amount is computed in binary floating point, whose error here is below
-10⁻⁵ fen (two roundings of a product < 2⁵³ and a quotient < 10¹¹ fen), so it can only
-round differently from the exact rational value when that value lies within 10⁻³ fen
-of a half fen. Such rows (a few per thousand), very large amounts, and products whose
-rounding is not half-up or whose markup is not a whole 0.01% are flagged and recomputed
-exactly in Python (``accrued_fen`` / ``kernel.replay.accrued_amount``).
+Exactness: the amount is computed in binary floating point. Base and rate factor are
+integers below 2⁵³ (exact as doubles); the product and the quotient are rounded once
+each, so for amounts below 10⁸ fen the error is below 5·10⁻⁸ fen, and the rounded
+result can only differ from the exact rational one when that lies within 10⁻⁷ fen of a
+half fen. Such rows (true ties, which round rates make fairly common, and near-ties),
+amounts of 10⁸ fen or more, and products whose rounding is not half-up or whose markup
+is not a whole 0.01% are flagged and recomputed exactly in Python (``accrued_fen`` /
+``kernel.replay.accrued_amount``).
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ LOANS = cast(Table, Loan.__table__)
 WORK = cast(Table, EodAccrualWork.__table__)
 ACCRUALS = cast(Table, Accrual.__table__)
 DENOMINATOR = 360 * RATE_SCALE * 10_000
-TIE_MARGIN = 1e-3  # fen: far above the float error, far below a fen
-FLOAT_LIMIT = 1e11  # fen: beyond this the float error bound above no longer holds
+TIE_MARGIN = 1e-7  # fen: twice the float error bound below FLOAT_LIMIT
+FLOAT_LIMIT = 1e8  # fen (1 M yuan on one installment): beyond it, always exact
 DUE: ColumnElement[str] = literal_column("'due'")
 
 
