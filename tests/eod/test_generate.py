@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from daihou.db.engine import transaction
+from daihou.db.engine import make_engine, transaction
 from daihou.demo.generate import generate_book
 from daihou.eod.calendar import initialise_business_date
 from daihou.ledger.service import trial_balance
@@ -104,3 +105,17 @@ def test_same_seed_same_book_and_empty_book_required(engine: Engine) -> None:
     rows, _, _ = plan_loans(50, 9, TODAY, templates())
     assert [r[1] for r in rows] == sorted({f[0] for f in first})
     assert len(first) > 50
+
+
+def test_cli_demo_generate_then_eod(tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    db = str(tmp_path / "gen.db")
+    out = run("demo", "generate", "--loans", "200", "--db", db, "--seed", "4")
+    assert "generated 200 loans" in out
+    assert "closed 2026-03-31" in run("eod", "--db", db)
+    engine = make_engine(f"sqlite:///{db}")
+    with transaction(engine) as s:
+        assert trial_balance(s).balanced
+        assert s.scalar(select(func.count()).select_from(Loan).where(Loan.dpd > 0))
+    engine.dispose()

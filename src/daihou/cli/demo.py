@@ -23,6 +23,7 @@ from daihou.kernel.money import ZERO, fmt
 
 
 def demo(
+    ctx: typer.Context,
     loans: Annotated[int, typer.Option("--loans", min=1, help="Number of loans")] = 300,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result)")] = 42,
     db: Annotated[Path, typer.Option("--db", help="SQLite file to (re)create")] = Path("demo.db"),
@@ -33,6 +34,8 @@ def demo(
 ) -> None:
     """Create a fresh SQLite book, import synthetic loans, post repayments (on time,
     late, partial, stopped, prepaid, reversed, refunded) and print the loan states."""
+    if ctx.invoked_subcommand is not None:
+        return
     from daihou.db.engine import make_engine, transaction
     from daihou.demo.run import run_demo
     from daihou.loans.service import loan_view
@@ -132,4 +135,9 @@ def _interesting(session: Session, limit: int, today: date) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    from daihou.cli.generate import generate
+
+    demo_app = typer.Typer(invoke_without_command=True)
+    demo_app.callback()(demo)
+    demo_app.command("generate")(generate)
+    app.add_typer(demo_app, name="demo")
