@@ -416,6 +416,20 @@ def _write(
         timings["write"] = time.perf_counter() - t1
 
 
+# what the opening repayment pays on installment t of loan g: the periods it settles in
+# full, then part of the next one (interest before principal)
+PAID_INTEREST = (
+    "CASE WHEN t.period <= g.paid THEN t.interest"
+    " WHEN t.period = g.paid + 1 AND g.partial > t.interest THEN t.interest"
+    " WHEN t.period = g.paid + 1 THEN g.partial ELSE 0 END"
+)
+PAID_PRINCIPAL = (
+    "CASE WHEN t.period <= g.paid THEN t.principal"
+    " WHEN t.period = g.paid + 1 AND g.partial > t.interest THEN g.partial - t.interest"
+    " ELSE 0 END"
+)
+
+
 def book_statements() -> Sequence[tuple[str, str]]:
     """The ``INSERT … SELECT`` statements that expand the work tables into the book."""
     memo = "'loan-book import'"
@@ -438,13 +452,7 @@ def book_statements() -> Sequence[tuple[str, str]]:
             " fee_due, penalty_due, compound_due, fee_paid, penalty_paid, compound_paid,"
             " penalty_base, compound_base)"
             " SELECT g.loan_id, t.period, d.start_date, d.due_date, t.rate, t.principal,"
-            " t.interest,"
-            " CASE WHEN t.period <= g.paid THEN t.principal"
-            "  WHEN t.period = g.paid + 1 AND g.partial > t.interest"
-            "  THEN g.partial - t.interest ELSE 0 END,"
-            " CASE WHEN t.period <= g.paid THEN t.interest"
-            "  WHEN t.period = g.paid + 1 AND g.partial > t.interest THEN t.interest"
-            "  WHEN t.period = g.paid + 1 THEN g.partial ELSE 0 END,"
+            f" t.interest, {PAID_PRINCIPAL}, {PAID_INTEREST},"
             " CASE WHEN t.period <= g.paid THEN 'paid' WHEN d.due_date <= :today THEN 'due'"
             "  ELSE 'pending' END,"
             " CASE WHEN t.period <= g.paid THEN g.pay_on END,"
@@ -465,17 +473,18 @@ def book_statements() -> Sequence[tuple[str, str]]:
             " FROM gen_loans g WHERE g.pay_on IS NOT NULL",
         ),
         (
+            # what the allocation writes for the opening repayment, straight from the plan
             "allocations",
             "INSERT INTO allocations (transaction_id, loan_id, period, component, amount)"
-            " SELECT :n + g.n, i.loan_id, i.period, c.component,"
-            "  CASE c.component WHEN 'interest' THEN i.interest_paid ELSE i.principal_paid END"
-            " FROM gen_loans g JOIN installments i ON i.loan_id = g.loan_id"
+            " SELECT tid, loan_id, period, component, amount FROM ("
+            " SELECT :n + g.n AS tid, g.n, g.loan_id, t.period, c.k, c.component,"
+            f"  CASE c.k WHEN 1 THEN {PAID_INTEREST} ELSE {PAID_PRINCIPAL} END AS amount"
+            " FROM gen_loans g JOIN gen_templates t"
+            "  ON t.template = g.template AND t.period <= g.paid + 1"
             " CROSS JOIN (SELECT 1 AS k, 'interest' AS component"
             "  UNION ALL SELECT 2, 'principal') c"
-            " WHERE g.pay_on IS NOT NULL AND i.period <= g.paid + 1 AND"
-            "  CASE c.component WHEN 'interest' THEN i.interest_paid"
-            "  ELSE i.principal_paid END > 0"
-            " ORDER BY g.n, i.period, c.k",
+            " WHERE g.pay_on IS NOT NULL) x WHERE amount > 0"
+            " ORDER BY n, period, k",
         ),
         (
             "journal entries",
