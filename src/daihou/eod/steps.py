@@ -186,6 +186,9 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
                 (LOANS.c.restructured_until >= d, literal(rank("special-mention"))),
                 else_=literal(0),
             ).label("restructured"),
+            LOANS.c.dpd.label("old_dpd"),
+            LOANS.c.bucket.label("old_bucket"),
+            LOANS.c.risk_class.label("old_class"),
         )
         .select_from(touched)
         .join(LOANS, LOANS.c.id == touched.c.loan_id)
@@ -201,61 +204,73 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
     )
     session.execute(
         insert(WORK).from_select(
-            ["business_date", "loan_id", "dpd", "bucket", "risk_class"],
+            [
+                "business_date",
+                "loan_id",
+                "dpd",
+                "bucket",
+                "risk_class",
+                "old_dpd",
+                "old_bucket",
+                "old_class",
+            ],
             select(
                 _d(ctx),
                 computed.c.loan_id,
                 computed.c.dpd,
                 rules.bucket_case(computed.c.dpd, pack),
                 rules.class_name_case(class_rank),
+                computed.c.old_dpd,
+                computed.c.old_bucket,
+                computed.c.old_class,
             ),
         )
     )
-    work = WORK.alias("w")
-    mine = and_(work.c.business_date == d, work.c.loan_id == LOANS.c.id)
-    old_rank = rules.bucket_rank_case(LOANS.c.bucket, pack)
-    new_rank = rules.bucket_rank_case(work.c.bucket, pack)
-    kind = rules.case_kind(old_rank, new_rank)
+    w = WORK.c
+    today = w.business_date == d
+    kind = rules.case_kind(
+        rules.bucket_rank_case(w.old_bucket, pack), rules.bucket_rank_case(w.bucket, pack)
+    )
     events = session.execute(
         insert(EVENTS).from_select(
             ["business_date", "loan_id", "kind", "from_value", "to_value"],
-            select(_d(ctx), LOANS.c.id, kind, LOANS.c.bucket, work.c.bucket).where(
-                mine, work.c.bucket != LOANS.c.bucket
-            ),
+            select(_d(ctx), w.loan_id, kind, w.old_bucket, w.bucket)
+            .where(today, w.bucket != w.old_bucket)
+            .order_by(w.loan_id),
         )
     ).rowcount  # type: ignore[attr-defined]
+    reclassed = and_(today, w.risk_class != w.old_class)
     classified = session.execute(
         insert(EVENTS).from_select(
             ["business_date", "loan_id", "kind", "from_value", "to_value"],
-            select(
-                _d(ctx), LOANS.c.id, literal("classified"), LOANS.c.risk_class, work.c.risk_class
-            ).where(mine, work.c.risk_class != LOANS.c.risk_class),
+            select(_d(ctx), w.loan_id, literal("classified"), w.old_class, w.risk_class)
+            .where(reclassed)
+            .order_by(w.loan_id),
         )
     ).rowcount  # type: ignore[attr-defined]
     session.execute(
         insert(CHANGES).from_select(
             ["loan_id", "business_date", "old_class", "new_class", "source", "reason"],
             select(
-                LOANS.c.id,
+                w.loan_id,
                 _d(ctx),
-                LOANS.c.risk_class,
-                work.c.risk_class,
+                w.old_class,
+                w.risk_class,
                 literal("eod"),
                 literal("days past due / floors"),
-            ).where(mine, work.c.risk_class != LOANS.c.risk_class),
+            )
+            .where(reclassed)
+            .order_by(w.loan_id),
         )
     )
     changed = session.execute(
         update(LOANS)
         .where(
-            mine,
-            or_(
-                work.c.dpd != LOANS.c.dpd,
-                work.c.bucket != LOANS.c.bucket,
-                work.c.risk_class != LOANS.c.risk_class,
-            ),
+            today,
+            w.loan_id == LOANS.c.id,
+            or_(w.dpd != w.old_dpd, w.bucket != w.old_bucket, w.risk_class != w.old_class),
         )
-        .values(dpd=work.c.dpd, bucket=work.c.bucket, risk_class=work.c.risk_class)
+        .values(dpd=w.dpd, bucket=w.bucket, risk_class=w.risk_class)
     ).rowcount  # type: ignore[attr-defined]
     looked_at = session.scalar(select(func.count()).where(WORK.c.business_date == d)) or 0
     return StepResult(loans=looked_at, rows=events + classified + changed)

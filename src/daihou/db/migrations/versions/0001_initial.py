@@ -235,6 +235,9 @@ def upgrade() -> None:
         sa.Column("dpd", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.String(length=8), nullable=False),
         sa.Column("risk_class", sa.String(length=16), nullable=False),
+        sa.Column("old_dpd", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("old_bucket", sa.String(length=8), server_default="M0", nullable=False),
+        sa.Column("old_class", sa.String(length=16), server_default="normal", nullable=False),
         sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_eod_work")),
     )
     op.create_table(
@@ -264,6 +267,24 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_language_checks_checked_at", "language_checks", ["checked_at"], unique=False
+    )
+    op.create_table(
+        "loan_snapshots",
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("outstanding_principal", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_principal", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_interest", sa.BigInteger(), nullable=False),
+        sa.Column("penalty_outstanding", sa.BigInteger(), nullable=False),
+        sa.Column("compound_outstanding", sa.BigInteger(), nullable=False),
+        sa.Column("dpd", sa.Integer(), nullable=False),
+        sa.Column("bucket", sa.String(length=8), nullable=False),
+        sa.Column("risk_class", sa.String(length=16), nullable=False),
+        sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_loan_snapshots")),
+    )
+    op.create_index(
+        "ix_loan_snapshots_loan_date", "loan_snapshots", ["loan_id", "business_date"], unique=False
     )
     op.create_table(
         "lpr_rates",
@@ -690,27 +711,6 @@ def upgrade() -> None:
         "ix_loan_events_loan", "loan_events", ["loan_id", "business_date"], unique=False
     )
     op.create_table(
-        "loan_snapshots",
-        sa.Column("business_date", sa.Date(), nullable=False),
-        sa.Column("loan_id", sa.String(length=64), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("outstanding_principal", sa.BigInteger(), nullable=False),
-        sa.Column("overdue_principal", sa.BigInteger(), nullable=False),
-        sa.Column("overdue_interest", sa.BigInteger(), nullable=False),
-        sa.Column("penalty_outstanding", sa.BigInteger(), nullable=False),
-        sa.Column("compound_outstanding", sa.BigInteger(), nullable=False),
-        sa.Column("dpd", sa.Integer(), nullable=False),
-        sa.Column("bucket", sa.String(length=8), nullable=False),
-        sa.Column("risk_class", sa.String(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["loan_id"], ["loans.id"], name=op.f("fk_loan_snapshots_loan_id_loans")
-        ),
-        sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_loan_snapshots")),
-    )
-    op.create_index(
-        "ix_loan_snapshots_loan_date", "loan_snapshots", ["loan_id", "business_date"], unique=False
-    )
-    op.create_table(
         "rate_changes",
         sa.Column(
             "id",
@@ -966,8 +966,6 @@ def downgrade() -> None:
     op.drop_table("transactions")
     op.drop_index(op.f("ix_rate_changes_loan_id"), table_name="rate_changes")
     op.drop_table("rate_changes")
-    op.drop_index("ix_loan_snapshots_loan_date", table_name="loan_snapshots")
-    op.drop_table("loan_snapshots")
     op.drop_index("ix_loan_events_loan", table_name="loan_events")
     op.drop_index("ix_loan_events_date_kind", table_name="loan_events")
     op.drop_table("loan_events")
@@ -1021,6 +1019,8 @@ def downgrade() -> None:
     op.drop_index("ix_message_templates_lookup", table_name="message_templates")
     op.drop_table("message_templates")
     op.drop_table("lpr_rates")
+    op.drop_index("ix_loan_snapshots_loan_date", table_name="loan_snapshots")
+    op.drop_table("loan_snapshots")
     op.drop_index("ix_language_checks_checked_at", table_name="language_checks")
     op.drop_index("ix_language_checks_author", table_name="language_checks")
     op.drop_index("ix_language_checks_agency", table_name="language_checks")
