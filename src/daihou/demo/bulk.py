@@ -29,6 +29,10 @@ WORK_TABLES = {
 }
 
 
+INSTALLMENTS_FILL = 80
+"""PostgreSQL fill factor of ``installments`` in a generated book (percent)."""
+
+
 class Loader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -134,6 +138,9 @@ class Loader:
         their foreign keys; ``resume`` recreates them exactly."""
         names = ", ".join(f"'{t}'" for t in tables)
         if self.postgres:
+            # room on every page for end of day's nightly rewrite of overdue rows as
+            # heap-only (HOT) updates: no new index entries for them
+            self.execute(f"ALTER TABLE installments SET (fillfactor = {INSTALLMENTS_FILL})")
             fks = self.session.execute(
                 text(
                     "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
