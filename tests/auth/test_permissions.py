@@ -59,6 +59,10 @@ customer.reveal           Y  Y  Y  .  Y  .  Y  .  .  .  Y
 hold.place                .  .  Y  Y  .  .  Y  .  .  .  Y
 hold.release              .  .  Y  Y  .  .  Y  .  .  .  .
 template.activate         .  .  .  .  .  .  Y  .  .  .  .
+template.edit             .  .  Y  Y  .  .  Y  .  .  .  .
+message.manage            .  .  Y  .  Y  .  Y  .  .  .  Y
+document.generate         .  .  Y  Y  Y  .  Y  .  .  .  Y
+letter.export             .  .  .  .  Y  .  .  .  .  .  Y
 qa.view                   .  .  Y  Y  .  .  Y  .  .  .  .
 privacy.purge             .  .  .  .  .  .  Y  .  .  .  Y
 key.rotate                .  .  .  .  .  .  .  .  .  Y  Y

@@ -94,6 +94,12 @@ ACTIONS: dict[str, ActionRule] = {
     "hold.place": _rule("stop collection on a case (停催)", SV, MG, COMP, SYS, scoped=True),
     "hold.release": _rule("release a hold", SV, MG, COMP, scoped=True),
     "template.activate": _rule("activate a message template (after the language check)", COMP),
+    "template.edit": _rule("write and preview message templates (drafts)", SV, MG, COMP),
+    "message.manage": _rule("retry or cancel a queued message", SV, OPS, COMP, SYS),
+    "document.generate": _rule(
+        "generate a letter, certificate or evidence bundle (PDF)", SV, MG, OPS, COMP, SYS
+    ),
+    "letter.export": _rule("export a day's letters for print and mail", OPS, SYS),
     "qa.view": _read("script-compliance scores per collector and agency", SV, MG, COMP),
     "privacy.purge": _rule("destroy personal data past retention", COMP, SYS),
     "key.rotate": _rule("rotate the personal-data encryption key", ADM, SYS),

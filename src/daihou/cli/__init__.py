@@ -5,16 +5,23 @@ from __future__ import annotations
 import typer
 
 from daihou.cli import (
+    agencies,
     book,
+    collections,
     complaints,
     compliance_data,
+    contacts,
     demo,
     eod,
     gate,
     language,
     ledger,
+    notify,
+    payment_batch,
+    plans,
     servicing,
     users,
+    web,
 )
 
 app = typer.Typer(
@@ -34,6 +41,22 @@ language.register(app)
 users.register(app)
 complaints.register(app)
 compliance_data.register(app)
+collections.register(app)
+agencies.register(app)
+payment_batch.register(app)
+notify.register(app)
+plans.register(app)
+web.register(app)
+contacts.register(app)
+
+
+@app.callback()
+def _startup() -> None:
+    """Every command: the contact gate reads open promises and lost contact from the
+    collection cases (whatever asks it: collectors, the collections run, the worker)."""
+    from daihou.collection.gate_providers import register_case_providers
+
+    register_case_providers()
 
 
 def main() -> None:

@@ -1,8 +1,11 @@
-"""``daihou demo``: build a sample book, import it, post months of repayments, show it."""
+"""``daihou demo`` and ``daihou simulate``: a living synthetic book run day by day
+through servicing, end of day and collections; two strategies compared side by side."""
 
 from __future__ import annotations
 
-from datetime import date
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -16,128 +19,156 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from daihou.cli.common import console, friendly_errors, parse_date
-from daihou.kernel.money import ZERO, fmt
+
+LoansOpt = Annotated[int, typer.Option("--loans", min=1, help="Number of loans")]
+DaysOpt = Annotated[int, typer.Option("--days", min=1, help="Business days to simulate")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result)")]
+StartOpt = Annotated[str, typer.Option("--start", help="First simulated business date")]
+BehaviourOpt = Annotated[
+    Path | None, typer.Option("--behaviour", help="Borrower behaviour YAML (default: packaged)")
+]
+
+
+@contextmanager
+def _bars() -> Iterator[Progress]:
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        yield bar
+
+
+def _progress(bar: Progress, prefix: str = "") -> Callable[[str, int, int], None]:
+    tasks: dict[str, TaskID] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        key = f"{prefix}{stage}"
+        if key not in tasks:
+            tasks[key] = bar.add_task(key, total=total)
+        bar.update(tasks[key], completed=done, total=total)
+
+    return update
 
 
 def demo(
     ctx: typer.Context,
-    loans: Annotated[int, typer.Option("--loans", min=1, help="Number of loans")] = 300,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result)")] = 42,
+    loans: LoansOpt = 10_000,
+    days: DaysOpt = 120,
+    seed: SeedOpt = 42,
     db: Annotated[Path, typer.Option("--db", help="SQLite file to (re)create")] = Path("demo.db"),
-    business_date: Annotated[
-        str, typer.Option("--business-date", help="Business date the book is run up to")
-    ] = "2026-06-30",
-    show: Annotated[int, typer.Option("--show", help="Loans to print")] = 12,
+    start: StartOpt = "2026-05-01",
+    behaviour: BehaviourOpt = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Print the summary and exit (no workbench)")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="Workbench port")] = 8000,
 ) -> None:
-    """Create a fresh SQLite book, import synthetic loans, post repayments (on time,
-    late, partial, stopped, prepaid, reversed, refunded) and print the loan states."""
-    if ctx.invoked_subcommand is not None:
+    """Create a fresh SQLite book of synthetic loans and run it day by day: borrowers
+    pay, pay late, partly or not at all; end of day, collections, collectors and the
+    supervisor work each day. Prints the summary (same seed, same result), then opens
+    the web workbench with a demo account for every role."""
+    if ctx.invoked_subcommand is not None:  # e.g. ``daihou demo generate``
         return
-    from daihou.db.engine import make_engine, transaction
-    from daihou.demo.run import run_demo
-    from daihou.loans.service import loan_view
+    from daihou.demo.behaviour import load_behaviour
+    from daihou.demo.run import fresh_sqlite, run_simulation
 
-    when = parse_date(business_date, field="--business-date")
-    with (
-        friendly_errors(),
-        Progress(
-            TextColumn("{task.description:<12}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar,
-    ):
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        result = run_demo(db_path=db, loans=loans, seed=seed, business_date=when, progress=progress)
-
-    engine = make_engine(result.db_url)
-    table = Table(title=f"loan states on {result.business_date}")
-    for col in (
-        "loan",
-        "product",
-        "method",
-        "status",
-        "principal",
-        "outstanding",
-        "overdue",
-        "credit",
-        "paid / due installments",
-    ):
-        table.add_column(col, justify="right")
-    with transaction(engine) as s:
-        picked = _interesting(s, show, when)
-        for loan_id in picked:
-            v = loan_view(s, loan_id)
-            due = [i for i in v.installments if i.due_date <= when]
-            table.add_row(
-                v.loan_id,
-                v.product,
-                v.method,
-                v.status + (f" {v.closed_on}" if v.closed_on else ""),
-                fmt(v.principal),
-                fmt(v.outstanding_principal),
-                fmt(sum(v.overdue.values(), ZERO)),
-                fmt(v.credit_balance),
-                f"{sum(i.status == 'paid' for i in due)}/{len(due)}",
-            )
-    engine.dispose()
+    first = parse_date(start, field="--start")
+    with friendly_errors(), _bars() as bar:
+        summary = run_simulation(
+            fresh_sqlite(db),
+            loans=loans,
+            days=days,
+            seed=seed,
+            start=first,
+            behaviour=load_behaviour(behaviour),
+            progress=_progress(bar),
+        )
+    table = Table(title=f"daihou demo — {loans} loans, {days} days, seed {seed}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in summary.rows():
+        table.add_row(label, value)
     console.print(table)
-    behaviours = ", ".join(f"{k} {v}" for k, v in sorted(result.behaviours.items()))
     console.print(
-        f"{result.loans} loans ({behaviours}); "
-        f"{result.postings} repayments, {result.prepayments} full prepayments, "
-        f"{result.reversals} reversals, {result.refunds} refunds"
-    )
-    console.print(
-        f"statuses: {dict(result.statuses)}; outstanding principal {fmt(result.outstanding)}; "
-        f"overdue {fmt(result.overdue)} on {result.overdue_loans} loans; "
-        f"ledger {'[green]balanced[/]' if result.balanced else '[red]NOT balanced[/]'}"
-    )
-    example = picked[0] if picked else "L000000001"
-    console.print(
-        f"database: {db}  — try: daihou loan show {example} --db {db}; "
+        f"database: {db} — try: daihou report daily --db {db}; "
         f"daihou ledger trial-balance --db {db}"
     )
+    _print_accounts(loans)
+    if not no_serve:
+        from daihou.cli.web import serve
+
+        serve(port=port, plain_logs=True, db=f"sqlite:///{db}")
 
 
-def _interesting(session: Session, limit: int, today: date) -> list[str]:
-    """A few loans of each kind: overdue, settled, current."""
-    from sqlalchemy import select
+def _print_accounts(loans: int) -> None:
+    from daihou.demo.staff import DEMO_PASSWORD, staff_for
 
-    from daihou.loans.models import Installment, Loan
+    table = Table(title=f"demo accounts (password for all: {DEMO_PASSWORD})")
+    table.add_column("user")
+    table.add_column("role")
+    for user in staff_for(loans):
+        table.add_row(user.username, user.role + (f" ({user.tier})" if user.tier else ""))
+    console.print(table)
 
-    overdue = session.scalars(
-        select(Installment.loan_id)
-        .where(Installment.status == "due", Installment.due_date < today)
-        .distinct()
-        .order_by(Installment.loan_id)
-        .limit(limit // 3)
-    ).all()
-    closed = session.scalars(
-        select(Loan.id).where(Loan.status == "closed").order_by(Loan.id).limit(limit // 4)
-    ).all()
-    rest = session.scalars(select(Loan.id).order_by(Loan.id).limit(limit)).all()
-    picked: list[str] = []
-    for loan_id in [*overdue, *closed, *rest]:
-        if loan_id not in picked:
-            picked.append(loan_id)
-    return sorted(picked[:limit])
+
+def simulate(
+    strategy: Annotated[str, typer.Option("--strategy", help="Policy pack A (name or YAML)")],
+    vs: Annotated[str, typer.Option("--vs", help="Policy pack B (name or YAML)")],
+    loans: LoansOpt = 2_000,
+    days: DaysOpt = 120,
+    seed: SeedOpt = 42,
+    start: StartOpt = "2026-05-01",
+    behaviour: BehaviourOpt = None,
+) -> None:
+    """Run the same book and the same borrower draws under two policy packs and print
+    recoveries, cost, cure and roll rates, promises, contacts, denials and complaints
+    side by side."""
+    from daihou.demo.behaviour import load_behaviour
+    from daihou.demo.run import fresh_sqlite, run_simulation
+    from daihou.policy import load_pack
+
+    first = parse_date(start, field="--start")
+    with friendly_errors(), tempfile.TemporaryDirectory() as tmp, _bars() as bar:
+        model = load_behaviour(behaviour)
+        results = []
+        for tag, name in (("A", strategy), ("B", vs)):
+            pack = load_pack(name)
+            results.append(
+                run_simulation(
+                    fresh_sqlite(Path(tmp) / f"{tag}.db"),
+                    loans=loans,
+                    days=days,
+                    seed=seed,
+                    start=first,
+                    pack=pack,
+                    behaviour=model,
+                    progress=_progress(bar, f"{tag} "),
+                )
+            )
+    table = Table(title=f"strategy comparison — {loans} loans, {days} days, seed {seed}")
+    table.add_column("figure")
+    table.add_column(f"A: {strategy}", justify="right")
+    table.add_column(f"B: {vs}", justify="right")
+    for (label, a), (_, b) in zip(results[0].rows(), results[1].rows(), strict=True):
+        table.add_row(label, a, b)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     from daihou.cli.generate import generate
 
+    # ``daihou demo`` runs the simulation; ``daihou demo generate`` (self-contained in
+    # daihou.cli.generate) bulk-loads a large synthetic book for the benchmarks
     demo_app = typer.Typer(invoke_without_command=True)
     demo_app.callback()(demo)
     demo_app.command("generate")(generate)
     app.add_typer(demo_app, name="demo")
+    app.command("simulate")(simulate)
+
+
+__all__ = ["register"]

@@ -28,14 +28,14 @@ def generate(
     from daihou.db.engine import make_engine, transaction
     from daihou.db.schema import init_database
     from daihou.demo.generate import generate_book
-    from daihou.demo.run import _demo_key
+    from daihou.demo.run import demo_key
     from daihou.loans.lpr import seed_lpr_from_pack
 
     when = parse_date(business_date, field="--business-date")
     with friendly_errors():
         engine = make_engine(db)
         if engine.dialect.name == "sqlite":
-            _demo_key(Path(engine.url.database or "daihou.db"))
+            demo_key(Path(engine.url.database or "daihou.db"))
         else:
             try:
                 current_keyring()

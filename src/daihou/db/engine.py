@@ -43,8 +43,13 @@ def _sqlite_begin(conn: Any) -> None:
     # Every unit of work takes SQLite's single write lock up front (waiting up to
     # busy_timeout): a deferred transaction that reads and then writes can fail with
     # SQLITE_BUSY when another writer committed in between. SQLite is the embedded,
-    # single-site engine; PostgreSQL is the one for concurrent users.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # single-site engine; PostgreSQL is the one for concurrent users. Read-only work
+    # (web GET requests) opts out with the ``sqlite_deferred`` execution option, so
+    # readers do not queue behind each other (WAL lets them run beside one writer).
+    if conn.get_execution_options().get("sqlite_deferred"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

@@ -3,7 +3,9 @@
 The night of business date d adds each overdue installment's unpaid principal (and, when
 the product compounds, its unpaid interest) to its accrual base in fen·days, and the
 posted amount becomes base × rate × (1 + markup) / 360 rounded to the fen — so the
-remainder is carried and N nights equal one N-night accrual (``kernel.replay``).
+remainder is carried and N nights equal one N-night accrual (``kernel.replay``). A
+repayment plan row adds the 罚息/复利 carried in by the plan (``penalty_carried`` /
+``compound_carried``) to that amount; written-off loans (核销) accrue nothing.
 
 All in SQL over the installments that accrue tonight: one ``INSERT … SELECT`` per
 (grace days, compounding) group computes new bases and amounts into a work table, one
@@ -54,6 +56,7 @@ from daihou.kernel.replay import accrued_amount
 from daihou.ledger import accounts
 from daihou.ledger.service import post_entry
 from daihou.loans.models import Installment, Loan
+from daihou.payments.journal import WRITTEN_OFF
 from daihou.policy.schema import PolicyPack, Product
 
 INST = cast(Table, Installment.__table__)
@@ -165,8 +168,10 @@ def step_accrual(session: Session, ctx: Any) -> Any:
                     new_c,
                     raw(INST.c.penalty_due),
                     raw(INST.c.compound_due),
-                    p_fen,
-                    c_fen,
+                    # a repayment plan row carries 罚息/复利 moved in (+) or out (−) by
+                    # the plan: due = carried + accrued(base) (``kernel.restructure``)
+                    p_fen + raw(INST.c.penalty_carried),
+                    c_fen + raw(INST.c.compound_carried),
                     exact,
                 )
                 .join(LOANS, LOANS.c.id == INST.c.loan_id)
@@ -174,6 +179,9 @@ def step_accrual(session: Session, ctx: Any) -> Any:
                     INST.c.status == DUE,
                     INST.c.due_date <= d - timedelta(days=grace),
                     owes,
+                    # a written-off loan (核销) accrues nothing more: its claim is off
+                    # the books
+                    LOANS.c.status != WRITTEN_OFF,
                     LOANS.c.product.in_([p.code for p in products]),
                 ),
             )
@@ -243,17 +251,21 @@ def _exact_fixups(session: Session, pack: PolicyPack) -> None:
             WORK.c.annual_rate,
             WORK.c.penalty_base,
             WORK.c.compound_base,
-        ).where(WORK.c.exact == 1)
+            raw(INST.c.penalty_carried),
+            raw(INST.c.compound_carried),
+        )
+        .join(INST, INST.c.id == WORK.c.installment_id)
+        .where(WORK.c.exact == 1)
     ).all()
     if not rows:
         return
     fixed = [
         {
             "b_id": row_id,
-            "p": exact_fen(products[code], pbase, rate),
-            "c": exact_fen(products[code], cbase, rate),
+            "p": exact_fen(products[code], pbase, rate) + pcarry,
+            "c": exact_fen(products[code], cbase, rate) + ccarry,
         }
-        for row_id, code, rate, pbase, cbase in rows
+        for row_id, code, rate, pbase, cbase, pcarry, ccarry in rows
     ]
     session.connection().execute(
         update(WORK)

@@ -129,6 +129,8 @@ def rewrite_history(
         )
     buckets = rules.buckets(pack)
     order = {b.name: i for i, b in enumerate(buckets)}
+    # a repayment plan's observation period starts at its signing (restructure event)
+    signed = min((e.value_date for e in events if e.kind == "restructure"), default=None)
     day = start
     state: DayState | None = None
     while day <= last:
@@ -144,7 +146,9 @@ def rewrite_history(
             day,
             tolerance=product.overdue_tolerance,
             pack=pack,
-            restructured=loan.restructured_until is not None and loan.restructured_until >= day,
+            restructured=loan.restructured_until is not None
+            and loan.restructured_until >= day
+            and (signed is None or signed <= day),
             override=_override_on(session, loan_id, day),
         )
         session.add(LoanSnapshot(business_date=day, loan_id=loan_id, **asdict(state)))

@@ -14,7 +14,7 @@ transactions in posting order, then any credit left pays what is still due.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
@@ -24,7 +24,9 @@ from daihou.kernel.floating import floating_rate, lpr_on, repricing_dates
 from daihou.kernel.money import ZERO, q2, to_fen
 from daihou.kernel.prepayment import accrued_interest, prepayment_penalty, split_prepayment
 from daihou.kernel.reamortise import reamortise
+from daihou.kernel.restructure import WAIVABLE, accelerate, restructure, sort_rows
 from daihou.kernel.schedule import ScheduledInstallment, ScheduleTerms, generate_schedule
+from daihou.kernel.state import InstallmentState
 
 
 class ReplayError(ValueError):
@@ -63,6 +65,7 @@ class LoanTerms:
     compound_interest: bool = True  # 复利 on overdue interest at the penalty rate
     grace_days: int = 0
     accrue_from: date | None = None  # no 罚息/复利 for nights before (the import date)
+    accrue_until: date | None = None  # no 罚息/复利 for nights after (the write-off, 核销)
 
     def schedule_terms(self) -> ScheduleTerms:
         return ScheduleTerms(
@@ -84,37 +87,13 @@ class Event:
     """A posted, not reversed, transaction as the replay sees it."""
 
     txn_id: int
-    kind: str  # repayment | prepayment | fee | refund
+    kind: str  # repayment | prepayment | fee | refund | waiver | recovery | restructure | …
     value_date: date
     amount: Decimal
     full: bool = False
     mode: str = "reduce-installment"
-
-
-@dataclass(slots=True)
-class InstallmentState:
-    period: int
-    start_date: date
-    due_date: date
-    annual_rate: Decimal
-    due: dict[str, Decimal]
-    paid: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, ZERO))
-    paid_on: date | None = None
-    kind: str = "regular"  # regular | prepayment | payoff
-    penalty_base: int = 0  # Σ overdue principal in fen over accrued nights (fen·days)
-    compound_base: int = 0  # Σ overdue interest in fen over accrued nights
-
-    def owed(self, component: str) -> Decimal:
-        return self.due.get(component, ZERO) - self.paid[component]
-
-    @property
-    def settled(self) -> bool:
-        return all(self.owed(c) <= ZERO for c in COMPONENTS)
-
-    def status(self, as_of: date) -> str:
-        if self.settled:
-            return "paid"
-        return "due" if self.due_date <= as_of else "pending"
+    plan: tuple[tuple[date, Decimal], ...] = ()  # restructure: (due date, amount) per row
+    plan_number: int = 0  # restructure / plan-break: which plan of the loan
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,9 +203,10 @@ class _Replay:
             self.pool.append(_Credit(txn_id, amount))
 
     def _tail_index(self, day: date) -> int | None:
-        """Index of the first installment not yet due on ``day``."""
+        """Index of the first contractual installment not yet due on ``day`` (repayment
+        plan rows are never re-amortised)."""
         for idx, row in enumerate(self.inst):
-            if row.due_date > day:
+            if row.due_date > day and row.kind != "plan":
                 return idx
         return None
 
@@ -241,7 +221,11 @@ class _Replay:
         self.rate_changes.append(RateChangeRecord(day, self.rate, new, lpr))
         self.rate = new
         idx = next(
-            (k for k, r in enumerate(self.inst) if r.start_date >= day and r.due_date > day),
+            (
+                k
+                for k, r in enumerate(self.inst)
+                if r.start_date >= day and r.due_date > day and r.kind != "plan"
+            ),
             None,
         )
         if idx is None:
@@ -263,7 +247,8 @@ class _Replay:
         first_period: int | None = None,
     ) -> None:
         t = self.terms
-        tail = self.inst[idx:]
+        plans = [r for r in self.inst[idx:] if r.kind == "plan"]
+        tail = [r for r in self.inst[idx:] if r.kind != "plan"]
         owed = sum((r.due["principal"] for r in tail), ZERO) if principal is None else principal
         rows = reamortise(
             principal=owed,
@@ -280,7 +265,7 @@ class _Replay:
             odd_period_basis=t.odd_period_basis,
             annuity_factor_decimals=t.annuity_factor_decimals,
         )
-        self.inst[idx:] = [_state(r) for r in rows]
+        self.inst[idx:] = sort_rows([*(_state(r) for r in rows), *plans])
 
     def _repayment(self, e: Event) -> None:
         self._to_pool(e.txn_id, self._pay_due(e.txn_id, e.amount, e.value_date))
@@ -321,7 +306,8 @@ class _Replay:
                 self.notes[e.txn_id] = "arrears remain unpaid; kept as customer credit"
             return
         current = self.inst[idx]
-        owed = sum((r.due["principal"] for r in self.inst[idx:]), ZERO)
+        plans = [r for r in self.inst[idx:] if r.kind == "plan"]
+        owed = sum((r.due["principal"] for r in self.inst[idx:] if r.kind != "plan"), ZERO)
         accrued = accrued_interest(
             principal=owed,
             annual_rate=current.annual_rate,
@@ -380,10 +366,10 @@ class _Replay:
             due=due,
             kind=kind,
         )
-        periods = len(self.inst) - idx
+        periods = len(self.inst) - idx - len(plans)
         regular_payment = current.due["principal"] + current.due["interest"]
         if kind == "payoff":
-            self.inst[idx:] = [row]
+            self.inst[idx:] = sort_rows([row, *plans])
         else:
             self.inst[idx:] = [row, *self.inst[idx:]]
             self._replace_tail(
@@ -402,6 +388,29 @@ class _Replay:
         self.notes[e.txn_id] = note
         self._to_pool(e.txn_id, self._pay_due(e.txn_id, left, day))
 
+    def _waiver(self, e: Event) -> None:
+        """减免罚息: the waived amount settles 罚息/复利 owed on the day, oldest first;
+        what finds nothing to settle is noted and left unapplied."""
+        parts, left = allocate(
+            e.amount, self._due_rows(e.value_date), components=WAIVABLE, by="installment"
+        )
+        self._apply(e.txn_id, parts, e.value_date)
+        if left > ZERO:
+            self.notes[e.txn_id] = f"{left} of the waiver found no 罚息/复利 outstanding"
+
+    def _restructure(self, e: Event) -> None:
+        self.inst = restructure(
+            self.inst,
+            day=e.value_date,
+            plan=e.plan,
+            number=e.plan_number,
+            components=self.terms.components,
+            rate=self.rate,
+        )
+
+    def _plan_break(self, e: Event) -> None:
+        self.inst = accelerate(self.inst, day=e.value_date, number=e.plan_number)
+
     # -- main loop -----------------------------------------------------------------------
     def _accrue(self, first_night: date, last_night: date) -> None:
         """Accrue 罚息 and 复利 for the nights ``first_night``..``last_night`` on what is
@@ -415,6 +424,8 @@ class _Replay:
         t = self.terms
         if t.accrue_from is not None:
             first_night = max(first_night, t.accrue_from)
+        if t.accrue_until is not None:
+            last_night = min(last_night, t.accrue_until)
         if last_night < first_night:
             return
         grace = timedelta(days=t.grace_days)
@@ -427,12 +438,12 @@ class _Replay:
             interest = row.owed("interest")
             if principal > ZERO:
                 row.penalty_base += to_fen(principal) * nights
-                row.due["penalty"] = accrued_amount(
+                row.due["penalty"] = row.penalty_carried + accrued_amount(
                     row.penalty_base, row.annual_rate, t.penalty_markup, t.rounding
                 )
             if t.compound_interest and interest > ZERO:
                 row.compound_base += to_fen(interest) * nights
-                row.due["compound"] = accrued_amount(
+                row.due["compound"] = row.compound_carried + accrued_amount(
                     row.compound_base, row.annual_rate, t.penalty_markup, t.rounding
                 )
 
@@ -453,6 +464,10 @@ class _Replay:
             "prepayment": self._prepayment,
             "fee": self._fee,
             "refund": self._refund,
+            "recovery": self._repayment,  # a payment after write-off (核销后收回)
+            "waiver": self._waiver,
+            "restructure": self._restructure,
+            "plan-break": self._plan_break,
         }
         ev = 0
         last: date | None = None
@@ -492,7 +507,10 @@ class _Replay:
         allocations: dict[int, list[Applied]] = {}
         for txn_id, parts in self.alloc.items():
             event = amounts[txn_id]
-            if event.kind not in ("repayment", "prepayment"):
+            if event.kind == "waiver":
+                allocations[txn_id] = list(parts)
+                continue
+            if event.kind not in ("repayment", "prepayment", "recovery"):
                 allocations[txn_id] = []
                 continue
             merged: dict[tuple[int | None, str], Decimal] = {}
@@ -508,7 +526,9 @@ class _Replay:
         credit_balance = sum((e.remaining for e in self.pool), ZERO)
         outstanding = sum((i.owed("principal") for i in self.inst), ZERO)
         return ReplayResult(
-            installments=tuple(replace(i, due=dict(i.due), paid=dict(i.paid)) for i in self.inst),
+            # a _Replay runs once and is dropped (see ``replay``): its rows are handed
+            # over, not copied
+            installments=tuple(self.inst),
             allocations=allocations,
             charges=self.charges,
             notes=self.notes,

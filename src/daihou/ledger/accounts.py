@@ -17,6 +17,10 @@ COMPOUND_RECEIVABLE = "compound_receivable"  # 应收复利
 COMPOUND_INCOME = "compound_income"
 CUSTOMER_CREDIT = "customer_credit"  # liability: 溢缴款
 FUNDING = "funding"  # asset: the lender's cash paid out on disbursement
+# collections (分期还款 / 减免罚息 / 核销)
+PENALTY_WAIVED = "penalty_waived"  # contra-income: 减免罚息/复利 given up
+LOAN_LOSS_ALLOWANCE = "loan_loss_allowance"  # 贷款损失准备, charged by a write-off (核销)
+RECOVERY_INCOME = "writeoff_recovery_income"  # 核销后收回: cash on a written-off loan
 CLEARING_PREFIX = "clearing:"  # asset: money received per channel, e.g. clearing:counter
 
 # Account credited when a payment is allocated to each component.

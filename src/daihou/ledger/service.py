@@ -17,9 +17,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, ColumnElement, String, event, func, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    Table,
+    event,
+    func,
+    insert,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Mapper, Session, object_session
 
 from daihou.ledger.models import JournalEntry, JournalLine
@@ -202,6 +212,63 @@ def post_entry(
     session.add(entry)
     session.flush()
     return entry
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """One journal entry to post with ``post_entries`` (the arguments of ``post_entry``)."""
+
+    kind: str
+    entry_date: date
+    booked_on: date
+    lines: Sequence[Line]
+    loan_id: str | None = None
+    transaction_id: int | None = None
+    memo: str | None = None
+
+
+def post_entries(session: Session, drafts: Sequence[EntryDraft]) -> list[int]:
+    """Post many entries at once (batch paths): each is checked exactly as ``post_entry``
+    checks one, all before anything is written, then entries and lines go in with two
+    multi-row inserts. Returns the new entry ids in the order of ``drafts``."""
+    checked = []
+    for d in drafts:
+        name = f"journal entry {d.kind!r} of {d.entry_date}"
+        if d.loan_id is not None:
+            name += f" for loan {d.loan_id}"
+        if d.transaction_id is not None:
+            name += f" (transaction {d.transaction_id})"
+        _check_text(name, "kind", d.kind, _max_length(JournalEntry.kind), required=True)
+        _check_text(name, "memo", d.memo, _max_length(JournalEntry.memo), required=False)
+        checked.append(_checked_lines(name, d.lines))
+    if not drafts:
+        return []
+    entries = cast(Table, JournalEntry.__table__)
+    ids = list(
+        session.execute(
+            insert(entries).returning(entries.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "kind": d.kind,
+                    "entry_date": d.entry_date,
+                    "booked_on": d.booked_on,
+                    "loan_id": d.loan_id,
+                    "transaction_id": d.transaction_id,
+                    "memo": d.memo,
+                }
+                for d in drafts
+            ],
+        ).scalars()
+    )
+    session.execute(
+        insert(cast(Table, JournalLine.__table__)),
+        [
+            {"entry_id": entry_id, "account": a, "debit": dr, "credit": cr}
+            for entry_id, lines in zip(ids, checked, strict=True)
+            for a, dr, cr in lines
+        ],
+    )
+    return ids
 
 
 def _refuse_change(_mapper: Mapper[Any], _connection: Any, target: Any) -> None:

@@ -48,6 +48,9 @@ class Customer(Base):
     )
     phone: Mapped[str] = mapped_column(EncryptedString(512, context="customers.phone"))
     address: Mapped[str | None] = mapped_column(EncryptedString(1024, context="customers.address"))
+    email: Mapped[str | None] = mapped_column(  # for e-mail notices (daihou.notify)
+        EncryptedString(512, context="customers.email")
+    )
     employer: Mapped[str | None] = mapped_column(
         EncryptedString(1024, context="customers.employer")
     )
@@ -86,6 +89,7 @@ class Loan(Base):
         String(16), default="normal", server_default="normal"
     )  # 五级分类
     restructured_until: Mapped[date | None] = mapped_column(Date)  # observation period end
+    written_off_on: Mapped[date | None] = mapped_column(Date)  # 核销日 (status written-off)
     # First business date daihou serviced the loan (its import): 罚息/复利 accrue only
     # from then on; what happened before belongs to the previous system.
     serviced_from: Mapped[date | None] = mapped_column(Date)
@@ -132,6 +136,14 @@ class Installment(Base):
     # posted 罚息/复利 is base × rate × (1 + markup) / 360 rounded, remainder carried.
     penalty_base: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     compound_base: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # 罚息/复利 moved in (+) or out (−) by a repayment plan (分期还款): penalty_due is
+    # carried + the amount accrued on the base (see ``daihou.kernel.restructure``).
+    penalty_carried: Mapped[Decimal] = mapped_column(
+        Money, default=Decimal("0.00"), server_default="0"
+    )
+    compound_carried: Mapped[Decimal] = mapped_column(
+        Money, default=Decimal("0.00"), server_default="0"
+    )
 
     loan: Mapped[Loan] = relationship(back_populates="installments")
 

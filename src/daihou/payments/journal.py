@@ -10,6 +10,7 @@ a new balanced entry. Posted lines are never changed; the history is in the entr
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -20,12 +21,26 @@ from daihou.kernel.allocation import Applied
 from daihou.kernel.money import ZERO
 from daihou.ledger import accounts
 from daihou.ledger.models import JournalEntry, JournalLine
-from daihou.ledger.service import post_entry
+from daihou.ledger.service import EntryDraft, post_entries
 from daihou.payments.models import Transaction
 
 Net = dict[str, Decimal]  # account -> debit minus credit
 
-SYNCED_KINDS = ("repayment", "prepayment", "fee", "refund")
+SYNCED_KINDS = (
+    "repayment",
+    "prepayment",
+    "fee",
+    "refund",
+    "waiver",
+    "recovery",
+    "restructure",
+    "plan-break",
+)
+WRITTEN_OFF = "written-off"  # loans.status after a write-off (核销)
+
+# Where a waiver (减免罚息) is charged: the receivable is cleared against a contra-income
+# account, so penalty income stays what was accrued and the waivers show on their own.
+_WAIVED = {"penalty": accounts.PENALTY_RECEIVABLE, "compound": accounts.COMPOUND_RECEIVABLE}
 
 
 def target_lines(txn: Transaction, parts: list[Applied], charges: list[tuple[str, Decimal]]) -> Net:
@@ -35,6 +50,15 @@ def target_lines(txn: Transaction, parts: list[Applied], charges: list[tuple[str
         net[accounts.clearing(txn.channel)] += txn.amount
         for part in parts:
             net[accounts.COMPONENT_ACCOUNT[part.component]] -= part.amount
+    elif txn.kind == "recovery":
+        # the loan is off the books: whatever the replay pays with it is recovery income
+        assert txn.channel is not None
+        net[accounts.clearing(txn.channel)] += txn.amount
+        net[accounts.RECOVERY_INCOME] -= txn.amount
+    elif txn.kind == "waiver":
+        for part in parts:
+            net[accounts.PENALTY_WAIVED] += part.amount
+            net[_WAIVED[part.component]] -= part.amount
     elif txn.kind == "refund":
         assert txn.channel is not None
         net[accounts.CUSTOMER_CREDIT] += txn.amount
@@ -48,22 +72,28 @@ def target_lines(txn: Transaction, parts: list[Applied], charges: list[tuple[str
 
 def posted_lines(session: Session, loan_id: str) -> dict[int, Net]:
     """Net posted amount per transaction and account for one loan."""
+    return posted_lines_many(session, [loan_id]).get(loan_id, defaultdict(dict))
+
+
+def posted_lines_many(session: Session, loan_ids: Sequence[str]) -> dict[str, dict[int, Net]]:
+    """``posted_lines`` of several loans in one query: loan -> transaction -> net."""
     rows = session.execute(
         select(
+            JournalEntry.loan_id,
             JournalEntry.transaction_id,
             JournalLine.account,
             func.sum(JournalLine.debit),
             func.sum(JournalLine.credit),
         )
         .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
-        .where(JournalEntry.loan_id == loan_id, JournalEntry.transaction_id.is_not(None))
-        .group_by(JournalEntry.transaction_id, JournalLine.account)
+        .where(JournalEntry.loan_id.in_(loan_ids), JournalEntry.transaction_id.is_not(None))
+        .group_by(JournalEntry.loan_id, JournalEntry.transaction_id, JournalLine.account)
     ).all()
-    out: dict[int, Net] = defaultdict(dict)
-    for txn_id, account, debit, credit in rows:
+    out: dict[str, dict[int, Net]] = {}
+    for loan_id, txn_id, account, debit, credit in rows:
         net = (debit or ZERO) - (credit or ZERO)
         if net != ZERO:
-            out[txn_id][account] = net
+            out.setdefault(loan_id, defaultdict(dict))[txn_id][account] = net
     return out
 
 
@@ -84,26 +114,28 @@ def sync_journal(
     booked_on: date,
 ) -> int:
     """Post the difference between target and posted lines; return entries written."""
-    posted = posted_lines(session, loan_id)
-    written = 0
+    drafts = [
+        EntryDraft(kind, transactions[txn_id].value_date, booked_on, lines, loan_id, txn_id, memo)
+        for txn_id, lines, kind, memo in journal_deltas(
+            targets, posted_lines(session, loan_id), transactions
+        )
+    ]
+    return len(post_entries(session, drafts))
+
+
+def journal_deltas(
+    targets: dict[int, Net], posted: dict[int, Net], transactions: dict[int, Transaction]
+) -> Iterator[tuple[int, list[tuple[str, Decimal, Decimal]], str, str | None]]:
+    """The entries that bring ``posted`` to ``targets``, in transaction order: (transaction,
+    lines, kind, memo). Pure, so the batch path posts exactly what ``sync_journal`` would."""
     for txn_id, target in sorted(targets.items()):
         have = posted.get(txn_id, {})
         delta = {a: target.get(a, ZERO) - have.get(a, ZERO) for a in set(target) | set(have)}
         if all(v == ZERO for v in delta.values()):
             continue
-        txn = transactions[txn_id]
-        post_entry(
-            session,
-            kind=txn.kind if not have else "reallocation",
-            entry_date=txn.value_date,
-            booked_on=booked_on,
-            lines=_lines(delta),
-            loan_id=loan_id,
-            transaction_id=txn_id,
-            memo=None if not have else "allocation changed by a backdated event",
-        )
-        written += 1
-    return written
+        kind = transactions[txn_id].kind if not have else "reallocation"
+        memo = None if not have else "allocation changed by a backdated event"
+        yield txn_id, _lines(delta), kind, memo
 
 
 def reversal_lines(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
@@ -20,7 +21,7 @@ from daihou.kernel.money import ZERO
 from daihou.kernel.replay import Event, ReplayResult, replay
 from daihou.ledger.service import post_entry
 from daihou.loans.models import Installment, Loan, RateChange
-from daihou.payments.journal import SYNCED_KINDS, sync_journal, target_lines
+from daihou.payments.journal import SYNCED_KINDS, WRITTEN_OFF, sync_journal, target_lines
 from daihou.payments.models import Allocation, Transaction
 from daihou.payments.terms import loan_terms, lpr_history
 from daihou.policy import PolicyPack, load_pack
@@ -56,6 +57,10 @@ def to_event(txn: Transaction) -> Event:
         amount=txn.amount,
         full=bool(detail.get("full", False)),
         mode=str(detail.get("mode", "reduce-installment")),
+        plan=tuple(
+            (date.fromisoformat(str(d)), Decimal(str(a))) for d, a in detail.get("plan", [])
+        ),
+        plan_number=int(detail.get("plan_number", 0)),
     )
 
 
@@ -65,11 +70,13 @@ def replay_loan(
     """Replay without writing anything (used for quotes and checks)."""
     product = (pack or load_pack()).product(loan.product)
     txns = active_transactions(session, loan.id)
+    terms = loan_terms(loan, product)
     result = replay(
-        loan_terms(loan, product),
+        terms,
         [to_event(t) for t in txns],
         as_of=as_of,
-        lpr_history=lpr_history(session),
+        # only a floating-rate loan reads the LPR history: spare the others the query
+        lpr_history=lpr_history(session) if terms.floating is not None else (),
     )
     return result, txns
 
@@ -84,6 +91,8 @@ _INSTALLMENT_FIELDS = (
     *(f"{c}_paid" for c in COMPONENTS),
     "penalty_base",
     "compound_base",
+    "penalty_carried",
+    "compound_carried",
 )
 
 
@@ -108,6 +117,8 @@ def _write_installments(session: Session, loan: Loan, result: ReplayResult, as_o
             "paid_on": state.paid_on,
             "penalty_base": state.penalty_base,
             "compound_base": state.compound_base,
+            "penalty_carried": state.penalty_carried,
+            "compound_carried": state.compound_carried,
         }
         for c in COMPONENTS:
             values[f"{c}_due"] = state.due[c]
@@ -219,6 +230,16 @@ def _sync_accruals(session: Session, loan_id: str, result: ReplayResult, today: 
     return 1
 
 
+def cache_loan(loan: Loan, result: ReplayResult) -> None:
+    """The loan row's cached columns from a replay (also used by the batch path)."""
+    loan.outstanding_principal = result.outstanding_principal
+    loan.credit_balance = result.credit_balance
+    loan.current_rate = result.current_rate
+    loan.closed_on = result.closed_on
+    if loan.status != WRITTEN_OFF:  # 核销 is final; recoveries do not reopen the loan
+        loan.status = "closed" if result.closed_on is not None else "active"
+
+
 def recompute_loan(session: Session, loan_id: str, *, pack: PolicyPack | None = None) -> Recomputed:
     """Replay the loan as of the business date and write every cache and journal delta.
 
@@ -232,11 +253,7 @@ def recompute_loan(session: Session, loan_id: str, *, pack: PolicyPack | None = 
     _write_installments(session, loan, result, today)
     _write_allocations(session, loan, result)
     _write_rate_changes(session, loan, result)
-    loan.outstanding_principal = result.outstanding_principal
-    loan.credit_balance = result.credit_balance
-    loan.current_rate = result.current_rate
-    loan.closed_on = result.closed_on
-    loan.status = "closed" if result.closed_on is not None else "active"
+    cache_loan(loan, result)
     by_id = {t.id: t for t in txns}
     targets = {
         t.id: target_lines(t, result.allocations.get(t.id, []), result.charges.get(t.id, []))

@@ -27,14 +27,15 @@ from daihou.kernel.replay import ReplayError
 from daihou.ledger.service import post_entry
 from daihou.loans.models import Loan
 from daihou.payments.errors import NotFound, ReferenceConflict, ServicingError
-from daihou.payments.journal import reversal_lines
+from daihou.payments.journal import WRITTEN_OFF, reversal_lines
 from daihou.payments.models import Allocation, Transaction
 from daihou.payments.recompute import recompute_loan
 from daihou.policy import PolicyPack
 
+CENT = Decimal("0.01")
 CHANNELS = ("bank-debit", "online", "counter", "transfer")  # 银行代扣, 线上, 柜台, 转账
 PREPAY_MODES = ("shorten-term", "reduce-installment")
-REVERSIBLE = ("repayment", "prepayment", "fee", "refund")
+REVERSIBLE = ("repayment", "prepayment", "fee", "refund", "waiver", "recovery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,12 @@ def _allocation_of(session: Session, txn_id: int) -> tuple[Applied, ...]:
 
 
 def _posting(
-    session: Session, txn: Transaction, *, created: bool, note: str | None = None
+    session: Session,
+    txn: Transaction,
+    *,
+    created: bool,
+    note: str | None = None,
+    allocation: tuple[Applied, ...] | None = None,
 ) -> Posting:
     loan = session.get(Loan, txn.loan_id)
     return Posting(
@@ -83,7 +89,7 @@ def _posting(
         channel=txn.channel,
         reference=txn.reference,
         created=created,
-        allocation=_allocation_of(session, txn.id),
+        allocation=_allocation_of(session, txn.id) if allocation is None else allocation,
         note=note,
         loan_status=loan.status if loan else "active",
     )
@@ -119,6 +125,17 @@ def _validate(
     reference: str,
     channels: tuple[str, ...] = CHANNELS,
 ) -> tuple[Decimal, date]:
+    money = check_fields(amount=amount, channel=channel, reference=reference, channels=channels)
+    today = ensure_open(session)
+    check_value_date(loan, value_date, today)
+    return money, today
+
+
+def check_fields(
+    *, amount: Any, channel: str, reference: str, channels: tuple[str, ...] = CHANNELS
+) -> Decimal:
+    """Amount, channel and reference of a posting request (no I/O; the batch path runs
+    the same checks in the same order)."""
     money = to_money(amount, field="amount")
     if money <= ZERO:
         raise ServicingError("must be greater than 0", field="amount")
@@ -128,14 +145,17 @@ def _validate(
         raise ServicingError(
             "a non-empty reference of at most 128 characters is required", field="reference"
         )
-    today = ensure_open(session)
+    return money
+
+
+def check_value_date(loan: Loan, value_date: date, today: date) -> None:
+    """A value date lies between the loan's disbursement and the business date."""
     if value_date > today:
         raise ServicingError(f"{value_date} is after the business date {today}", field="on")
     if value_date < loan.disbursed_on:
         raise ServicingError(
             f"{value_date} is before the disbursement date {loan.disbursed_on}", field="on"
         )
-    return money, today
 
 
 def _post(
@@ -154,6 +174,8 @@ def _post(
 ) -> Posting:
     basis = authorize(actor, action)
     loan = lock_loan(session, loan_id)
+    if loan.status == WRITTEN_OFF:
+        kind = recovery_kind(loan, kind, value_date)
     money, today = _validate(
         session,
         loan,
@@ -197,7 +219,17 @@ def _post(
         raise ServicingError(str(exc)) from exc
     replay_closed_days(session, loan_id, since=value_date, today=today, pack=pack)
     loan.version += 1
-    posting = _posting(session, txn, created=True, note=done.result.notes.get(txn.id))
+    posting = _posting(
+        session,
+        txn,
+        created=True,
+        note=done.result.notes.get(txn.id),
+        # just written from this replay: no need to read the allocation back
+        allocation=tuple(
+            Applied(a.period, a.component, a.amount.quantize(CENT))
+            for a in done.result.allocations.get(txn.id, [])
+        ),
+    )
     audit_record(
         session,
         actor=actor,
@@ -217,6 +249,23 @@ def _post(
         business_date=today,
     )
     return posting
+
+
+def recovery_kind(loan: Loan, kind: str, value_date: date) -> str:
+    """A loan written off (核销) takes only repayments, dated on or after the write-off,
+    and books them as recoveries (核销后收回)."""
+    if kind != "repayment":
+        raise ServicingError(
+            f"loan {loan.id} is written off; a {kind} cannot be posted", field="loan_id"
+        )
+    assert loan.written_off_on is not None
+    if value_date < loan.written_off_on:
+        raise ServicingError(
+            f"loan {loan.id} was written off on {loan.written_off_on}; a recovery cannot be "
+            f"dated {value_date}",
+            field="on",
+        )
+    return "recovery"
 
 
 def post_payment(
@@ -366,6 +415,12 @@ def reverse_transaction(
     session.refresh(txn)
     if txn.kind not in REVERSIBLE:
         raise ServicingError(f"a {txn.kind} cannot be reversed", field="transaction_id")
+    loan = session.get(Loan, txn.loan_id)
+    if loan is not None and loan.status == WRITTEN_OFF and txn.kind != "recovery":
+        raise ServicingError(
+            f"loan {txn.loan_id} is written off; only recoveries can be reversed",
+            field="transaction_id",
+        )
     if txn.status != "posted":
         raise ServicingError(
             f"transaction {transaction_id} is already {txn.status}", field="transaction_id"

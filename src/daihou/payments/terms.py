@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -42,6 +42,10 @@ def loan_terms(loan: Loan, product: Product) -> LoanTerms:
         compound_interest=product.compound_interest,
         grace_days=product.grace_days,
         accrue_from=loan.serviced_from,
+        # written off (核销) on W: the night of W and later accrue nothing
+        accrue_until=(
+            loan.written_off_on - timedelta(days=1) if loan.written_off_on is not None else None
+        ),
     )
 
 

@@ -8,6 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from daihou.collection.agencies.settings import AgenciesLegalSettings
+from daihou.collection.approval_policy import ApprovalsPolicy
+from daihou.collection.contact_settings import ContactSettings
+from daihou.collection.settings import CollectionsSettings
 from daihou.kernel.money import ROUNDING_MODES
 
 Component = Literal["fee", "penalty", "compound", "interest", "principal"]
@@ -182,6 +186,10 @@ class PolicyPack(Strict):
     lpr_history: list[LprPoint] = Field(default_factory=list)
     delinquency: Delinquency = Field(default_factory=Delinquency)
     eod: EodSettings = Field(default_factory=EodSettings)
+    collections: CollectionsSettings = Field(default_factory=CollectionsSettings)
+    agencies_legal: AgenciesLegalSettings = Field(default_factory=AgenciesLegalSettings)
+    approvals: ApprovalsPolicy = Field(default_factory=ApprovalsPolicy)
+    contacts: ContactSettings = Field(default_factory=ContactSettings)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> PolicyPack:

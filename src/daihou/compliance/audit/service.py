@@ -27,10 +27,10 @@ from collections.abc import Callable, Mapping, Set
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Table, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -204,6 +204,74 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Entry:
+    """One record for ``record_many`` (the arguments of ``record``)."""
+
+    action: str
+    object_type: str
+    object_id: str
+    before: Any = None
+    after: Any = None
+
+
+def record_many(
+    session: Session,
+    entries: list[Entry],
+    *,
+    actor: Actor,
+    basis: Mapping[str, Any] | str | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    business_date: date | None = None,
+) -> int:
+    """Append many records of one actor and basis in one multi-row insert (batch
+    postings): the same records, chained the same way, as calling ``record`` for each
+    in order, under one take of the append lock. Returns how many were written."""
+    for e in entries:
+        if not ACTION.fullmatch(e.action):
+            raise ValueError(f"audit action {e.action!r} must be dotted lower case")
+    if not entries:
+        return 0
+    _append_lock(session)
+    session.flush()
+    last = session.execute(
+        select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
+    ).first()
+    prev_id, prev_hash = (int(last.id), str(last.hash)) if last is not None else (0, GENESIS)
+    when = business_date if business_date is not None else _business_date(session)
+    roles = ",".join(sorted(actor.roles))
+    basis_text = basis if isinstance(basis, str) or basis is None else canonical_json(basis)
+    rows: list[dict[str, Any]] = []
+    for e in entries:
+        row = {
+            "id": prev_id + 1,
+            "at": _utc_naive(clock()),
+            "business_date": when,
+            "actor_id": actor.user_id,
+            "roles": roles,
+            "action": e.action,
+            "object_type": e.object_type,
+            "object_id": str(e.object_id),
+            "before_digest": digest(e.before),
+            "after_digest": digest(e.after),
+            "basis": basis_text,
+            "document_hash": None,
+            "prev_hash": prev_hash,
+        }
+        prev_id, prev_hash = prev_id + 1, chain_hash(_Row(row))
+        row["hash"] = prev_hash
+        rows.append(row)
+    session.execute(insert(cast(Table, AuditRecord.__table__)), rows)
+    return len(rows)
+
+
+class _Row:
+    """Attribute access to a record's fields, for ``chain_hash``."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
 # --------------------------------------------------------------------------- verify

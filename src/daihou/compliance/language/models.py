@@ -44,6 +44,7 @@ class MessageTemplate(Base):
     purpose: Mapped[str] = mapped_column(String(48))
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)  # e-mail subject (a template too)
     status: Mapped[str] = mapped_column(String(16), default="draft")
     created_by: Mapped[str] = mapped_column(String(64))
     activated_by: Mapped[str | None] = mapped_column(String(64))
@@ -51,6 +52,10 @@ class MessageTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     activated_at: Mapped[datetime | None] = mapped_column(DateTime)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # daihou.notify.templates: the preview with sample data that activation requires
+    previewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    previewed_by: Mapped[str | None] = mapped_column(String(64))
+    preview_sha256: Mapped[str | None] = mapped_column(String(64))  # of subject + body
 
     __table_args__ = (
         UniqueConstraint("channel", "language", "purpose", "version"),

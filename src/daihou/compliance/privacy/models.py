@@ -23,6 +23,8 @@ from daihou.loans.models import Customer
 BLIND_INDEXES: dict[tuple[str, str], str] = {
     ("customers", "id_number"): "id_number_hash",
     ("customers", "phone"): "phone_hash",
+    ("contact_logs", "phone"): "phone_hash",
+    ("contact_points", "phone"): "phone_hash",
 }
 """(table, encrypted column) → the column holding its keyed hash."""
 

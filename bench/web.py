@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Benchmark the web workbench and API under concurrent load on loopback.
+
+    python bench/web.py                       # 20,000 loans, 50 clients, SQLite
+    python bench/web.py --db postgresql://postgres@127.0.0.1:5432/test --loans 100000
+    python bench/web.py --ci                  # 500 loans, 8 clients: proves it works
+
+Builds a synthetic book (bench/import_loans.py's generator, the real import), opens a
+collection case for one loan in five (owned by collector ``col``), starts ``daihou
+serve`` in a subprocess on 127.0.0.1, and runs N concurrent clients (threads, one
+HTTP connection each) that request, in turn: the loan page (HTML: schedule,
+transactions, ledger, masked customer), the loan list page, the loan API, the loan
+list API as operations, and the loan list API as a collector (scoped to their cases).
+Each client makes a bounded number of requests and stops; the server is stopped at the
+end. Prints p50/p95/p99 per kind and the throughput; asserts no time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+if not os.environ.get("DAIHOU_DATA_KEY") and not os.environ.get("DAIHOU_KEY_FILE"):
+    os.environ["DAIHOU_DATA_KEY"] = base64.b64encode(os.urandom(32)).decode()
+
+import httpx
+from sqlalchemy import insert, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from daihou.auth.actor import SYSTEM
+from daihou.auth.service import actor_for, create_user
+from daihou.auth.sessions import create_token, start_session
+from daihou.collection.models import CollectionCase
+from daihou.db.engine import database_url, make_engine, transaction
+from daihou.loans.book import import_loans
+from daihou.loans.models import Loan
+from import_loans import BUSINESS_DATE, create_schema, write_csv
+
+PASSWORD = "bench-password-long"
+KINDS = ("loan page", "loan list page", "loan api", "list api (ops)", "list api (collector)")
+
+
+def prepare(url: str, loans: int, folder: Path) -> dict[str, str]:
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+        source = folder / "book.csv"
+        write_csv(source, loans, 20260331)
+        started = time.perf_counter()
+        import_loans(engine=engine, path=source)
+        print(f"imported {loans:,} loans in {time.perf_counter() - started:.1f} s")
+        now = datetime.now(UTC)
+        secrets: dict[str, str] = {}
+        with transaction(engine) as s:
+            for name, role in (("ops", "operations"), ("col", "collector-junior")):
+                create_user(
+                    s, actor=SYSTEM, username=name, password=PASSWORD, roles=[role], now=now
+                )
+                secrets[f"{name}-token"], _ = create_token(
+                    s, actor=SYSTEM, name="bench", now=now, username=name
+                )
+            ops = actor_for(s, "ops")
+            secrets["ops-session"], _csrf = start_session(s, actor=ops, now=now)
+            ids = list(s.scalars(select(Loan.id).order_by(Loan.id)))
+            rows = [
+                {
+                    "loan_id": loan_id,
+                    "customer_id": customer,
+                    "status": "open",
+                    "opened_on": BUSINESS_DATE,
+                    "owner_user_id": "col",
+                    "team": "east",
+                }
+                for loan_id, customer in s.execute(
+                    select(Loan.id, Loan.customer_id).where(Loan.id.in_(ids[::5]))
+                )
+            ]
+            s.execute(insert(CollectionCase), rows)
+        secrets["loan-ids"] = ",".join(ids)
+        return secrets
+    finally:
+        engine.dispose()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run_clients(
+    base: str, secrets: dict[str, str], clients: int, per_client: int
+) -> dict[str, list[float]]:
+    loan_ids = secrets["loan-ids"].split(",")
+    timings: dict[str, list[float]] = {k: [] for k in KINDS}
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        ops_api = {"Authorization": f"Bearer {secrets['ops-token']}"}
+        col_api = {"Authorization": f"Bearer {secrets['col-token']}"}
+        with httpx.Client(
+            base_url=base, cookies={"daihou_session": secrets["ops-session"]}, timeout=60
+        ) as http:
+            for i in range(per_client):
+                kind = KINDS[(seed + i) % len(KINDS)]
+                loan = rng.choice(loan_ids)
+                if kind == "loan page":
+                    req = ("GET", f"/loans/{loan}", {})
+                elif kind == "loan list page":
+                    req = ("GET", f"/loans?q={loan[:-2]}", {})
+                elif kind == "loan api":
+                    req = ("GET", f"/api/v1/loans/{loan}", ops_api)
+                elif kind == "list api (ops)":
+                    req = ("GET", "/api/v1/loans?per_page=50", ops_api)
+                else:
+                    req = ("GET", "/api/v1/loans?per_page=50", col_api)
+                started = time.perf_counter()
+                try:
+                    status = http.request(req[0], req[1], headers=req[2]).status_code
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if status != 200:
+                        failures.append(f"{kind} {req[1]}: {status}")
+                    else:
+                        timings[kind].append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        print(f"{len(failures)} failed requests, e.g. {failures[:3]}")
+    return timings
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"daihou serve exited with {server.returncode}")
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("daihou serve did not become ready")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--loans", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=40, help="per client")
+    parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--processes", type=int, default=1, help="daihou serve --processes")
+    parser.add_argument("--ci", action="store_true", help="500 loans, 8 clients × 20")
+    args = parser.parse_args(argv)
+    if args.ci:
+        args.loans, args.clients, args.requests = 500, 8, 20
+    with tempfile.TemporaryDirectory(prefix="daihou-bench-web-") as tmp:
+        folder = Path(tmp)
+        url = args.db or f"sqlite:///{folder}/bench.db"
+        admin = None
+        schema = None
+        if database_url(url).startswith("postgresql"):
+            schema = f"bench_{uuid.uuid4().hex[:10]}"
+            admin = make_engine(url)
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            base_url = database_url(url)
+            url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
+        server = None
+        try:
+            secrets = prepare(url, args.loans, folder)
+            import socket
+
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            base = f"http://127.0.0.1:{port}"
+            command = [
+                sys.executable,
+                "-c",
+                "from daihou.cli import main; main()",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--db",
+                url,
+                "--plain-logs",
+                "--workers",
+                str(max(8, args.clients)),
+                "--processes",
+                str(args.processes),
+            ]
+            log = (folder / "server.log").open("wb")
+            server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+            wait_ready(base, server)
+            run_clients(base, secrets, min(4, args.clients), 5)  # warm up
+            started = time.perf_counter()
+            timings = run_clients(base, secrets, args.clients, args.requests)
+            wall = time.perf_counter() - started
+            errors = [
+                line
+                for line in (folder / "server.log").read_text(errors="replace").splitlines()
+                if "Error" in line
+            ]
+            if errors:
+                print(f"server log: {len(errors)} error lines, e.g. {errors[:3]}")
+        finally:
+            if server is not None:
+                server.terminate()
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+            if admin is not None:
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+    total = sum(len(v) for v in timings.values())
+    print(f"database:   {database_url(url).split(':', 1)[0]}")
+    print(
+        f"loans:      {args.loans:,}; clients: {args.clients}; "
+        f"server processes: {args.processes}; requests: {total:,}"
+    )
+    print(f"throughput: {total / wall:.1f} requests/s over {wall:.1f} s")
+    print(f"{'kind':<22}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
+    for kind, values in timings.items():
+        if values:
+            print(
+                f"{kind:<22}{len(values):>6}{percentile(values, 0.5) * 1000:>10.1f}"
+                f"{percentile(values, 0.95) * 1000:>10.1f}{percentile(values, 0.99) * 1000:>10.1f}"
+                f"{statistics.fmean(values) * 1000:>10.1f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""Collection cases after end of day: open, close, stage, lost contact; the case view.
+
+``sync_cases`` works on whole sets: one query finds the loans past due without an open
+case, one the open cases whose loan is cured, settled or written off; stage and lost
+contact are derived from the rows of every open case read once. Every change of status,
+stage, owner or contact status is inserted into ``case_status_changes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, func, select, type_coerce, update
+from sqlalchemy.orm import Session
+
+from daihou.auth.actor import Actor
+from daihou.auth.permissions import authorize
+from daihou.auth.scopes import ResourceScope, scope_filter
+from daihou.collection.arms import arm_for
+from daihou.collection.contact_models import ContactPoint
+from daihou.collection.models import CaseStatusChange, CollectionCase
+from daihou.collection.settings import CollectionsSettings
+from daihou.collection.tables import FastRows
+from daihou.loans.models import Installment, Loan
+
+SETTLED, WRITTEN_OFF = "closed", "written-off"
+
+
+@dataclass
+class CaseSync:
+    opened: int = 0
+    closed: dict[str, int] = field(default_factory=dict)  # reason → count
+    stage_changes: int = 0
+    lost_contact: int = 0
+
+
+def history_row(
+    case_id: int, d: date, fld: str, old: str | None, new: str | None, reason: str, actor: str
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "business_date": d,
+        "field": fld,
+        "old_value": old,
+        "new_value": new,
+        "reason": reason,
+        "actor": actor,
+    }
+
+
+def sync_cases(session: Session, *, business_date: date, settings: CollectionsSettings) -> CaseSync:
+    d, out = business_date, CaseSync()
+    history: list[dict[str, Any]] = []
+    c = CollectionCase
+    # close: cured (DPD back to 0), settled (结清), written off (核销)
+    closing = session.execute(
+        select(c.id, Loan.status, Loan.dpd)
+        .join(Loan, Loan.id == c.loan_id)
+        .where(
+            c.status == "open",
+            Loan.status.in_([SETTLED, WRITTEN_OFF]) | ((Loan.status == "active") & (Loan.dpd == 0)),
+        )
+    ).all()
+    by_reason: dict[str, list[int]] = {}
+    for case_id, loan_status, _dpd in closing:
+        reason = (
+            "written-off"
+            if loan_status == WRITTEN_OFF
+            else "settled"
+            if loan_status == SETTLED
+            else "cured"
+        )
+        by_reason.setdefault(reason, []).append(case_id)
+        history.append(history_row(case_id, d, "status", "open", "closed", reason, "system"))
+    for reason, ids in by_reason.items():
+        for chunk in _chunks(ids):
+            session.execute(
+                update(c)
+                .where(c.id.in_(chunk))
+                .values(status="closed", close_reason=reason, closed_on=d)
+                .execution_options(synchronize_session=False)
+            )
+        out.closed[reason] = len(ids)
+    # open: past due, active, no open case
+    has_open = select(c.id).where(c.loan_id == Loan.id, c.status == "open").exists()
+    new = session.execute(
+        select(Loan.id, Loan.customer_id, Loan.dpd).where(
+            Loan.status == "active", Loan.dpd > 0, ~has_open
+        )
+    ).all()
+    pct, salt = settings.challenger_percent, settings.arm_salt
+    fast = FastRows(session)
+    day = fast.date(d)
+    rows = []
+    for loan_id, customer_id, dpd in new:
+        arm = arm_for(loan_id, percent=pct, salt=salt)
+        stage = settings.stage_for(dpd).name
+        rows.append((loan_id, customer_id, "open", day, stage, settings.strategy(arm).name, arm))
+    if rows:
+        fast.write(
+            c, ("loan_id", "customer_id", "status", "opened_on", "stage", "strategy", "arm"), rows
+        )
+        out.opened = len(rows)
+        opened = session.execute(
+            select(c.id, c.stage, c.arm).where(c.opened_on == d, c.status == "open")
+        ).all()
+        seen = set(
+            session.scalars(
+                select(CaseStatusChange.case_id).where(
+                    CaseStatusChange.business_date == d,
+                    CaseStatusChange.field == "status",
+                    CaseStatusChange.new_value == "open",
+                )
+            )
+        )
+        for case_id, stage, arm in opened:
+            if case_id not in seen:
+                history.append(
+                    history_row(case_id, d, "status", None, "open", f"dpd>0; {arm}", "system")
+                )
+                history.append(history_row(case_id, d, "stage", None, stage, "opened", "system"))
+    # stage and lost contact of every open case, from one read
+    names = {s.name for s in settings.stages}
+    stage_moves: dict[str, list[int]] = {}
+    lost: list[int] = []
+    after = settings.lost_contact_after_days
+    last_repair = (
+        select(func.max(ContactPoint.found_on))
+        .where(ContactPoint.case_id == c.id, ContactPoint.found_on <= d)
+        .correlate(c)
+        .scalar_subquery()
+    )
+    for case_id, stage, dpd, contact, last_rpc, repaired in session.execute(
+        select(c.id, c.stage, Loan.dpd, c.contact_status, c.last_rpc_on, last_repair)
+        .join(Loan, Loan.id == c.loan_id)
+        .where(c.status == "open")
+    ):
+        target = settings.stage_for(max(dpd, 1)).name
+        if stage in names and stage != target:
+            stage_moves.setdefault(target, []).append(case_id)
+            history.append(history_row(case_id, d, "stage", stage, target, f"dpd {dpd}", "system"))
+        # days without a right-party contact, counted from T+0 (the missed due date)
+        # a contact repair (信息修复) gives the collectors the same days to use what it found
+        since = max(x for x in (last_rpc, repaired, d - timedelta(days=dpd)) if x is not None)
+        if contact == "reachable" and (d - since).days >= after:
+            lost.append(case_id)
+            history.append(
+                history_row(case_id, d, "contact", "reachable", "lost", f"{after} days", "system")
+            )
+    for target, ids in stage_moves.items():
+        for chunk in _chunks(ids):
+            session.execute(
+                update(c)
+                .where(c.id.in_(chunk))
+                .values(stage=target)
+                .execution_options(synchronize_session=False)
+            )
+        out.stage_changes += len(ids)
+    for chunk in _chunks(lost):
+        session.execute(
+            update(c)
+            .where(c.id.in_(chunk), c.contact_status == "reachable")
+            .values(contact_status="lost", lost_contact_since=d)
+            .execution_options(synchronize_session=False)
+        )
+    out.lost_contact = len(lost)
+    write_history(session, history)
+    return out
+
+
+HISTORY_COLUMNS = (
+    "case_id",
+    "business_date",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+    "actor",
+)
+
+
+def write_history(session: Session, rows: list[dict[str, Any]]) -> None:
+    fast = FastRows(session)
+    days: dict[date, Any] = {}
+    tuples = []
+    for r in rows:
+        d = r["business_date"]
+        if d not in days:
+            days[d] = fast.date(d)
+        tuples.append(tuple(days[d] if k == "business_date" else r[k] for k in HISTORY_COLUMNS))
+    fast.write(CaseStatusChange, HISTORY_COLUMNS, tuples)
+
+
+def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+# --- overdue amounts --------------------------------------------------------------------
+
+
+def owed_fen() -> Any:
+    i = Installment
+    parts = ("principal", "interest", "fee", "penalty", "compound")
+    total: Any = None
+    for p in parts:
+        term = type_coerce(getattr(i, f"{p}_due"), BigInteger) - type_coerce(
+            getattr(i, f"{p}_paid"), BigInteger
+        )
+        total = term if total is None else total + term
+    return total
+
+
+def overdue_fen_by_loan() -> Any:
+    """Subquery (loan_id, overdue_fen): everything owed on fallen-due installments."""
+    i = Installment
+    return (
+        select(i.loan_id, func.sum(owed_fen()).label("overdue_fen"))
+        .where(i.status == "due")
+        .group_by(i.loan_id)
+        .subquery()
+    )
+
+
+# --- the case view ----------------------------------------------------------------------
+
+
+def case_scope(case: CollectionCase) -> ResourceScope:
+    return ResourceScope(
+        owner_user_id=case.owner_user_id,
+        team=case.team,
+        agency_id=case.agency_id,
+        territory=case.territory,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LoanLine:
+    loan_id: str
+    product: str
+    status: str
+    outstanding_principal: Decimal
+    overdue: Decimal
+    dpd: int
+    bucket: str
+    open_case_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    case: CollectionCase
+    loan: LoanLine
+    other_loans: list[LoanLine]  # 共债: the customer's other loans
+    history: list[CaseStatusChange]
+
+
+def _lines(session: Session, customer_id: str) -> list[LoanLine]:
+    od = overdue_fen_by_loan()
+    c = CollectionCase
+    rows = session.execute(
+        select(
+            Loan.id,
+            Loan.product,
+            Loan.status,
+            Loan.outstanding_principal,
+            func.coalesce(od.c.overdue_fen, 0),
+            Loan.dpd,
+            Loan.bucket,
+            select(c.id).where(c.loan_id == Loan.id, c.status == "open").limit(1).scalar_subquery(),
+        )
+        .outerjoin(od, od.c.loan_id == Loan.id)
+        .where(Loan.customer_id == customer_id)
+        .order_by(Loan.id)
+    ).all()
+    return [
+        LoanLine(r[0], r[1], r[2], r[3], Decimal(int(r[4])) / 100, r[5], r[6], r[7]) for r in rows
+    ]
+
+
+def case_view(session: Session, *, case_id: int, actor: Actor) -> CaseView:
+    """The case, its loan and every other loan of the same customer (共债)."""
+    case = session.get(CollectionCase, case_id)
+    if case is None:
+        raise LookupError(f"no collection case {case_id}")
+    authorize(actor, "case.view", resource=case_scope(case))
+    lines = _lines(session, case.customer_id)
+    own = next(line for line in lines if line.loan_id == case.loan_id)
+    history = list(
+        session.scalars(
+            select(CaseStatusChange)
+            .where(CaseStatusChange.case_id == case_id)
+            .order_by(CaseStatusChange.id)
+        )
+    )
+    return CaseView(case, own, [line for line in lines if line.loan_id != case.loan_id], history)
+
+
+def list_cases(
+    session: Session,
+    *,
+    actor: Actor,
+    status: str | None = "open",
+    stage: str | None = None,
+    limit: int = 200,
+) -> list[CollectionCase]:
+    """Cases the actor may see (the same rule as ``case_view``), newest first."""
+    authorize(actor, "case.view")
+    c = CollectionCase
+    cond = [
+        scope_filter(
+            actor,
+            owner_col=c.owner_user_id,
+            team_col=c.team,
+            agency_col=c.agency_id,
+            territory_col=c.territory,
+            action="case.view",
+        )
+    ]
+    if status:
+        cond.append(c.status == status)
+    if stage:
+        cond.append(c.stage == stage)
+    return list(session.scalars(select(c).where(and_(*cond)).order_by(c.id.desc()).limit(limit)))

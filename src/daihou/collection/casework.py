@@ -1,0 +1,182 @@
+"""Pieces the contact, promise, repair and visit services share: the case row and its
+scope, the pack settings, the overdue amount, time handling and the audit call.
+
+Lock order (as everywhere in daihou): the case row first (``SELECT … FOR UPDATE``),
+then the audit append lock, then the contact gate's per-debtor lock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, Select, func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from daihou.auth.actor import Actor
+from daihou.auth.permissions import AuthorizationBasis, authorize
+from daihou.auth.scopes import ResourceScope
+from daihou.collection.contact_settings import ContactSettings
+from daihou.collection.models import CaseStatusChange, CollectionCase
+from daihou.compliance.audit.service import record
+from daihou.loans.models import Installment
+from daihou.policy.loader import load_pack
+from daihou.policy.schema import PolicyPack
+
+NOTE_MAX = 4000
+
+
+def settings_of(pack: PolicyPack | None = None) -> ContactSettings:
+    return (pack or load_pack()).contacts
+
+
+def case_scope(case: CollectionCase) -> ResourceScope:
+    return ResourceScope(
+        owner_user_id=case.owner_user_id,
+        team=case.team,
+        agency_id=case.agency_id,
+        territory=case.territory,
+    )
+
+
+def get_case(session: Session, case_id: int, *, lock: bool = False) -> CollectionCase:
+    query = select(CollectionCase).where(CollectionCase.id == case_id)
+    if lock:
+        query = query.with_for_update()
+    case = session.scalars(query).first()
+    if case is None:
+        raise LookupError(f"no collection case {case_id}")
+    return case
+
+
+def open_case(
+    session: Session, actor: Actor, case_id: int, action: str
+) -> tuple[CollectionCase, AuthorizationBasis]:
+    """The case, locked, after ``action`` is authorised on its scope; refuses closed cases."""
+    case = get_case(session, case_id, lock=True)
+    basis = authorize(actor, action, resource=case_scope(case))
+    if case.status != "open":
+        raise ValueError(f"case {case_id} is {case.status}; contact work needs an open case")
+    return case, basis
+
+
+def set_reachable(
+    session: Session, case: CollectionCase, *, on: date, reason: str, actor: Actor, rpc: bool
+) -> None:
+    """Contact is back: an RPC (``rpc``: also the latest RPC date) or a contact repair.
+    Leaving lost contact is kept in the case history."""
+    if rpc and (case.last_rpc_on is None or on > case.last_rpc_on):
+        case.last_rpc_on = on
+    if case.contact_status == "lost":
+        session.add(
+            CaseStatusChange(
+                case_id=case.id,
+                business_date=on,
+                field="contact",
+                old_value="lost",
+                new_value="reachable",
+                reason=reason,
+                actor=actor.user_id,
+            )
+        )
+    case.contact_status = "reachable"
+    case.lost_contact_since = None
+
+
+def basis_of(basis: AuthorizationBasis, **extra: Any) -> dict[str, Any]:
+    return basis.as_dict() | {k: v for k, v in extra.items() if v is not None}
+
+
+def audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: object,
+    *,
+    basis: dict[str, Any],
+    before: object = None,
+    after: object = None,
+    document: bytes | None = None,
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=before,
+        after=after,
+        basis=basis,
+        document=document,
+    )
+
+
+def local_time(at: datetime, tz: str) -> datetime:
+    """``at`` in the borrower's zone: an aware time is converted, a naive one is taken
+    as already local."""
+    zone = ZoneInfo(tz)
+    return at.replace(tzinfo=zone) if at.tzinfo is None else at.astimezone(zone)
+
+
+def naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def checked_note(note: str | None) -> str | None:
+    if note is None or not note.strip():
+        return None
+    if len(note) > NOTE_MAX:
+        raise ValueError(f"note is longer than {NOTE_MAX} characters")
+    return note.strip()
+
+
+def money(value: Any, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise ValueError(f"{field} {value!r} is not an amount") from None
+    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(f"{field} {value!r} must be an amount with at most two decimals")
+    return amount.quantize(Decimal("0.01"))
+
+
+# --- overdue amounts ------------------------------------------------------------------
+
+
+def _fen(column: Any) -> Any:
+    return type_coerce(column, BigInteger)
+
+
+def overdue_fen_by_loan(on: date) -> Select[Any]:
+    """(loan_id, overdue_fen): what is unpaid of installments due before ``on`` —
+    principal, interest, fees, penalty and compound interest — per loan, as integer fen."""
+    i = Installment
+    due = (
+        _fen(i.principal_due)
+        + _fen(i.interest_due)
+        + _fen(i.fee_due)
+        + _fen(i.penalty_due)
+        + _fen(i.compound_due)
+    )
+    paid = (
+        _fen(i.principal_paid)
+        + _fen(i.interest_paid)
+        + _fen(i.fee_paid)
+        + _fen(i.penalty_paid)
+        + _fen(i.compound_paid)
+    )
+    return (
+        select(i.loan_id, func.sum(due - paid).label("overdue_fen"))
+        .where(i.due_date < on)
+        .group_by(i.loan_id)
+    )
+
+
+def overdue_amount(session: Session, loan_id: str, on: date) -> Decimal:
+    """The loan's overdue total on ``on`` (逾期金额)."""
+    sub = overdue_fen_by_loan(on).where(Installment.loan_id == loan_id).subquery()
+    fen = session.scalar(select(sub.c.overdue_fen))
+    return (Decimal(int(fen or 0)) / 100).quantize(Decimal("0.01"))

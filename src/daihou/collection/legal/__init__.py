@@ -1,0 +1,1 @@
+"""Litigation (诉讼): eligibility, referral, stages, evidence list and costs."""

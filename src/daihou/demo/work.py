@@ -1,0 +1,223 @@
+"""The demo's working day after end of day: the collections run plans tomorrow's
+treatments and task lists; messages go out; collectors work their lists within
+capacity, through the same services people use (so the contact gate, the note check,
+the audit and the promise book all apply); what reached a borrower is remembered in
+``SimContext.reached`` and drives the next day's payments.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from daihou.auth.service import actor_for
+from daihou.collection.agencies.placement import place_batch
+from daihou.collection.contacts import ContactDenied, log_contact
+from daihou.collection.legal.service import refer
+from daihou.collection.models import CollectionCase
+from daihou.collection.promises import evaluate_promises
+from daihou.collection.run import run_collections
+from daihou.collection.tables import CollectionTask, CollectionTreatment
+from daihou.collection.tasks import mark_task_feedback
+from daihou.collection.visits import record_visit
+from daihou.db.engine import transaction
+from daihou.demo.simulate import Promise, SimContext, owed_today
+from daihou.demo.staff import SUPERVISOR
+
+MESSAGES = ("sms", "email", "letter")
+CALLS = ("call", "contact-call")
+PROMISE_PROPENSITY = {  # of a borrower reached, by segment: agrees to a date
+    "never-late": 0.85,
+    "forgetful": 0.75,
+    "short-liquidity": 0.6,
+    "unwilling": 0.2,
+    "lost-contact": 0.0,
+}
+
+
+def _promises(session: Session, d: date, _pack: object) -> dict[str, int]:
+    run = evaluate_promises(session, d)
+    return {"kept": len(run.kept), "broken": len(run.broken)}
+
+
+DAILY_STEPS = [("promises", _promises)]
+
+
+def collections_day(engine: Engine, d: date, ctx: SimContext) -> None:
+    """The day hook: collections run for the closed date ``d``, then tomorrow's work."""
+    report = run_collections(engine, d, ctx.pack, hooks=DAILY_STEPS)
+    cases = report.counts.get("cases", {})
+    ctx.counts["cases opened"] += int(cases.get("opened", 0))
+    with transaction(engine) as s:  # the book as closed on d: what a promise can cover
+        ctx.owed = {loan: owed for loan, (owed, dpd, _) in owed_today(s, d).items() if dpd > 0}
+    work = d + timedelta(days=1)
+    deliver_messages(engine, work, ctx)
+    work_task_lists(engine, work, ctx)
+    supervise(engine, work, ctx)
+
+
+def deliver_messages(engine: Engine, work: date, ctx: SimContext) -> None:
+    """SMS, e-mail and letters planned for ``work`` reach the borrower when their
+    contact details are good (never for the lost-contact segment)."""
+    t = CollectionTreatment
+    with transaction(engine) as s:
+        rows = s.execute(
+            select(t.id, t.loan_id, t.action, t.purpose)
+            .where(t.work_date == work, t.status == "planned", t.action.in_(MESSAGES))
+            .order_by(t.id)
+        ).all()
+        for _id, loan_id, action, purpose in rows:
+            ctx.counts[action] += 1
+            seg = ctx.behaviour.segments[ctx.segment(loan_id)]
+            if seg.reachable == 0:
+                continue
+            if purpose == "reminder":
+                ctx.reminded[loan_id] = work
+                ctx.reach(loan_id, "reminder")
+            else:
+                ctx.reach(loan_id, action)
+        if rows:
+            s.execute(
+                update(t)
+                .where(t.work_date == work, t.status == "planned", t.action.in_(MESSAGES))
+                .values(status="done", done_at=t.planned_at)
+            )
+
+
+def work_task_lists(engine: Engine, work: date, ctx: SimContext) -> None:
+    """Each collector works their queued tasks for ``work`` in rank order."""
+    with transaction(engine) as s:
+        queued = s.execute(
+            select(CollectionTask)
+            .where(
+                CollectionTask.work_date == work,
+                CollectionTask.status == "queued",
+                CollectionTask.collector_user_id.is_not(None),
+            )
+            .order_by(CollectionTask.collector_user_id, CollectionTask.rank)
+        ).scalars()
+        tasks = [(t.id, t.collector_user_id, t.case_id, t.loan_id, t.kind, t.rank) for t in queued]
+    zone = ZoneInfo((ctx.pack.collections.timezone if ctx.pack else None) or "Asia/Shanghai")
+    for task_id, user, case_id, loan_id, kind, rank in tasks:
+        if case_id is None or user is None:
+            continue
+        at = datetime.combine(work, time(9, 30), zone) + timedelta(minutes=4 * (rank or 0))
+        at = min(at, datetime.combine(work, time(17, 30), zone))
+        with transaction(engine) as s:
+            try:
+                with s.begin_nested():
+                    _work_one(s, ctx, task_id, user, case_id, loan_id, kind, at)
+            except ContactDenied:
+                ctx.counts["gate denials (collectors)"] += 1
+            mark_task_feedback(s, task_id, at)
+
+
+def _work_one(
+    s: Session,
+    ctx: SimContext,
+    task_id: int,
+    user: str,
+    case_id: int,
+    loan_id: str,
+    kind: str,
+    at: datetime,
+) -> None:
+    actor = actor_for(s, user)
+    seg_name = ctx.segment(loan_id)
+    seg = ctx.behaviour.segments[seg_name]
+    work = at.date()
+    reached = ctx.u(loan_id, work, f"reach-{task_id}") < seg.reachable
+    if kind in CALLS:
+        party = "borrower" if kind == "call" else "contact-person"
+        ctx.counts["call"] += 1
+        ctx.counts["contacts"] += 1
+        if not reached:
+            outcome = "invalid-number" if seg.reachable == 0 else "no-answer"
+            log_contact(
+                s, actor=actor, case_id=case_id, channel="call", party=party,
+                outcome=outcome, at=at, task_id=task_id, pack=ctx.pack,
+            )  # fmt: skip
+            return
+        if party == "borrower":
+            ctx.reach(loan_id, "call")
+        case = s.get(CollectionCase, case_id)
+        open_promise = case is not None and case.promise_until is not None
+        promise = None
+        if party == "borrower" and not open_promise:
+            promise = _promise(ctx, loan_id, work, seg_name)
+        if promise is not None:
+            log_contact(
+                s, actor=actor, case_id=case_id, channel="call", party=party,
+                outcome="promise", at=at, task_id=task_id, duration_seconds=180,
+                promise_amount=promise.amount, promise_date=promise.due_on, pack=ctx.pack,
+            )  # fmt: skip
+            ctx.promises[loan_id] = promise
+            ctx.counts["promises made"] += 1
+            return
+        outcome = "refused" if seg_name == "unwilling" else "rpc"
+        log_contact(
+            s, actor=actor, case_id=case_id, channel="call", party=party, outcome=outcome,
+            at=at, task_id=task_id, duration_seconds=120, pack=ctx.pack,
+        )  # fmt: skip
+    elif kind == "visit":
+        ctx.counts["visit"] += 1
+        ctx.counts["contacts"] += 1
+        result = "met-borrower" if reached else ("moved" if seg.reachable == 0 else "not-at-home")
+        record_visit(
+            s, actor=actor, case_id=case_id, at=at, result=result, kind="home",
+            place="registered address", visitors=[user], pack=ctx.pack,
+        )  # fmt: skip
+        if reached:
+            ctx.reach(loan_id, "visit")
+    else:
+        ctx.counts[kind] += 1
+
+
+def _promise(ctx: SimContext, loan_id: str, work: date, segment: str) -> Promise | None:
+    owed = ctx.owed.get(loan_id)
+    if owed is None or owed <= 0:
+        return None
+    if ctx.u(loan_id, work, "promise") >= PROMISE_PROPENSITY.get(segment, 0.0):
+        return None
+    due = work + timedelta(days=2 + int(ctx.u(loan_id, work, "promise-days") * 5))
+    keeps = ctx.u(loan_id, work, "promise-keep") < ctx.behaviour.segments[segment].promise_keep
+    amount = owed.quantize(Decimal("1"), rounding=ROUND_DOWN) or owed  # round sums
+    return Promise(due_on=due, amount=amount, keeps=keeps)
+
+
+def supervise(engine: Engine, work: date, ctx: SimContext) -> None:
+    """The supervisor's day: decide the litigation referrals on their list, place the
+    eligible cases with the agencies every Monday; placed cases hear from the agency."""
+    t = CollectionTask
+    with transaction(engine) as s:
+        boss = actor_for(s, SUPERVISOR)
+        at = datetime.combine(work, time(11, 0), ZoneInfo("Asia/Shanghai"))
+        reviews = s.execute(
+            select(t.id, t.case_id, t.kind).where(
+                t.work_date == work, t.status == "queued", t.assignee_role == "supervisor"
+            )
+        ).all()
+        for task_id, case_id, kind in reviews:
+            if kind == "legal-referral" and case_id is not None:
+                try:
+                    with s.begin_nested():
+                        refer(s, actor=boss, case_id=case_id, note="demo: 90+ DPD, rules met")
+                    ctx.counts["legal referrals"] += 1
+                    ctx.counts["legal"] += 1
+                except ValueError:
+                    ctx.counts["legal referrals declined"] += 1
+            mark_task_feedback(s, task_id, at)
+        if work.weekday() == 0:
+            batch = place_batch(s, actor=boss, business_date=work)
+            ctx.counts["placed with agencies"] += batch.cases
+        placed = s.scalars(
+            select(CollectionCase.loan_id).where(
+                CollectionCase.status == "open", CollectionCase.agency_id.is_not(None)
+            )
+        )
+        for loan_id in placed:
+            ctx.reach(loan_id, "agency")

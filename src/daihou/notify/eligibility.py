@@ -1,0 +1,90 @@
+"""Which claimed messages must not go out at all, and where each one goes.
+
+A message is cancelled when the customer is on hold (停催, for every loan or this
+one), its loan is closed, or its collection case is closed or cured (the loan is no
+longer overdue). Addresses come from the encrypted customer record at delivery time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import null, select
+from sqlalchemy.orm import Session
+
+from daihou.collection.models import CollectionCase
+from daihou.compliance.gate.models import Hold
+from daihou.loans.models import Customer, Loan
+from daihou.notify.models import OutboxMessage
+
+
+@dataclass
+class BatchContext:
+    """What the claim needs about a batch's customers, loans and cases, in 4 queries."""
+
+    customers: dict[str, tuple[str | None, str | None, str | None]]
+    holds: dict[str, list[str | None]]
+    loans: dict[str, tuple[str, int]]
+    cases: dict[str, str]
+
+    @classmethod
+    def load(cls, session: Session, messages: list[OutboxMessage]) -> BatchContext:
+        customer_ids = sorted({m.customer_id for m in messages})
+        loan_ids = sorted({m.loan_id for m in messages if m.loan_id})
+        case_ids = sorted({int(m.case_id) for m in messages if m.case_id and m.case_id.isdigit()})
+        # decrypt only the columns the batch's channels need
+        wanted = {m.channel for m in messages}
+        columns = [
+            Customer.phone if "sms" in wanted else null().label("phone"),
+            Customer.email if "email" in wanted else null().label("email"),
+            Customer.address if "letter" in wanted else null().label("address"),
+        ]
+        customers = {
+            row.id: (row.phone, row.email, row.address)
+            for row in session.execute(
+                select(Customer.id, *columns).where(Customer.id.in_(customer_ids))
+            )
+        }
+        holds: dict[str, list[str | None]] = {}
+        for row in session.execute(
+            select(Hold.customer_id, Hold.loan_id).where(
+                Hold.customer_id.in_(customer_ids), Hold.released_at.is_(None)
+            )
+        ):
+            holds.setdefault(row.customer_id, []).append(row.loan_id)
+        loans = {
+            row.id: (row.status, row.dpd)
+            for row in session.execute(
+                select(Loan.id, Loan.status, Loan.dpd).where(Loan.id.in_(loan_ids))
+            )
+        }
+        cases = {
+            str(row.id): row.status
+            for row in session.execute(
+                select(CollectionCase.id, CollectionCase.status).where(
+                    CollectionCase.id.in_(case_ids)
+                )
+            )
+        }
+        return cls(customers, holds, loans, cases)
+
+    def cancel_reason(self, m: OutboxMessage) -> str | None:
+        for loan_id in self.holds.get(m.customer_id, []):
+            if loan_id is None or loan_id == m.loan_id:
+                return "the customer is on hold (停催)" + (
+                    f" for loan {loan_id}" if loan_id else ""
+                )
+        loan = self.loans.get(m.loan_id) if m.loan_id else None
+        if loan is not None and loan[0] == "closed":
+            return f"loan {m.loan_id} is closed"
+        if m.case_id:
+            status = self.cases.get(m.case_id)
+            if status is not None and status != "open":
+                return f"case {m.case_id} is {status}"
+            if loan is not None and loan[1] == 0:
+                return f"case {m.case_id} is cured: loan {m.loan_id} is no longer overdue"
+        return None
+
+    def address(self, m: OutboxMessage) -> str | None:
+        phone, email, postal = self.customers.get(m.customer_id, (None, None, None))
+        return {"sms": phone, "email": email, "letter": postal}.get(m.channel)

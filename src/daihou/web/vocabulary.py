@@ -1,0 +1,49 @@
+"""Words the pages translate from data (``_(loan.status)``): every value they can take.
+
+Templates write fixed text as ``_("…")``; values that come from the database are
+listed here so the catalog test can require a translation for each of them.
+"""
+
+from __future__ import annotations
+
+from daihou.auth.actor import ROLES
+from daihou.compliance.complaints.service import STATES, TRANSITIONS
+from daihou.compliance.complaints.sla import CATEGORIES, CHANNELS, PRIORITIES, TIMERS
+from daihou.compliance.gate.schema import HOLD_KINDS
+from daihou.compliance.privacy.service import PERSONAL_FIELDS
+from daihou.kernel.allocation import COMPONENTS
+from daihou.kernel.delinquency import CLASSES
+from daihou.payments.service import CHANNELS as PAYMENT_CHANNELS
+from daihou.payments.service import PREPAY_MODES
+
+LOAN_STATUSES = ("active", "closed")
+INSTALLMENT_STATUSES = ("pending", "due", "paid")
+TRANSACTION_KINDS = ("repayment", "prepayment", "fee", "refund", "reversal", "disbursement")
+TRANSACTION_STATUSES = ("posted", "reversed")
+TIMER_STATES = ("met", "breached", "running", "overdue")
+COMPLAINT_ACTIONS = ("create", *TRANSITIONS)
+
+VOCABULARY: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            *LOAN_STATUSES,
+            *INSTALLMENT_STATUSES,
+            *CLASSES,
+            *TRANSACTION_KINDS,
+            *TRANSACTION_STATUSES,
+            *PAYMENT_CHANNELS,
+            *COMPONENTS,
+            *PREPAY_MODES,
+            *PERSONAL_FIELDS,
+            *HOLD_KINDS,
+            *CHANNELS,
+            *CATEGORIES,
+            *PRIORITIES,
+            *STATES,
+            *TIMERS,
+            *TIMER_STATES,
+            *COMPLAINT_ACTIONS,
+            *(r for r in ROLES if r != "system"),
+        )
+    )
+)

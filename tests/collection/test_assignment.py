@@ -1,0 +1,285 @@
+"""Assignment (capacity, balance, stickiness, tiers), transfer, reassignment, scopes,
+task lists and the no-feedback report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from daihou.auth.actor import Actor
+from daihou.auth.permissions import PermissionDenied
+from daihou.collection.assign import reassign_case, transfer_cases
+from daihou.collection.cases import case_view, list_cases
+from daihou.collection.models import CaseStatusChange, CollectionCase
+from daihou.collection.run import run_collections
+from daihou.collection.tables import CollectionTask, Collector
+from daihou.collection.tasks import mark_task_feedback, no_feedback, priority, task_list
+from daihou.compliance.audit.models import AuditRecord
+from daihou.db.engine import transaction
+from daihou.eod.runner import run_eod
+from daihou.policy.loader import load_pack
+from tests.collection.conftest import FIRST_DUE
+from tests.collection.helpers import add_collector, close_and_run
+
+D = FIRST_DUE + timedelta(days=5)  # T+5: call, contacts, repair, visit for every case
+SUP1 = Actor(user_id="sup1", roles=frozenset({"supervisor"}), team="T1")
+SUP2 = Actor(user_id="sup2", roles=frozenset({"supervisor"}), team="T2")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def owners(engine: Engine) -> dict[str, str | None]:
+    with transaction(engine) as s:
+        return dict(
+            s.execute(
+                select(CollectionCase.loan_id, CollectionCase.owner_user_id).where(
+                    CollectionCase.status == "open"
+                )
+            ).all()
+        )
+
+
+def tasks_of(engine: Engine, user: str) -> list[CollectionTask]:
+    with transaction(engine) as s:
+        rows = list(
+            s.scalars(
+                select(CollectionTask)
+                .where(CollectionTask.collector_user_id == user)
+                .order_by(CollectionTask.business_date, CollectionTask.rank)
+            )
+        )
+        for r in rows:
+            s.expunge(r)
+        return rows
+
+
+def test_balance_capacity_priority_and_stickiness(book: Engine) -> None:
+    add_collector(book, "desk-a", "desk", capacity=6)
+    add_collector(book, "desk-b", "desk", capacity=6)
+    add_collector(book, "junior-a", "junior", capacity=6)
+    run_eod(book, through=D)
+    run_collections(book, D)
+    first = owners(book)
+    assert len(first) == 7 and set(first.values()) == {"desk-a", "desk-b"}  # stage early
+    loads = Counter(first.values())
+    assert abs(loads["desk-a"] - loads["desk-b"]) <= 1
+    for user in ("desk-a", "desk-b"):
+        tasks = [t for t in tasks_of(book, user) if t.business_date == D]
+        queued = [t for t in tasks if t.status == "queued"]
+        assert len(queued) == 6 and len(tasks) == 4 * loads[user]  # 4 kinds a case
+        assert [t.rank for t in queued] == list(range(1, 7))
+        prios = [t.priority for t in tasks]
+        assert prios == sorted(prios, reverse=True)
+        assert all(t.status == "deferred" for t in tasks if t.rank is not None and t.rank > 6)
+    # priority = overdue × risk × DPD: L6 (72,000) outranks L1 (12,000)
+    with transaction(book) as s:
+        prio = dict(
+            s.execute(
+                select(CollectionTask.loan_id, CollectionTask.priority).where(
+                    CollectionTask.kind == "call", CollectionTask.business_date == D
+                )
+            ).all()
+        )
+    assert prio["L6"] > prio["L5"] > prio["L1"]
+    # a new collector the next day takes nothing away (stickiness within a stage)
+    add_collector(book, "desk-c", "desk", capacity=6)
+    close_and_run(book, D + timedelta(days=1))
+    assert owners(book) == first
+
+
+def test_priority_formula() -> None:
+    assert priority(1_000_000, None, 10, 500) == 100_000  # 10,000 CNY × 1 × 10
+    assert priority(1_000_000, 500, 10, 500) == 200_000  # risk factor 2
+    assert priority(0, 900, 40, 500) == 0
+
+
+def test_high_risk_goes_to_senior_and_territory_first(book: Engine) -> None:
+    add_collector(book, "desk-a", "desk")
+    add_collector(book, "senior-n", "senior", territory="north")
+    add_collector(book, "senior-s", "senior", territory="south")
+    # the high-risk override applies from T+30 by default; here from T+1
+    pack = load_pack()
+    pack = pack.model_copy(
+        update={"collections": pack.collections.model_copy(update={"high_risk_from_dpd": 1})}
+    )
+    run_eod(book, through=D)
+    run_collections(book, D, pack)
+    with transaction(book) as s:
+        s.execute(
+            update(CollectionCase)
+            .where(CollectionCase.loan_id.in_(["L2", "L3"]))
+            .values(risk_score=800, territory="south")
+        )
+    close_and_run(book, D + timedelta(days=1), pack)
+    now = owners(book)
+    assert now["L2"] == now["L3"] == "senior-s"
+    assert now["L4"] == "desk-a"
+    with transaction(book) as s:
+        moves = s.execute(
+            select(CaseStatusChange.old_value, CaseStatusChange.new_value).where(
+                CaseStatusChange.field == "owner",
+                CaseStatusChange.business_date == D + timedelta(days=1),
+            )
+        ).all()
+    assert sorted(moves) == [("desk-a", "senior-s"), ("desk-a", "senior-s")]
+
+
+def test_transfer_keeps_history_and_the_leaver_gets_nothing_new(book: Engine) -> None:
+    add_collector(book, "desk-a", "desk")
+    add_collector(book, "desk-b", "desk")
+    run_eod(book, through=D)
+    run_collections(book, D)
+    before = owners(book)
+    mine = sorted(k for k, v in before.items() if v == "desk-a")
+    with transaction(book) as s, pytest.raises(PermissionDenied):
+        transfer_cases(s, from_user_id="desk-a", to_user_id="desk-b", reason="x", actor=SUP2)
+    with transaction(book) as s:
+        ids = transfer_cases(
+            s, from_user_id="desk-a", to_user_id="desk-b", reason="离职", actor=SUP1
+        )
+        assert len(ids) == len(mine)
+        leaver = s.get(Collector, "desk-a")
+        assert leaver is not None and not leaver.active
+        rows = s.execute(
+            select(CaseStatusChange.old_value, CaseStatusChange.new_value, CaseStatusChange.actor)
+            .where(CaseStatusChange.field == "owner", CaseStatusChange.case_id.in_(ids))
+            .order_by(CaseStatusChange.id)
+        ).all()
+        assert set(rows) == {(None, "desk-a", "system"), ("desk-a", "desk-b", "sup1")}
+        audit = s.scalars(select(AuditRecord).where(AuditRecord.action == "case.transfer")).one()
+        assert "supervisor" in str(audit.basis)
+    close_and_run(book, D + timedelta(days=1))
+    assert set(owners(book).values()) == {"desk-b"}
+
+
+def test_reassign_needs_scope_and_is_audited(book: Engine) -> None:
+    add_collector(book, "desk-a", "desk")
+    add_collector(book, "desk-b", "desk", team="T2")
+    run_eod(book, through=D)
+    run_collections(book, D)
+    case = next(c for c in _cases(book) if c.owner_user_id == "desk-a")
+    with transaction(book) as s, pytest.raises(PermissionDenied):
+        reassign_case(s, case_id=case.id, to_user_id="desk-b", reason="x", actor=SUP2)
+    with transaction(book) as s:
+        reassign_case(s, case_id=case.id, to_user_id="desk-b", reason="language", actor=SUP1)
+        moved = s.get(CollectionCase, case.id)
+        assert moved is not None and (moved.owner_user_id, moved.team) == ("desk-b", "T2")
+        assert s.scalars(select(AuditRecord).where(AuditRecord.action == "case.assign")).one()
+
+
+def _cases(engine: Engine) -> list[CollectionCase]:
+    with transaction(engine) as s:
+        rows = list(s.scalars(select(CollectionCase).order_by(CollectionCase.id)))
+        for r in rows:
+            s.expunge(r)
+        return rows
+
+
+def test_lists_never_show_what_a_lookup_refuses(book: Engine) -> None:
+    add_collector(book, "desk-a", "desk")
+    add_collector(book, "desk-b", "desk", team="T2")
+    run_eod(book, through=D)
+    run_collections(book, D)
+    a = Actor(user_id="desk-a", roles=frozenset({"collector-junior"}), team="T1")
+    cases = _cases(book)
+    with transaction(book) as s:
+        visible = {c.id for c in list_cases(s, actor=a)}
+        for case in cases:
+            if case.id in visible:
+                assert case.owner_user_id == "desk-a"
+                case_view(s, case_id=case.id, actor=a)
+            else:
+                with pytest.raises(PermissionDenied):
+                    case_view(s, case_id=case.id, actor=a)
+        assert visible
+        tasks = task_list(s, actor=a, work_date=D + timedelta(days=1), include_deferred=True)
+        assert tasks and {t.collector_user_id for t in tasks} == {"desk-a"}
+        sup = task_list(s, actor=SUP2, work_date=D + timedelta(days=1), include_deferred=True)
+        assert sup and {t.team for t in sup} == {"T2"}
+
+
+def test_no_feedback_report_at_17(book: Engine) -> None:
+    add_collector(book, "desk-a", "desk", capacity=100)
+    run_eod(book, through=D)
+    run_collections(book, D)
+    work = D + timedelta(days=1)
+    settings = load_pack().collections
+    with transaction(book) as s:
+        all_tasks = task_list(s, actor=SUP1, work_date=work)
+        assert len(all_tasks) == 28  # 7 cases × call, contacts, repair, visit
+        on_time, late = all_tasks[0], all_tasks[1]
+        mark_task_feedback(s, on_time.id, datetime(2026, 2, 21, 16, 59, tzinfo=SHANGHAI))
+        mark_task_feedback(s, late.id, datetime(2026, 2, 21, 17, 30, tzinfo=SHANGHAI))
+        # a second feedback keeps the first time
+        mark_task_feedback(s, on_time.id, datetime(2026, 2, 21, 18, 0, tzinfo=SHANGHAI))
+        missing = no_feedback(s, actor=SUP1, work_date=work, settings=settings)
+        ids = {t.id for t in missing}
+        assert on_time.id not in ids and late.id in ids and len(ids) == 27
+        first = s.get(CollectionTask, on_time.id)
+        assert first is not None and first.feedback_at == datetime(2026, 2, 21, 8, 59)  # UTC
+        with pytest.raises(ValueError, match="timezone"):
+            mark_task_feedback(s, late.id, datetime(2026, 2, 21, 9, 0))
+
+
+def test_reassign_to_the_same_collector_is_refused(book: Engine) -> None:
+    add_collector(book, "desk-a", "desk")
+    run_eod(book, through=D)
+    run_collections(book, D)
+    case = _cases(book)[0]
+    with transaction(book) as s, pytest.raises(ValueError, match="already worked"):
+        reassign_case(s, case_id=case.id, to_user_id="desk-a", reason="x", actor=SUP1)
+
+
+def test_reminder_calls_before_a_due_date_go_to_the_call_desk(book: Engine) -> None:
+    """A call the day before a due date has no case yet, so no case owner: the call desk
+    takes it, shared by load, and no collector task is left without an owner."""
+    add_collector(book, "desk1", "desk")
+    add_collector(book, "desk2", "desk")
+    add_collector(book, "jun1", "junior")
+    eve = FIRST_DUE - timedelta(days=2)  # the run for this date plans the due-1 calls
+    run_eod(book, through=eve)
+    run_collections(book, eve)
+    with transaction(book) as s:
+        calls = s.execute(
+            select(CollectionTask.collector_user_id, CollectionTask.case_id).where(
+                CollectionTask.business_date == eve, CollectionTask.kind == "call"
+            )
+        ).all()
+    assert len(calls) == 7 and all(case is None for _, case in calls)
+    assert Counter(owner for owner, _ in calls) == {"desk1": 4, "desk2": 3}
+
+
+def test_the_daily_run_gives_a_repaired_case_five_more_days(book: Engine) -> None:
+    """Lost at T+5 by the daily run; a contact repair recorded the next day makes it
+    reachable, and the run marks it lost again only 5 days after the repair."""
+    from daihou.collection.repair import record_repair
+
+    add_collector(book, "desk1", "desk")
+    t = FIRST_DUE
+    run_eod(book, through=t - timedelta(days=1))
+    for n in range(0, 6):
+        close_and_run(book, t + timedelta(days=n))
+    with transaction(book) as s:
+        case = s.scalars(select(CollectionCase).where(CollectionCase.loan_id == "L1")).one()
+        assert (case.contact_status, case.lost_contact_since) == ("lost", t + timedelta(days=5))
+        record_repair(
+            s,
+            actor=SUP1,
+            case_id=case.id,
+            kind="phone",
+            value="13912345678",
+            source="carrier",
+            found_on=t + timedelta(days=6),
+        )
+    states = {}
+    for n in range(6, 12):
+        close_and_run(book, t + timedelta(days=n))
+        with transaction(book) as s:
+            states[n] = s.scalars(
+                select(CollectionCase.contact_status).where(CollectionCase.loan_id == "L1")
+            ).one()
+    assert states == {6: "reachable", 7: "reachable", 8: "reachable", 9: "reachable",
+                      10: "reachable", 11: "lost"}  # fmt: skip
