@@ -56,6 +56,7 @@ def _progress(bar: Progress, prefix: str = "") -> Callable[[str, int, int], None
 
 
 def demo(
+    ctx: typer.Context,
     loans: LoansOpt = 10_000,
     days: DaysOpt = 120,
     seed: SeedOpt = 42,
@@ -71,6 +72,8 @@ def demo(
     pay, pay late, partly or not at all; end of day, collections, collectors and the
     supervisor work each day. Prints the summary (same seed, same result), then opens
     the web workbench with a demo account for every role."""
+    if ctx.invoked_subcommand is not None:  # e.g. ``daihou demo generate``
+        return
     from daihou.demo.behaviour import load_behaviour
     from daihou.demo.run import fresh_sqlite, run_simulation
 
@@ -157,7 +160,14 @@ def simulate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    from daihou.cli.generate import generate
+
+    # ``daihou demo`` runs the simulation; ``daihou demo generate`` (self-contained in
+    # daihou.cli.generate) bulk-loads a large synthetic book for the benchmarks
+    demo_app = typer.Typer(invoke_without_command=True)
+    demo_app.callback()(demo)
+    demo_app.command("generate")(generate)
+    app.add_typer(demo_app, name="demo")
     app.command("simulate")(simulate)
 
 

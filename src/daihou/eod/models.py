@@ -86,7 +86,10 @@ class LoanSnapshot(Base):
     __tablename__ = "loan_snapshots"
 
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
-    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), primary_key=True)
+    # No foreign key: rows are only ever written by INSERT … SELECT joined with loans,
+    # and a full end of day writes one per loan — a per-row key check costs PostgreSQL
+    # seconds per million rows for nothing.
+    loan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     outstanding_principal: Mapped[Decimal] = mapped_column(Money)
     overdue_principal: Mapped[Decimal] = mapped_column(Money)
@@ -155,7 +158,8 @@ class DailyKpi(Base):
 
 
 class EodWork(Base):
-    """Scratch rows of the delinquency step (new DPD, bucket, class per touched loan)."""
+    """Scratch rows of the delinquency step: per candidate loan the new DPD, bucket and
+    class, beside the cached ones they replace (so events and updates need no join)."""
 
     __tablename__ = "eod_work"
 
@@ -164,14 +168,27 @@ class EodWork(Base):
     dpd: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(8))
     risk_class: Mapped[str] = mapped_column(String(16))
+    old_dpd: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    old_bucket: Mapped[str] = mapped_column(String(8), default="M0", server_default="M0")
+    old_class: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
 
 
 class EodAccrualWork(Base):
-    """Scratch rows of the accrual step: the new posted 罚息/复利 (integer fen) of each
-    installment whose amount moved, applied to ``installments`` in one UPDATE."""
+    """Scratch rows of the accrual step, one per installment accruing tonight: the new
+    bases (fen·days), the posted 罚息/复利 before and after (integer fen), and whether
+    the amount must be recomputed exactly in Python (``exact``: a rounding tie within
+    floating-point error, or a product off the fast path)."""
 
     __tablename__ = "eod_accrual_work"
 
     installment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    loan_id: Mapped[str] = mapped_column(String(64))
+    product: Mapped[str] = mapped_column(String(32))
+    annual_rate: Mapped[int] = mapped_column(BigInteger)
+    penalty_base: Mapped[int] = mapped_column(BigInteger)
+    compound_base: Mapped[int] = mapped_column(BigInteger)
+    old_penalty: Mapped[int] = mapped_column(BigInteger)
+    old_compound: Mapped[int] = mapped_column(BigInteger)
     penalty_fen: Mapped[int] = mapped_column(BigInteger)
     compound_fen: Mapped[int] = mapped_column(BigInteger)
+    exact: Mapped[int] = mapped_column(Integer)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,6 +30,12 @@ from daihou.compliance.privacy.crypto import EncryptedString, blind_index_defaul
 from daihou.db.base import Base
 from daihou.db.ids import BigId
 from daihou.db.types import Money, Rate
+
+WATCH = text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL")
+"""Loans end of day looks at every day (the partial index ``ix_loans_watch``); queries
+must use this very expression so SQLite can match the index."""
+UNSETTLED = text("status = 'due'")
+"""Installments that are due and not settled (partial index ``ix_installments_unsettled``)."""
 
 
 class Customer(Base):
@@ -94,7 +101,12 @@ class Loan(Base):
         back_populates="loan", order_by="Installment.period", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (Index("ix_loans_status", "status"),)
+    __table_args__ = (
+        Index("ix_loans_status", "status"),
+        # end of day's incremental candidates: loans whose cached delinquency is not the
+        # default (a small partial index instead of a scan of the book)
+        Index("ix_loans_watch", "id", sqlite_where=WATCH, postgresql_where=WATCH),
+    )
 
 
 class Installment(Base):
@@ -139,6 +151,15 @@ class Installment(Base):
         UniqueConstraint("loan_id", "period"),
         Index("ix_installments_status_due_date", "status", "due_date"),
         Index("ix_installments_due_date", "due_date"),
+        # the unsettled installments that are due, by loan: what end of day reads (DPD,
+        # overdue sums) — a small partial index instead of the whole schedule
+        Index(
+            "ix_installments_unsettled",
+            "loan_id",
+            "due_date",
+            sqlite_where=UNSETTLED,
+            postgresql_where=UNSETTLED,
+        ),
     )
 
 

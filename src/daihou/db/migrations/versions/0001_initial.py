@@ -255,8 +255,16 @@ def upgrade() -> None:
     op.create_table(
         "eod_accrual_work",
         sa.Column("installment_id", sa.BigInteger(), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("product", sa.String(length=32), nullable=False),
+        sa.Column("annual_rate", sa.BigInteger(), nullable=False),
+        sa.Column("penalty_base", sa.BigInteger(), nullable=False),
+        sa.Column("compound_base", sa.BigInteger(), nullable=False),
+        sa.Column("old_penalty", sa.BigInteger(), nullable=False),
+        sa.Column("old_compound", sa.BigInteger(), nullable=False),
         sa.Column("penalty_fen", sa.BigInteger(), nullable=False),
         sa.Column("compound_fen", sa.BigInteger(), nullable=False),
+        sa.Column("exact", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("installment_id", name=op.f("pk_eod_accrual_work")),
     )
     op.create_table(
@@ -285,6 +293,9 @@ def upgrade() -> None:
         sa.Column("dpd", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.String(length=8), nullable=False),
         sa.Column("risk_class", sa.String(length=16), nullable=False),
+        sa.Column("old_dpd", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("old_bucket", sa.String(length=8), server_default="M0", nullable=False),
+        sa.Column("old_class", sa.String(length=16), server_default="normal", nullable=False),
         sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_eod_work")),
     )
     op.create_table(
@@ -314,6 +325,24 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_language_checks_checked_at", "language_checks", ["checked_at"], unique=False
+    )
+    op.create_table(
+        "loan_snapshots",
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("loan_id", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("outstanding_principal", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_principal", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_interest", sa.BigInteger(), nullable=False),
+        sa.Column("penalty_outstanding", sa.BigInteger(), nullable=False),
+        sa.Column("compound_outstanding", sa.BigInteger(), nullable=False),
+        sa.Column("dpd", sa.Integer(), nullable=False),
+        sa.Column("bucket", sa.String(length=8), nullable=False),
+        sa.Column("risk_class", sa.String(length=16), nullable=False),
+        sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_loan_snapshots")),
+    )
+    op.create_index(
+        "ix_loan_snapshots_loan_date", "loan_snapshots", ["loan_id", "business_date"], unique=False
     )
     op.create_table(
         "lpr_rates",
@@ -582,6 +611,16 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_loans_customer_id"), "loans", ["customer_id"], unique=False)
     op.create_index("ix_loans_status", "loans", ["status"], unique=False)
+    op.create_index(
+        "ix_loans_watch",
+        "loans",
+        ["id"],
+        unique=False,
+        sqlite_where=sa.text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"),
+        postgresql_where=sa.text(
+            "dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"
+        ),
+    )
     op.create_table(
         "message_events",
         sa.Column(
@@ -854,6 +893,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_installments_status_due_date", "installments", ["status", "due_date"], unique=False
     )
+    op.create_index(
+        "ix_installments_unsettled",
+        "installments",
+        ["loan_id", "due_date"],
+        unique=False,
+        sqlite_where=sa.text("status = 'due'"),
+        postgresql_where=sa.text("status = 'due'"),
+    )
     op.create_table(
         "loan_events",
         sa.Column(
@@ -879,27 +926,6 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_loan_events_loan", "loan_events", ["loan_id", "business_date"], unique=False
-    )
-    op.create_table(
-        "loan_snapshots",
-        sa.Column("business_date", sa.Date(), nullable=False),
-        sa.Column("loan_id", sa.String(length=64), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("outstanding_principal", sa.BigInteger(), nullable=False),
-        sa.Column("overdue_principal", sa.BigInteger(), nullable=False),
-        sa.Column("overdue_interest", sa.BigInteger(), nullable=False),
-        sa.Column("penalty_outstanding", sa.BigInteger(), nullable=False),
-        sa.Column("compound_outstanding", sa.BigInteger(), nullable=False),
-        sa.Column("dpd", sa.Integer(), nullable=False),
-        sa.Column("bucket", sa.String(length=8), nullable=False),
-        sa.Column("risk_class", sa.String(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["loan_id"], ["loans.id"], name=op.f("fk_loan_snapshots_loan_id_loans")
-        ),
-        sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_loan_snapshots")),
-    )
-    op.create_index(
-        "ix_loan_snapshots_loan_date", "loan_snapshots", ["loan_id", "business_date"], unique=False
     )
     op.create_table(
         "rate_changes",
@@ -1901,11 +1927,15 @@ def downgrade() -> None:
     op.drop_table("transactions")
     op.drop_index(op.f("ix_rate_changes_loan_id"), table_name="rate_changes")
     op.drop_table("rate_changes")
-    op.drop_index("ix_loan_snapshots_loan_date", table_name="loan_snapshots")
-    op.drop_table("loan_snapshots")
     op.drop_index("ix_loan_events_loan", table_name="loan_events")
     op.drop_index("ix_loan_events_date_kind", table_name="loan_events")
     op.drop_table("loan_events")
+    op.drop_index(
+        "ix_installments_unsettled",
+        table_name="installments",
+        sqlite_where=sa.text("status = 'due'"),
+        postgresql_where=sa.text("status = 'due'"),
+    )
     op.drop_index("ix_installments_status_due_date", table_name="installments")
     op.drop_index("ix_installments_due_date", table_name="installments")
     op.drop_table("installments")
@@ -1931,6 +1961,14 @@ def downgrade() -> None:
     op.drop_table("privacy_reveals")
     op.drop_index(op.f("ix_message_events_message_id"), table_name="message_events")
     op.drop_table("message_events")
+    op.drop_index(
+        "ix_loans_watch",
+        table_name="loans",
+        sqlite_where=sa.text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"),
+        postgresql_where=sa.text(
+            "dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"
+        ),
+    )
     op.drop_index("ix_loans_status", table_name="loans")
     op.drop_index(op.f("ix_loans_customer_id"), table_name="loans")
     op.drop_table("loans")
@@ -1956,6 +1994,8 @@ def downgrade() -> None:
     op.drop_index("ix_message_templates_lookup", table_name="message_templates")
     op.drop_table("message_templates")
     op.drop_table("lpr_rates")
+    op.drop_index("ix_loan_snapshots_loan_date", table_name="loan_snapshots")
+    op.drop_table("loan_snapshots")
     op.drop_index("ix_language_checks_checked_at", table_name="language_checks")
     op.drop_index("ix_language_checks_author", table_name="language_checks")
     op.drop_index("ix_language_checks_agency", table_name="language_checks")

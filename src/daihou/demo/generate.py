@@ -1,0 +1,514 @@
+"""``daihou demo generate``: a large, realistic loan book written straight into the
+database with bulk statements, for benchmarks (1 M loans in about two minutes).
+
+What it writes is what importing the same loans and posting their repayments would
+write — the *opening state* of a book migrated on business date T:
+
+- each loan is imported on T (``serviced_from`` = T, one ``disbursement`` transaction
+  and journal entry, as ``daihou.loans.book.write_book`` writes them);
+- what the borrower repaid in the previous system is one ``repayment`` transaction
+  (channel ``bank-debit``, reference ``opening-<loan>``) dated on the due date of the
+  last installment it settles (or of the installment it pays part of), with the
+  allocations, installment paid amounts and journal entry that ``recompute_loan``
+  would write for it: oldest installment first, interest before principal; no 罚息
+  accrues before T (``serviced_from``), so none is owed for earlier lateness.
+
+About 90% of loans are current; the rest have their last 1–8 installments unpaid
+(spread over M1–M7) and some of those paid part of the oldest one. A test holds a
+generated book equal to ``recompute_loan`` for every loan, on SQLite and PostgreSQL.
+
+How it is fast: schedules come from a few hundred templates (amount rows depend only on
+principal, rate, term and method when the first period is a regular month; due dates
+only on the disbursement date), both computed with ``kernel.schedule``; installments,
+allocations, transactions and journal rows are then produced by ``INSERT … SELECT``
+joins inside the database. Customers' personal data is encrypted with the same bulk
+encryptors as the import (``loans.book._Personal``), in worker processes. The book is
+written in one transaction; on PostgreSQL the foreign keys and secondary indexes of the
+loaded tables are dropped and rebuilt inside it (the rebuild validates every key), on
+SQLite the rollback journal is used while loading a fresh file (new pages need no
+journal) and WAL restored afterwards.
+"""
+
+from __future__ import annotations
+
+import bisect
+import multiprocessing
+import random
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from daihou.auth.actor import SYSTEM
+from daihou.auth.permissions import authorize
+from daihou.compliance.audit.service import record as audit_record
+from daihou.compliance.privacy.crypto import current_keyring
+from daihou.db.engine import transaction
+from daihou.db.types import RATE_SCALE
+from daihou.demo.bulk import Loader
+from daihou.demo.synthetic import EMPLOYERS, GIVEN, REGIONS, SURNAMES, id_number, mobile
+from daihou.eod.calendar import business_date
+from daihou.kernel.schedule import ScheduleTerms, generate_schedule
+from daihou.ledger.accounts import FUNDING, INTEREST_INCOME, LOAN_PRINCIPAL, clearing
+
+DELINQUENT_SHARE = 0.10
+DELINQUENT_MONTHS = (1, 1, 1, 2, 2, 3, 4, 5, 6, 8)  # installments left unpaid
+PARTIAL_SHARE = 0.3  # of the delinquent: part of the oldest unpaid installment paid
+CHANNEL = "bank-debit"
+TEMPLATE_START = date(2024, 1, 15)  # any date: a regular first period
+CUSTOMER_CHUNK = 20_000
+
+# (product, method, terms, rates, principal levels in yuan, share)
+MIX: tuple[tuple[str, str, tuple[int, ...], tuple[str, ...], tuple[int, ...], float], ...] = (
+    (
+        "consumer",
+        "equal-installment",
+        (12, 24, 36),
+        ("0.072", "0.096", "0.12", "0.154", "0.18"),
+        tuple(range(5_000, 300_001, 5_000)),
+        0.80,
+    ),
+    (
+        "consumer",
+        "equal-principal",
+        (12, 24, 36),
+        ("0.096", "0.12", "0.18"),
+        tuple(range(10_000, 200_001, 10_000)),
+        0.12,
+    ),
+    (
+        "business",
+        "interest-only",
+        (12, 24),
+        ("0.0435", "0.055", "0.06"),
+        tuple(range(100_000, 2_000_001, 100_000)),
+        0.08,
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    product: str
+    method: str
+    term: int
+    rate_units: int
+    principal_fen: int
+    principal: tuple[int, ...]  # per period, fen
+    interest: tuple[int, ...]
+
+
+@dataclass
+class GenerateResult:
+    loans: int = 0
+    customers: int = 0
+    installments: int = 0
+    repayments: int = 0
+    delinquent: int = 0
+    seconds: dict[str, float] | None = None
+
+
+def _fen(x: Decimal) -> int:
+    return int(x.scaleb(2))
+
+
+def templates() -> list[Template]:
+    out = []
+    for product, method, terms, rates, levels, _ in MIX:
+        for term in terms:
+            for rate in rates:
+                for level in levels:
+                    rows = generate_schedule(
+                        ScheduleTerms(
+                            principal=Decimal(level),
+                            annual_rate=Decimal(rate),
+                            months=term,
+                            method=method,
+                            start=TEMPLATE_START,
+                        )
+                    )
+                    out.append(
+                        Template(
+                            product,
+                            method,
+                            term,
+                            int(Decimal(rate) * RATE_SCALE),
+                            level * 100,
+                            tuple(_fen(r.principal) for r in rows),
+                            tuple(_fen(r.interest) for r in rows),
+                        )
+                    )
+    return out
+
+
+def due_dates(start: date, months: int) -> list[date]:
+    """The due dates of a loan disbursed on ``start`` (the kernel's own rule)."""
+    rows = generate_schedule(
+        ScheduleTerms(
+            principal=Decimal(months * 100),
+            annual_rate=Decimal("0.1"),
+            months=months,
+            method="equal-principal",
+            start=start,
+        )
+    )
+    return [r.due_date for r in rows]
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def customer_rows(seed: int, first: int, count: int) -> list[tuple[Any, ...]]:
+    """Customers ``first`` … ``first + count − 1`` as stored (encrypted, hashed)."""
+    from daihou.loans.book import _Personal
+
+    rng = random.Random(f"{seed}:customers:{first}")
+    personal = _Personal()
+    regions = list(REGIONS)
+    out = []
+    for n in range(first, first + count):
+        region = rng.choice(regions)
+        data = {
+            "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+            "id_number": id_number(rng, region),
+            "phone": mobile(rng),
+            "address": f"{REGIONS[region]}某街道{rng.randrange(1, 300)}号",
+            "employer": rng.choice(EMPLOYERS) or None,
+        }
+        out.append(personal.row(f"C{n:08d}", data))
+    return out
+
+
+def _customer_chunks(seed: int, customers: int) -> Iterator[tuple[int, int, int]]:
+    for first in range(1, customers + 1, CUSTOMER_CHUNK):
+        yield seed, first, min(CUSTOMER_CHUNK, customers + 1 - first)
+
+
+class CustomerBatches:
+    """Customer rows in chunks, computed by two worker processes from the moment this
+    is created (where ``fork`` exists, so the keyring is inherited), else on demand."""
+
+    def __init__(self, seed: int, customers: int) -> None:
+        self.chunks = list(_customer_chunks(seed, customers))
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: list[Any] = []
+        if len(self.chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            self.pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+            self.futures = [self.pool.submit(customer_rows, *c) for c in self.chunks]
+
+    def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
+        if self.pool is None:
+            for c in self.chunks:
+                yield customer_rows(*c)
+            return
+        for f in self.futures:
+            yield f.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def plan_loans(
+    loans: int, seed: int, today: date, tpls: list[Template]
+) -> tuple[list[tuple[Any, ...]], dict[date, list[date]], GenerateResult]:
+    """One row per loan for the ``gen_loans`` work table, and the due dates of every
+    disbursement date used."""
+    rng = random.Random(seed)
+    by_kind: dict[tuple[str, str], list[int]] = {}
+    for i, t in enumerate(tpls):
+        by_kind.setdefault((t.product, t.method), []).append(i)
+    kinds = [(p, m) for p, m, *_ in MIX]
+    weights = [w for *_, w in MIX]
+    cum = [sum(weights[: i + 1]) for i in range(len(weights))]
+    dues: dict[date, list[date]] = {}
+    result = GenerateResult(loans=loans)
+    rows: list[tuple[Any, ...]] = []
+    customer = 0
+    for n in range(1, loans + 1):
+        if customer == 0 or rng.random() > 0.1:  # one customer in ten has two loans
+            customer += 1
+        kind = kinds[min(bisect.bisect(cum, rng.random() * cum[-1]), len(kinds) - 1)]
+        ti = rng.choice(by_kind[kind])
+        t = tpls[ti]
+        # disbursed so that at least one installment is due and at least one is not
+        start = today - timedelta(days=rng.randrange(31, (t.term - 1) * 28))
+        if start not in dues:
+            dues[start] = due_dates(start, 36)
+        due = dues[start]
+        n_due = bisect.bisect_right(due, today, 0, t.term)
+        paid, partial = n_due, 0
+        if rng.random() < DELINQUENT_SHARE:
+            result.delinquent += 1
+            paid = max(0, n_due - rng.choice(DELINQUENT_MONTHS))
+            if rng.random() < PARTIAL_SHARE:
+                owed = t.principal[paid] + t.interest[paid]
+                partial = owed * rng.randrange(20, 80) // 100
+        paid_p = sum(t.principal[:paid])
+        paid_i = sum(t.interest[:paid])
+        if partial:
+            part_i = min(partial, t.interest[paid])
+            paid_i += part_i
+            paid_p += partial - part_i
+        pay_on = due[paid] if partial else (due[paid - 1] if paid else None)
+        rows.append(
+            (
+                n,
+                f"L{n:09d}",
+                f"C{customer:08d}",
+                ti,
+                start,
+                paid,
+                partial,
+                pay_on,
+                paid_p,
+                paid_i,
+            )
+        )
+    result.customers = customer
+    return rows, dues, result
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def generate_book(
+    engine: Engine,
+    *,
+    loans: int,
+    seed: int = 42,
+    progress: Callable[[str], None] | None = None,
+) -> GenerateResult:
+    """Write ``loans`` generated loans into an initialised database whose book is
+    empty, as of its business date. Same seed and business date, same book."""
+    import time
+
+    say = progress or (lambda _s: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    current_keyring()  # no data key configured: say so before the long part
+    with transaction(engine) as s:
+        today = business_date(s)
+        if s.execute(text("SELECT 1 FROM loans LIMIT 1")).first() is not None:
+            raise ValueError("the database already holds loans; generate into an empty book")
+    tpls = templates()
+    plan, dues, result = plan_loans(loans, seed, today, tpls)
+    timings["plan"] = time.perf_counter() - t0
+    say(f"planned {loans:,} loans")
+    batches = CustomerBatches(seed, result.customers)
+    try:
+        _write(engine, loans, seed, today, tpls, plan, dues, result, batches, timings, say)
+    finally:
+        batches.close()
+    timings["total"] = time.perf_counter() - t0
+    result.seconds = timings
+    return result
+
+
+def _write(
+    engine: Engine,
+    loans: int,
+    seed: int,
+    today: date,
+    tpls: list[Template],
+    plan: list[tuple[Any, ...]],
+    dues: dict[date, list[date]],
+    result: GenerateResult,
+    batches: CustomerBatches,
+    timings: dict[str, float],
+    say: Callable[[str], None],
+) -> None:
+    import time
+
+    with Loader(engine) as load:
+        t1 = time.perf_counter()
+        load.work_tables(today)
+        load.copy(
+            "gen_templates",
+            ("template", "period", "principal", "interest", "rate"),
+            (
+                (i, k + 1, p, it, t.rate_units)
+                for i, t in enumerate(tpls)
+                for k, (p, it) in enumerate(zip(t.principal, t.interest, strict=True))
+            ),
+        )
+        load.copy(
+            "gen_dates",
+            ("start", "period", "start_date", "due_date"),
+            (
+                (load.day(s), k + 1, load.day(s if k == 0 else d[k - 1]), load.day(d[k]))
+                for s, d in dues.items()
+                for k in range(len(d))
+            ),
+        )
+        load.copy(
+            "gen_loans",
+            (
+                "n",
+                "loan_id",
+                "customer_id",
+                "template",
+                "start",
+                "paid",
+                "partial",
+                "pay_on",
+                "paid_principal",
+                "paid_interest",
+            ),
+            ((*r[:4], load.day(r[4]), r[5], r[6], load.day(r[7]), r[8], r[9]) for r in plan),
+        )
+        load.copy(
+            "gen_products",
+            ("template", "product", "method", "term", "principal", "rate"),
+            (
+                (i, t.product, t.method, t.term, t.principal_fen, t.rate_units)
+                for i, t in enumerate(tpls)
+            ),
+        )
+        timings["work tables"] = time.perf_counter() - t1
+        say("writing the book")
+        t1 = time.perf_counter()
+        load.pause(
+            (
+                "customers",
+                "loans",
+                "installments",
+                "transactions",
+                "allocations",
+                "journal_entries",
+                "journal_lines",
+            )
+        )
+        t2 = time.perf_counter()
+        for batch in batches:  # before the loans that refer to them (SQLite checks keys)
+            load.insert_customers(batch)
+        timings["customers"] = time.perf_counter() - t2
+        for name, sql in book_statements():
+            t2 = time.perf_counter()
+            load.execute(sql, {"today": load.day(today), "n": loans})
+            timings[name] = time.perf_counter() - t2
+        t2 = time.perf_counter()
+        load.advance_sequences(("transactions", "journal_entries"))
+        load.resume()
+        load.drop_work_tables()
+        timings["indexes"] = time.perf_counter() - t2
+        result.installments = load.scalar("SELECT count(*) FROM installments")
+        result.repayments = load.scalar(
+            "SELECT count(*) FROM transactions WHERE kind = 'repayment'"
+        )
+        audit_record(
+            load.session,
+            actor=SYSTEM,
+            action="loan.import",
+            object_type="generated-book",
+            object_id=f"seed={seed}",
+            after={"created": loans, "installments": result.installments, "seed": seed},
+            basis=authorize(SYSTEM, "loan.import").as_dict(),
+            business_date=today,
+        )
+        timings["write"] = time.perf_counter() - t1
+
+
+# what the opening repayment pays on installment t of loan g: the periods it settles in
+# full, then part of the next one (interest before principal)
+PAID_INTEREST = (
+    "CASE WHEN t.period <= g.paid THEN t.interest"
+    " WHEN t.period = g.paid + 1 AND g.partial > t.interest THEN t.interest"
+    " WHEN t.period = g.paid + 1 THEN g.partial ELSE 0 END"
+)
+PAID_PRINCIPAL = (
+    "CASE WHEN t.period <= g.paid THEN t.principal"
+    " WHEN t.period = g.paid + 1 AND g.partial > t.interest THEN g.partial - t.interest"
+    " ELSE 0 END"
+)
+
+
+def book_statements() -> Sequence[tuple[str, str]]:
+    """The ``INSERT … SELECT`` statements that expand the work tables into the book."""
+    memo = "'loan-book import'"
+    repay = f"'{CHANNEL}'"
+    return (
+        (
+            "loans",
+            "INSERT INTO loans (id, customer_id, product, principal, annual_rate, current_rate,"
+            " term_months, method, disbursed_on, outstanding_principal, serviced_from, status,"
+            " credit_balance, version, dpd, bucket, risk_class)"
+            " SELECT g.loan_id, g.customer_id, p.product, p.principal, p.rate, p.rate, p.term,"
+            " p.method, g.start, p.principal - g.paid_principal, :today, 'active', 0, 1, 0,"
+            " 'M0', 'normal' FROM gen_loans g JOIN gen_products p ON p.template = g.template"
+            " ORDER BY g.n",
+        ),
+        (
+            "installments",
+            "INSERT INTO installments (loan_id, period, start_date, due_date, annual_rate,"
+            " principal_due, interest_due, principal_paid, interest_paid, status, paid_on,"
+            " fee_due, penalty_due, compound_due, fee_paid, penalty_paid, compound_paid,"
+            " penalty_base, compound_base)"
+            " SELECT g.loan_id, t.period, d.start_date, d.due_date, t.rate, t.principal,"
+            f" t.interest, {PAID_PRINCIPAL}, {PAID_INTEREST},"
+            " CASE WHEN t.period <= g.paid THEN 'paid' WHEN d.due_date <= :today THEN 'due'"
+            "  ELSE 'pending' END,"
+            " CASE WHEN t.period <= g.paid THEN g.pay_on END,"
+            " 0, 0, 0, 0, 0, 0, 0, 0"
+            " FROM gen_loans g JOIN gen_templates t ON t.template = g.template"
+            " JOIN gen_dates d ON d.start = g.start AND d.period = t.period"
+            " ORDER BY g.n, t.period",
+        ),
+        (
+            "transactions",
+            "INSERT INTO transactions (id, loan_id, kind, value_date, booked_on, amount,"
+            " channel, reference, status)"
+            " SELECT g.n, g.loan_id, 'disbursement', g.start, :today, p.principal, NULL, NULL,"
+            " 'posted' FROM gen_loans g JOIN gen_products p ON p.template = g.template"
+            " UNION ALL"
+            " SELECT :n + g.n, g.loan_id, 'repayment', g.pay_on, :today,"
+            f" g.paid_principal + g.paid_interest, {repay}, 'opening-' || g.loan_id, 'posted'"
+            " FROM gen_loans g WHERE g.pay_on IS NOT NULL",
+        ),
+        (
+            # what the allocation writes for the opening repayment, straight from the plan
+            "allocations",
+            "INSERT INTO allocations (transaction_id, loan_id, period, component, amount)"
+            " SELECT tid, loan_id, period, component, amount FROM ("
+            " SELECT :n + g.n AS tid, g.n, g.loan_id, t.period, c.k, c.component,"
+            f"  CASE c.k WHEN 1 THEN {PAID_INTEREST} ELSE {PAID_PRINCIPAL} END AS amount"
+            " FROM gen_loans g JOIN gen_templates t"
+            "  ON t.template = g.template AND t.period <= g.paid + 1"
+            " CROSS JOIN (SELECT 1 AS k, 'interest' AS component"
+            "  UNION ALL SELECT 2, 'principal') c"
+            " WHERE g.pay_on IS NOT NULL) x WHERE amount > 0"
+            " ORDER BY n, period, k",
+        ),
+        (
+            "journal entries",
+            "INSERT INTO journal_entries (id, loan_id, transaction_id, kind, entry_date,"
+            " booked_on, memo)"
+            f" SELECT g.n, g.loan_id, g.n, 'disbursement', g.start, :today, {memo}"
+            " FROM gen_loans g UNION ALL"
+            " SELECT :n + g.n, g.loan_id, :n + g.n, 'repayment', g.pay_on, :today, NULL"
+            " FROM gen_loans g WHERE g.pay_on IS NOT NULL",
+        ),
+        (
+            "journal lines",
+            "INSERT INTO journal_lines (entry_id, account, debit, credit)"
+            " SELECT e, account, debit, credit FROM ("
+            f" SELECT g.n AS e, 1 AS k, '{LOAN_PRINCIPAL}' AS account, p.principal AS debit,"
+            "  0 AS credit FROM gen_loans g JOIN gen_products p ON p.template = g.template"
+            f" UNION ALL SELECT g.n, 2, '{FUNDING}', 0, p.principal"
+            "  FROM gen_loans g JOIN gen_products p ON p.template = g.template"
+            f" UNION ALL SELECT :n + g.n, 1, '{clearing(CHANNEL)}',"
+            "  g.paid_principal + g.paid_interest, 0 FROM gen_loans g WHERE g.pay_on IS NOT NULL"
+            f" UNION ALL SELECT :n + g.n, 2, '{INTEREST_INCOME}', 0, g.paid_interest"
+            "  FROM gen_loans g WHERE g.pay_on IS NOT NULL AND g.paid_interest > 0"
+            f" UNION ALL SELECT :n + g.n, 3, '{LOAN_PRINCIPAL}', 0, g.paid_principal"
+            "  FROM gen_loans g WHERE g.pay_on IS NOT NULL AND g.paid_principal > 0"
+            " ) x ORDER BY e, k",
+        ),
+    )
