@@ -59,7 +59,7 @@ class SimContext:
     reached: dict[str, set[str]] = field(default_factory=dict)  # today's, read tomorrow
     reminded: dict[str, date] = field(default_factory=dict)  # last pre-due reminder
     promises: dict[str, Promise] = field(default_factory=dict)
-    owed: dict[str, Decimal] = field(default_factory=dict)  # this morning's overdue amounts
+    owed: dict[str, Decimal] = field(default_factory=dict)  # overdue as of the last close
     post: MessagePost | None = None
     counts: Counter[str] = field(default_factory=Counter)
     amounts: dict[str, Decimal] = field(default_factory=dict)
@@ -124,7 +124,6 @@ def borrower_payments(session: Session, d: date, ctx: SimContext) -> list[Paymen
     model = ctx.behaviour
     out: list[Payment] = []
     today = owed_today(session, d)
-    ctx.owed = {loan: owed for loan, (owed, dpd, _) in today.items() if dpd > 0}
     for loan_id, (owed, dpd, due_today) in sorted(today.items()):
         seg = model.segments[ctx.segment(loan_id)]
         ref = f"sim-{loan_id}-{d:%Y%m%d}"
