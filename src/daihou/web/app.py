@@ -22,8 +22,28 @@ from daihou.web.settings import WebSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 
-API_AREAS = ("loans", "payments", "eod", "kpis", "complaints", "customers", "admin")
-PAGE_AREAS = ("auth", "operations", "dashboard", "complaints", "admin")
+API_AREAS = (
+    "loans",
+    "payments",
+    "eod",
+    "kpis",
+    "complaints",
+    "customers",
+    "admin",
+    # collector workbench
+    "cases",
+    "tasks",
+    "contacts",
+)
+PAGE_AREAS = (
+    "auth",
+    "operations",
+    "dashboard",
+    "complaints",
+    "admin",
+    # collector workbench
+    "workbench",
+)
 
 API_DESCRIPTION = """daihou (贷后) REST API.
 

@@ -7,9 +7,13 @@ listed here so the catalog test can require a translation for each of them.
 from __future__ import annotations
 
 from daihou.auth.actor import ROLES
+from daihou.collection import codes
+from daihou.collection.models import CASE_STATUSES, CONTACT_STATUSES
+from daihou.collection.settings import TASK_ACTIONS
 from daihou.compliance.complaints.service import STATES, TRANSITIONS
 from daihou.compliance.complaints.sla import CATEGORIES, CHANNELS, PRIORITIES, TIMERS
 from daihou.compliance.gate.schema import HOLD_KINDS
+from daihou.compliance.language.lexicon import Category
 from daihou.compliance.privacy.service import PERSONAL_FIELDS
 from daihou.kernel.allocation import COMPONENTS
 from daihou.kernel.delinquency import CLASSES
@@ -22,6 +26,13 @@ TRANSACTION_KINDS = ("repayment", "prepayment", "fee", "refund", "reversal", "di
 TRANSACTION_STATUSES = ("posted", "reversed")
 TIMER_STATES = ("met", "breached", "running", "overdue")
 COMPLAINT_ACTIONS = ("create", *TRANSITIONS)
+# collector workbench
+TASK_STATUSES = ("queued", "deferred", "done")
+PROMISE_STATUSES = ("open", "kept", "broken", "cancelled")
+VISIT_STATUSES = ("planned", "done", "cancelled")
+DIRECTIONS = ("outbound", "inbound")
+MEDIA = ("call", "visit", "sms", "email", "letter", "app")
+LANGUAGE_CATEGORIES = tuple(c.value for c in Category)
 
 VOCABULARY: tuple[str, ...] = tuple(
     dict.fromkeys(
@@ -44,6 +55,25 @@ VOCABULARY: tuple[str, ...] = tuple(
             *TIMER_STATES,
             *COMPLAINT_ACTIONS,
             *(r for r in ROLES if r != "system"),
+            # collector workbench
+            *TASK_ACTIONS,
+            *TASK_STATUSES,
+            *CASE_STATUSES,
+            *CONTACT_STATUSES,
+            *codes.CHANNELS,
+            *codes.PARTIES,
+            *codes.OUTCOMES,
+            *codes.ATTITUDES,
+            *codes.NEXT_ACTIONS,
+            *codes.VISIT_KINDS,
+            *codes.VISIT_RESULTS,
+            *codes.REPAIR_KINDS,
+            *codes.REPAIR_SOURCES,
+            *PROMISE_STATUSES,
+            *VISIT_STATUSES,
+            *DIRECTIONS,
+            *MEDIA,
+            *LANGUAGE_CATEGORIES,
         )
     )
 )

@@ -29,6 +29,7 @@ HOMES = (
     ("kpi.view", "/dashboard"),
     ("complaint.view", "/complaints"),
     ("user.manage", "/admin/users"),
+    ("contact.log", "/workbench"),
     ("complaint.create", "/complaints/new"),
     ("loan.view", "/loans"),
 )

@@ -1,0 +1,233 @@
+"""What the collector workbench lists: cases with their loan's DPD, bucket and overdue
+amount (filtered and paginated), a collector's task list for the day with what is next
+on each case, and the hours in which the compliance packs allow each medium now.
+
+Reads only; the scope rule is the one ``cases.case_view`` and ``tasks.task_list``
+apply (``scope_filter`` on the case), and naming another collector's list is
+authorised against that collector's team and territory, never answered with an
+empty list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from daihou.auth.actor import Actor
+from daihou.auth.models import User
+from daihou.auth.permissions import authorize
+from daihou.auth.scopes import ResourceScope, scope_filter
+from daihou.collection.cases import overdue_fen_by_loan
+from daihou.collection.contact_models import ContactLog
+from daihou.collection.models import CollectionCase
+from daihou.collection.settings import CONTACT_ACTIONS
+from daihou.collection.tables import CollectionTask
+from daihou.collection.tasks import task_list
+from daihou.compliance.gate.packs import load_rules
+from daihou.compliance.gate.schema import medium_of
+from daihou.loans.models import Loan
+
+CENT = Decimal("0.01")
+
+
+def _yuan(fen: int | None) -> Decimal:
+    return (Decimal(int(fen or 0)) / 100).quantize(CENT)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseLine:
+    case: CollectionCase
+    dpd: int
+    bucket: str
+    overdue: Decimal
+
+
+def search_cases(
+    session: Session,
+    *,
+    actor: Actor,
+    status: str | None = "open",
+    stage: str | None = None,
+    owner: str | None = None,
+    bucket: str | None = None,
+    dpd_min: int | None = None,
+    dpd_max: int | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> list[CaseLine]:
+    """Cases the actor may see (``case.view`` scope), highest DPD first."""
+    authorize(actor, "case.view")
+    if dpd_min is not None and dpd_max is not None and dpd_min > dpd_max:
+        raise ValueError(f"dpd_min: {dpd_min} is above dpd_max {dpd_max}")
+    c = CollectionCase
+    od = overdue_fen_by_loan()
+    cond = [
+        scope_filter(
+            actor,
+            owner_col=c.owner_user_id,
+            team_col=c.team,
+            agency_col=c.agency_id,
+            territory_col=c.territory,
+            action="case.view",
+        )
+    ]
+    for column, value in ((c.status, status), (c.stage, stage), (c.owner_user_id, owner)):
+        if value:
+            cond.append(column == value)
+    if bucket:
+        cond.append(Loan.bucket == bucket)
+    if dpd_min is not None:
+        cond.append(Loan.dpd >= dpd_min)
+    if dpd_max is not None:
+        cond.append(Loan.dpd <= dpd_max)
+    rows = session.execute(
+        select(c, Loan.dpd, Loan.bucket, od.c.overdue_fen)
+        .join(Loan, Loan.id == c.loan_id)
+        .outerjoin(od, od.c.loan_id == c.loan_id)
+        .where(and_(*cond))
+        .order_by(Loan.dpd.desc(), c.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [CaseLine(r[0], r[1], r[2], _yuan(r[3])) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLine:
+    task: CollectionTask
+    stage: str | None
+    bucket: str | None
+    overdue: Decimal
+    promise_until: date | None
+    next_action: str | None  # from the case's latest contact log
+    next_action_on: date | None
+    medium: str | None  # the gate medium the task's work uses (call, visit …)
+
+
+def authorize_collector_list(session: Session, actor: Actor, collector: str) -> None:
+    """Another collector's list needs ``task.view`` over that collector (team,
+    territory); one's own list needs ``task.view`` only."""
+    if collector == actor.user_id:
+        authorize(actor, "task.view")
+        return
+    user = session.get(User, collector)
+    if user is None:
+        raise LookupError(f"collector: no user {collector!r}")
+    authorize(
+        actor,
+        "task.view",
+        resource=ResourceScope(owner_user_id=collector, team=user.team, territory=user.territory),
+    )
+
+
+def todays_tasks(
+    session: Session,
+    *,
+    actor: Actor,
+    work_date: date,
+    collector: str | None = None,
+    kind: str | None = None,
+    stage: str | None = None,
+    bucket: str | None = None,
+) -> list[TaskLine]:
+    """A collector's tasks for ``work_date`` (default: the actor's own) in rank order."""
+    who = collector or actor.user_id
+    authorize_collector_list(session, actor, who)
+    tasks = task_list(session, actor=actor, work_date=work_date, collector=who)
+    if not tasks:
+        return []
+    case_ids = [t.case_id for t in tasks if t.case_id is not None]
+    loan_ids = sorted({t.loan_id for t in tasks})
+    cases = {
+        c.id: c
+        for c in session.scalars(select(CollectionCase).where(CollectionCase.id.in_(case_ids)))
+    }
+    od = overdue_fen_by_loan()
+    loans = {
+        r[0]: (r[1], r[2])
+        for r in session.execute(
+            select(Loan.id, Loan.bucket, od.c.overdue_fen)
+            .outerjoin(od, od.c.loan_id == Loan.id)
+            .where(Loan.id.in_(loan_ids))
+        )
+    }
+    latest = (
+        select(ContactLog.case_id, func.max(ContactLog.id).label("log_id"))
+        .where(ContactLog.case_id.in_(case_ids))
+        .group_by(ContactLog.case_id)
+        .subquery()
+    )
+    nexts = {
+        r[0]: (r[1], r[2])
+        for r in session.execute(
+            select(ContactLog.case_id, ContactLog.next_action, ContactLog.next_action_on).join(
+                latest, latest.c.log_id == ContactLog.id
+            )
+        )
+    }
+    lines = []
+    for t in tasks:
+        case = cases.get(t.case_id) if t.case_id is not None else None
+        line_bucket, fen = loans.get(t.loan_id, (None, 0))
+        action, on = nexts.get(t.case_id, (None, None)) if t.case_id else (None, None)
+        channel = CONTACT_ACTIONS.get(t.kind, (None, None))[0]
+        lines.append(
+            TaskLine(
+                task=t,
+                stage=case.stage if case else None,
+                bucket=line_bucket,
+                overdue=_yuan(fen),
+                promise_until=case.promise_until if case else None,
+                next_action=action,
+                next_action_on=on,
+                medium=medium_of(channel) if channel else None,
+            )
+        )
+    return [x for x in lines if matches(x, kind=kind, stage=stage, bucket=bucket)]
+
+
+def matches(
+    line: TaskLine, *, kind: str | None = None, stage: str | None = None, bucket: str | None = None
+) -> bool:
+    """Whether a task line passes the filters (an empty filter passes everything)."""
+    return (
+        (not kind or line.task.kind == kind)
+        and (not stage or line.stage == stage)
+        and (not bucket or line.bucket == bucket)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    medium: str
+    intervals: tuple[tuple[time, time | None], ...]  # None: until midnight
+    open_now: bool
+    local_time: datetime
+
+
+def contact_windows(now: datetime, tz: str) -> dict[str, Window]:
+    """Per medium, the hours the packs in force allow contact (borrower's local time)
+    and whether ``now`` is inside them. A medium without quiet hours is open all day."""
+    local = now.astimezone(ZoneInfo(tz))
+    rules = load_rules(on=local.date())
+    seconds = local.hour * 3600 + local.minute * 60 + local.second
+    out: dict[str, Window] = {}
+    for medium in ("call", "visit", "sms", "email", "letter", "app"):
+        hours = rules.quiet.get(medium)
+        spans = hours.intervals if hours is not None else ((0, 86400),)
+        out[medium] = Window(
+            medium=medium,
+            intervals=tuple((_clock(s), None if e >= 86400 else _clock(e)) for s, e in spans),
+            open_now=any(s <= seconds < e for s, e in spans),
+            local_time=local,
+        )
+    return out
+
+
+def _clock(seconds: int) -> time:
+    return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
