@@ -68,6 +68,37 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str, str]] = [
     ("POST", "/api/v1/tokens", {"name": "x", "username": "ops"}, "adm", "risk"),
     ("GET", "/api/v1/audit/verify", None, "aud", "ops"),
     ("GET", "/api/v1/policy", None, "risk", "agy"),
+    # collector workbench (case 1: loan W1, owner col, team east; case 2: W2, agency agy-1)
+    ("GET", "/api/v1/cases", None, "col", "ops"),
+    ("GET", "/api/v1/cases/1", None, "col", "col2"),
+    ("GET", "/api/v1/cases/2", None, "agy", "col"),
+    ("GET", "/api/v1/cases/1/contacts", None, "sup", "agy"),
+    (
+        "POST",
+        "/api/v1/cases/1/contacts",
+        {"channel": "in-branch", "direction": "inbound", "outcome": "rpc", "note": "came in"},
+        "col",
+        "col2",
+    ),
+    (
+        "POST",
+        "/api/v1/cases/1/promises",
+        {"amount": "10.00", "promised_on": "2024-04-10"},
+        "col",
+        "agy",
+    ),
+    ("GET", "/api/v1/promises?case_id=1", None, "col", "ops"),
+    (
+        "POST",
+        "/api/v1/cases/2/plans",
+        {"installments": 3, "monthly_income": "20000.00", "first_due_on": "2024-05-15"},
+        "sup",
+        "col",
+    ),
+    ("POST", "/api/v1/cases/1/reveal", {"field": "phone", "reason": "call back"}, "col", "agy"),
+    ("POST", "/api/v1/notes/check", {"note": "客户称下周还款"}, "col", "risk"),
+    ("GET", "/api/v1/tasks", None, "col", "ops"),
+    ("GET", "/api/v1/contact-windows", None, "col", "risk"),
 ]
 
 

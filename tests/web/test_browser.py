@@ -144,3 +144,48 @@ def test_role_without_rights_is_refused(page: Page) -> None:
     sign_in(page, "col", "/dashboard")
     _expect(page.locator("h1")).to_have_text("无权访问")
     _expect(page.locator("header nav")).not_to_contain_text("风险看板")
+
+
+def test_collector_logs_a_contact_and_a_promise(page: Page, server: Server) -> None:
+    """Today's task list by keyboard, the case page, the note's language warning as it is
+    typed, a contact logged and a promise recorded."""
+    from tests.web.collector_data import at, task_for
+
+    task = task_for(server.book.engine, "W1")
+    sign_in(page, "col")
+    page.wait_for_url("**/workbench")
+    row = page.locator("#task-list tbody tr[data-href]").first
+    _expect(row).to_contain_text("W1")
+    _expect(page.locator("#windows")).to_contain_text("08:00–22:00")
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / "collector-task-list.png"), full_page=True)
+    page.keyboard.press("j")
+    _expect(row).to_be_focused()
+    with page.expect_navigation(wait_until="load"):
+        page.keyboard.press("Enter")
+    page.wait_for_url(f"**/cases/1?task={task}")
+    form = page.locator("#contact-form")
+    form.get_by_label("渠道", exact=True).select_option("call")
+    form.get_by_label("结果", exact=True).select_option("rpc")
+    form.get_by_label("时间（借款人当地时间）", exact=True).fill(at(10).strftime("%Y-%m-%dT%H:%M"))
+    form.get_by_label("还款态度", exact=True).select_option("cooperative")
+    note = form.get_by_label("备注", exact=True)
+    note.press_sequentially("再不还就去你单位闹", delay=20)
+    _expect(page.locator("#c-note-check")).to_contain_text("该备注将被拒绝", timeout=5000)
+    note.fill("")
+    note.press_sequentially("客户称下周还款", delay=20)
+    _expect(page.locator("#c-note-check")).to_have_text("", timeout=5000)
+    with page.expect_navigation(wait_until="load"):
+        form.get_by_role("button", name="保存催记").click()
+    _expect(page.locator("p.notice")).to_contain_text("已记录催记")
+    _expect(page.locator("#contact-history li").first).to_contain_text("客户称下周还款")
+    promise = page.locator("#promise-form")
+    promise.get_by_label("金额", exact=True).fill("100.00")
+    promise.get_by_label("承诺还款日", exact=True).fill("2024-04-10")
+    with page.expect_navigation(wait_until="load"):
+        promise.get_by_role("button", name="保存承诺").click()
+    _expect(page.locator("p.notice")).to_contain_text("已记录承诺还款")
+    _expect(page.locator("#promises tbody tr").first).to_contain_text("100.00")
+    page.screenshot(path=str(ARTEFACTS / "collector-case-page.png"), full_page=True)
+    page.goto("/workbench")
+    _expect(page.locator("#task-list tbody tr", has_text="W1").first).to_contain_text("已完成")

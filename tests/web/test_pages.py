@@ -31,6 +31,10 @@ PAGES = [
     ("/admin/users", "adm", "ops"),
     ("/admin/policy", "risk", "agy"),
     ("/account", "agy", "agy"),
+    # collector workbench
+    ("/workbench", "col", "ops"),
+    ("/cases/1", "col", "col2"),
+    ("/cases/2", "agy", "col"),
 ]
 
 
