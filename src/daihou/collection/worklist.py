@@ -22,7 +22,7 @@ from daihou.auth.actor import Actor
 from daihou.auth.models import User
 from daihou.auth.permissions import authorize
 from daihou.auth.scopes import ResourceScope, scope_filter
-from daihou.collection.cases import overdue_fen_by_loan
+from daihou.collection.cases import owed_fen
 from daihou.collection.contact_models import ContactLog
 from daihou.collection.models import CollectionCase
 from daihou.collection.settings import CONTACT_ACTIONS
@@ -30,13 +30,27 @@ from daihou.collection.tables import CollectionTask
 from daihou.collection.tasks import task_list
 from daihou.compliance.gate.packs import load_rules
 from daihou.compliance.gate.schema import medium_of
-from daihou.loans.models import Loan
+from daihou.loans.models import Installment, Loan
 
 CENT = Decimal("0.01")
 
 
 def _yuan(fen: int | None) -> Decimal:
     return (Decimal(int(fen or 0)) / 100).quantize(CENT)
+
+
+def overdue_of(session: Session, loan_ids: list[str]) -> dict[str, Decimal]:
+    """What is owed on fallen-due instalments of these loans only (a page's worth: the
+    sum is never taken over the whole book)."""
+    if not loan_ids:
+        return {}
+    i = Installment
+    rows = session.execute(
+        select(i.loan_id, func.sum(owed_fen()))
+        .where(i.status == "due", i.loan_id.in_(loan_ids))
+        .group_by(i.loan_id)
+    )
+    return {loan: _yuan(fen) for loan, fen in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +79,6 @@ def search_cases(
     if dpd_min is not None and dpd_max is not None and dpd_min > dpd_max:
         raise ValueError(f"dpd_min: {dpd_min} is above dpd_max {dpd_max}")
     c = CollectionCase
-    od = overdue_fen_by_loan()
     cond = [
         scope_filter(
             actor,
@@ -86,15 +99,15 @@ def search_cases(
     if dpd_max is not None:
         cond.append(Loan.dpd <= dpd_max)
     rows = session.execute(
-        select(c, Loan.dpd, Loan.bucket, od.c.overdue_fen)
+        select(c, Loan.dpd, Loan.bucket)
         .join(Loan, Loan.id == c.loan_id)
-        .outerjoin(od, od.c.loan_id == c.loan_id)
         .where(and_(*cond))
         .order_by(Loan.dpd.desc(), c.id)
         .offset(offset)
         .limit(limit)
     ).all()
-    return [CaseLine(r[0], r[1], r[2], _yuan(r[3])) for r in rows]
+    owed = overdue_of(session, sorted({r[0].loan_id for r in rows}))
+    return [CaseLine(r[0], r[1], r[2], owed.get(r[0].loan_id, _yuan(0))) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,15 +160,11 @@ def todays_tasks(
         c.id: c
         for c in session.scalars(select(CollectionCase).where(CollectionCase.id.in_(case_ids)))
     }
-    od = overdue_fen_by_loan()
-    loans = {
-        r[0]: (r[1], r[2])
-        for r in session.execute(
-            select(Loan.id, Loan.bucket, od.c.overdue_fen)
-            .outerjoin(od, od.c.loan_id == Loan.id)
-            .where(Loan.id.in_(loan_ids))
-        )
+    buckets: dict[str, str] = {
+        r[0]: r[1]
+        for r in session.execute(select(Loan.id, Loan.bucket).where(Loan.id.in_(loan_ids)))
     }
+    owed = overdue_of(session, loan_ids)
     latest = (
         select(ContactLog.case_id, func.max(ContactLog.id).label("log_id"))
         .where(ContactLog.case_id.in_(case_ids))
@@ -173,15 +182,14 @@ def todays_tasks(
     lines = []
     for t in tasks:
         case = cases.get(t.case_id) if t.case_id is not None else None
-        line_bucket, fen = loans.get(t.loan_id, (None, 0))
         action, on = nexts.get(t.case_id, (None, None)) if t.case_id else (None, None)
         channel = CONTACT_ACTIONS.get(t.kind, (None, None))[0]
         lines.append(
             TaskLine(
                 task=t,
                 stage=case.stage if case else None,
-                bucket=line_bucket,
-                overdue=_yuan(fen),
+                bucket=buckets.get(t.loan_id),
+                overdue=owed.get(t.loan_id, _yuan(0)),
                 promise_until=case.promise_until if case else None,
                 next_action=action,
                 next_action_on=on,

@@ -11,10 +11,7 @@ form's service call runs in a savepoint, so a refusal leaves nothing half-writte
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -24,7 +21,6 @@ from daihou.auth.permissions import is_allowed
 from daihou.collection import codes
 from daihou.collection.casefile import case_file, contact_time, log_case_contact
 from daihou.collection.casework import case_scope, get_case, settings_of
-from daihou.collection.contacts import ContactDenied
 from daihou.collection.plans import request_plan
 from daihou.collection.promises import record_promise
 from daihou.collection.settings import TASK_ACTIONS
@@ -37,9 +33,9 @@ from daihou.eod.calendar import business_date
 from daihou.loans import access
 from daihou.web.api.contacts import read_photos
 from daihou.web.deps import Ctx, CurrentCtx
-from daihou.web.errors import _field_of
 from daihou.web.i18n import translator
 from daihou.web.pages.common import page, see_other
+from daihou.web.pages.forms import FormError, attempt, day, integer, when
 from daihou.web.rendering import NavItem
 
 router = APIRouter(include_in_schema=False)
@@ -47,14 +43,6 @@ router = APIRouter(include_in_schema=False)
 NAV = [NavItem("Today's tasks", "/workbench", "task.view", 5)]
 
 COLLECTOR_KINDS = tuple(k for k, role in TASK_ACTIONS.items() if role == "collector")
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class FormError:
-    form: str  # contact | promise | plan | waiver | visit | reveal
-    message: str
-    field: str | None
 
 
 @router.get("/workbench")
@@ -148,47 +136,6 @@ def case_page(
     return _case_page(request, ctx, case_id, task_id=task)
 
 
-def _attempt(ctx: Ctx, form: str, call: Callable[[], T]) -> tuple[T | None, FormError | None, int]:
-    """Run one form's service call in a savepoint: (result, None, 303) or, when the
-    services refuse, (None, the error, status) with the savepoint rolled back — except
-    a gate refusal, whose recorded denial is kept."""
-    savepoint = ctx.session.begin_nested()
-    try:
-        result = call()
-    except ContactDenied as exc:
-        savepoint.commit()
-        d = exc.decision
-        text = d.message_zh if ctx.locale == "zh_CN" else d.message_en
-        return None, FormError(form, f"{text} ({d.rule})", "at"), 403
-    except ValueError as exc:
-        savepoint.rollback()
-        return None, FormError(form, str(exc), _field_of(exc)), 422
-    savepoint.commit()
-    return result, None, 303
-
-
-def _when(value: str) -> datetime | None:
-    """A datetime-local field, read in the borrower's time zone; empty: now."""
-    if not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"at: {value!r} is not a date and time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(settings_of().borrower_tz))
-    return moment
-
-
-def _day(value: str, field: str) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"{field}: {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 def _done(
     request: Request,
     ctx: Ctx,
@@ -248,33 +195,25 @@ def contact_submit(
             actor=ctx.actor,
             case_id=case_id,
             now=ctx.now,
-            at=_when(at),
-            task_id=_int(task_id, "task_id"),
+            at=when(at, settings_of().borrower_tz),
+            task_id=integer(task_id, "task_id"),
             channel=channel,
             outcome=outcome,
             party=party,
             direction=direction,
-            duration_seconds=_int(duration_seconds, "duration_seconds"),
+            duration_seconds=integer(duration_seconds, "duration_seconds"),
             note=note.strip() or None,
             attitude=attitude or None,
             next_action=next_action or None,
-            next_action_on=_day(next_action_on, "next_action_on"),
+            next_action_on=day(next_action_on, "next_action_on"),
             promise_amount=promise_amount.strip() or None,
-            promise_date=_day(promise_date, "promise_date"),
+            promise_date=day(promise_date, "promise_date"),
         )
 
-    task = _int(task_id, "task_id") if task_id.strip().isdigit() else None
+    task = integer(task_id, "task_id") if task_id.strip().isdigit() else None
     _ = translator(ctx.locale)
-    outcome_ = _attempt(ctx, "contact", call)
+    outcome_ = attempt(ctx, "contact", call)
     return _done(request, ctx, case_id, outcome_, _("Contact logged"), values, task)
-
-
-def _int(value: str, field: str) -> int | None:
-    if not value.strip():
-        return None
-    if not value.strip().isdigit() or len(value.strip()) > 18:
-        raise ValueError(f"{field}: {value!r} is not a whole number")
-    return int(value.strip())
 
 
 @router.post("/cases/{case_id}/promises")
@@ -286,17 +225,21 @@ def promise_submit(
     promised_on: Annotated[str, Form(max_length=10)],
 ) -> Response:
     def call() -> Any:
-        day = _day(promised_on, "promised_on")
-        if day is None:
+        promised = day(promised_on, "promised_on")
+        if promised is None:
             raise ValueError("promised_on: the promised date is required")
         return record_promise(
-            ctx.session, actor=ctx.actor, case_id=case_id, amount=amount.strip(), promised_on=day
+            ctx.session,
+            actor=ctx.actor,
+            case_id=case_id,
+            amount=amount.strip(),
+            promised_on=promised,
         )
 
     _ = translator(ctx.locale)
     values = {"amount": amount, "promised_on": promised_on}
     return _done(
-        request, ctx, case_id, _attempt(ctx, "promise", call), _("Promise recorded"), values
+        request, ctx, case_id, attempt(ctx, "promise", call), _("Promise recorded"), values
     )
 
 
@@ -311,7 +254,7 @@ def plan_submit(
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     def call() -> Any:
-        count = _int(installments, "installments")
+        count = integer(installments, "installments")
         if count is None:
             raise ValueError("installments: the number of instalments is required")
         return request_plan(
@@ -320,7 +263,7 @@ def plan_submit(
             loan_id=get_case(ctx.session, case_id).loan_id,
             installments=count,
             monthly_income=monthly_income.strip(),
-            first_due_on=_day(first_due_on, "first_due_on"),
+            first_due_on=day(first_due_on, "first_due_on"),
             reason=reason.strip() or None,
         )
 
@@ -332,7 +275,7 @@ def plan_submit(
         "plan_reason": reason,
     }
     return _done(
-        request, ctx, case_id, _attempt(ctx, "plan", call), _("Plan requested for approval"), values
+        request, ctx, case_id, attempt(ctx, "plan", call), _("Plan requested for approval"), values
     )
 
 
@@ -359,7 +302,7 @@ def waiver_submit(
         request,
         ctx,
         case_id,
-        _attempt(ctx, "waiver", call),
+        attempt(ctx, "waiver", call),
         _("Waiver requested for approval"),
         values,
     )
@@ -382,7 +325,7 @@ def visit_submit(
             ctx.session,
             actor=ctx.actor,
             case_id=case_id,
-            at=contact_time(_when(at), ctx.now),
+            at=contact_time(when(at, settings_of().borrower_tz), ctx.now),
             result=result,
             kind=kind,
             place=place,
@@ -392,7 +335,7 @@ def visit_submit(
 
     _ = translator(ctx.locale)
     values = {"visit_result": result, "visit_kind": kind, "place": place, "visit_note": note}
-    return _done(request, ctx, case_id, _attempt(ctx, "visit", call), _("Visit recorded"), values)
+    return _done(request, ctx, case_id, attempt(ctx, "visit", call), _("Visit recorded"), values)
 
 
 @router.post("/cases/{case_id}/reveal")
