@@ -22,8 +22,31 @@ from daihou.web.settings import WebSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 
-API_AREAS = ("loans", "payments", "eod", "kpis", "complaints", "customers", "admin")
-PAGE_AREAS = ("auth", "operations", "dashboard", "complaints", "admin")
+API_AREAS = (
+    "loans",
+    "payments",
+    "eod",
+    "kpis",
+    "complaints",
+    "customers",
+    "admin",
+    # supervisor and agency areas
+    "approvals",
+    "supervision",
+    "agencies",
+    "portal",
+    "legal",
+)
+PAGE_AREAS = (
+    "auth",
+    "operations",
+    "dashboard",
+    "complaints",
+    "admin",
+    # supervisor and agency areas
+    "supervisor",
+    "agency",
+)
 
 API_DESCRIPTION = """daihou (贷后) REST API.
 

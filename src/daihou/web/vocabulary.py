@@ -7,6 +7,8 @@ listed here so the catalog test can require a translation for each of them.
 from __future__ import annotations
 
 from daihou.auth.actor import ROLES
+from daihou.collection.agencies.models import AGENCY_STATUSES
+from daihou.collection.tables import TIERS as COLLECTOR_TIERS
 from daihou.compliance.complaints.service import STATES, TRANSITIONS
 from daihou.compliance.complaints.sla import CATEGORIES, CHANNELS, PRIORITIES, TIMERS
 from daihou.compliance.gate.schema import HOLD_KINDS
@@ -44,6 +46,9 @@ VOCABULARY: tuple[str, ...] = tuple(
             *TIMER_STATES,
             *COMPLAINT_ACTIONS,
             *(r for r in ROLES if r != "system"),
+            # supervisor and agency pages
+            *COLLECTOR_TIERS,
+            *AGENCY_STATUSES,
         )
     )
 )
