@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from daihou.collection.agencies import portal, recall, registry
+from daihou.collection.agencies import kpis, portal, recall, registry
 from daihou.collection.agencies.models import AGENCY_STATUSES
 from daihou.collection.agencies.portal import NOTE_KINDS
 from daihou.eod.calendar import business_date
-from daihou.web.api.agencies import active_count, kpis, period, statement_of
+from daihou.web.api.agencies import active_count, period, statement_of
 from daihou.web.deps import CurrentCtx
 from daihou.web.i18n import translator
 from daihou.web.pages.common import page, see_other
