@@ -170,6 +170,14 @@ def build(engine: Engine, tmp: Path) -> dict[str, str]:
             business_date=today,
             reason="tests",
         )
+        post_payment(  # a recovery while placed: a line on agy-1's statement
+            session=s,
+            loan_id="S6",
+            amount="200.00",
+            value_date=today,
+            channel="counter",
+            reference="placed-S6",
+        )
         s.add(
             LegalFile(case_id=cases["S10"], loan_id="S10", stage="preparing-file", opened_on=today)
         )

@@ -205,7 +205,7 @@ def test_board_figures(client: TestClient, book: Book) -> None:
         1,
         "100.00",
     )
-    assert sen["promise_kept_rate"] is None and sen["recovered"] == "0.00"
+    assert sen["promise_kept_rate"] is None and sen["recovered"] == "200.00"  # S6, placed
     total = board["total"]
     assert total["contacts"] == sum(r["contacts"] for r in board["rows"])
     assert Decimal(total["recovered"]) == sum(Decimal(r["recovered"]) for r in board["rows"])
@@ -336,9 +336,11 @@ def test_agency_detail_and_statement(client: TestClient, book: Book) -> None:
     statement = client.get(
         f"/api/v1/agencies/agy-1/statements/{known['month']}", headers=book.headers("sup")
     ).json()
-    assert Decimal(statement["commission"]) == sum(
-        (Decimal(line["commission"]) for line in statement["lines"]), Decimal("0")
-    )
+    [line] = statement["lines"]
+    assert (line["case_id"], line["loan_id"], line["recovered"]) == (known["S6"], "S6", "200.00")
+    commission = (Decimal("200.00") * Decimal(line["rate"])).quantize(Decimal("0.01"))
+    assert Decimal(line["commission"]) == commission > 0
+    assert statement["commission"] == line["commission"] and statement["recovered"] == "200.00"
     xlsx = client.get(
         f"/api/v1/agencies/agy-1/statements/{known['month']}/xlsx", headers=book.headers("sup")
     )

@@ -95,3 +95,31 @@ def test_team_board_chart_draws_offline(page: Page, server: Server) -> None:
         }"""
     )
     assert painted > 500, f"the board chart drew {painted} pixels"
+
+
+def test_agency_user_logs_an_action_on_a_placed_case(page: Page, server: Server) -> None:
+    cases = facts(server.book.engine).cases
+    sign_in(page, "agy", "/portal")
+    with page.expect_navigation(wait_until="load"):
+        page.locator(f'a[href="/portal/cases/{cases["S6"]}"]').click()
+    _expect(page.locator("#placed-case")).to_contain_text("*")  # masked customer data
+    page.get_by_label("行动").select_option("visit")
+    page.get_by_label("备注").fill("上门拜访，客户承诺周五还款")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="记录行动").click()
+    _expect(page.locator("p.notice")).to_contain_text("已记录行动")
+    _expect(page.locator("#agency-notes")).to_contain_text("上门拜访，客户承诺周五还款")
+
+
+def test_agency_management_with_commission_statement(page: Page, server: Server) -> None:
+    month = facts(server.book.engine).on.strftime("%Y-%m")
+    sign_in(page, "mgr", "/agencies")
+    _expect(page.locator("#agency-ranking")).to_contain_text("agy-1")
+    with page.expect_navigation(wait_until="load"):
+        page.locator('a[href="/agencies/agy-1"]').click()
+    _expect(page.locator("h2").first).to_contain_text(f"佣金结算单 {month}")
+    _expect(page.locator("#active-placements")).to_contain_text("/ 50")
+    _expect(page.locator("#commission-statement")).to_contain_text("S6")
+    _expect(page.locator("#commission-statement")).to_contain_text("200.00")
+    link = page.get_by_role("link", name="下载 xlsx")
+    assert link.get_attribute("href") == f"/api/v1/agencies/agy-1/statements/{month}/xlsx"
