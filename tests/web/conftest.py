@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -120,7 +120,16 @@ def _build(engine: Engine, tmp: Path) -> dict[str, str]:
 def book(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Book]:
-    backend = str(request.param)
+    yield from open_book(str(request.param), tmp_path_factory, _build)
+
+
+def open_book(
+    backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    build: Callable[[Engine, Path], dict[str, str]],
+) -> Iterator[Book]:
+    """A fresh database on ``backend`` (a schema of its own on PostgreSQL) filled by
+    ``build``; test modules with a book of their own override ``book`` with it."""
     tmp = tmp_path_factory.mktemp("web")
     if backend == "postgresql":
         if not PG_URL:
@@ -135,7 +144,7 @@ def book(
         url = f"sqlite:///{tmp}/web.db"
     engine = make_engine(url)
     try:
-        tokens = _build(engine, tmp)
+        tokens = build(engine, tmp)
         yield Book(backend, url, engine, tokens)
     finally:
         engine.dispose()

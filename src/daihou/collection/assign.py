@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from daihou.auth.actor import Actor
 from daihou.auth.models import User
 from daihou.auth.permissions import authorize
+from daihou.auth.scopes import ResourceScope
 from daihou.collection.cases import case_scope, history_row, write_history
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
@@ -266,6 +267,15 @@ def transfer_cases(
     if from_user_id == to_user_id:
         raise ValueError("transfer --from and --to are the same collector")
     target = _collector(session, to_user_id)
+    leaver = session.get(Collector, from_user_id)
+    if leaver is not None:  # a supervisor hands over only a collector they steer
+        authorize(
+            actor,
+            "case.assign",
+            resource=ResourceScope(
+                owner_user_id=leaver.user_id, team=leaver.team, territory=leaver.territory
+            ),
+        )
     c = CollectionCase
     cases = list(
         session.scalars(
@@ -287,7 +297,6 @@ def transfer_cases(
                 actor=actor.user_id,
             )
         )
-    leaver = session.get(Collector, from_user_id)
     if leaver is not None and leaver.active:
         leaver.active, leaver.left_on = False, today
     session.flush()

@@ -34,6 +34,12 @@ API_AREAS = (
     "cases",
     "tasks",
     "contacts",
+    # supervisor and agency areas
+    "approvals",
+    "supervision",
+    "agencies",
+    "portal",
+    "legal",
 )
 PAGE_AREAS = (
     "auth",
@@ -43,6 +49,9 @@ PAGE_AREAS = (
     "admin",
     # collector workbench
     "workbench",
+    # supervisor and agency areas
+    "supervisor",
+    "agency",
 )
 
 API_DESCRIPTION = """daihou (贷后) REST API.

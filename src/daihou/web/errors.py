@@ -132,6 +132,11 @@ def install(app: FastAPI) -> None:
     async def bad_value(request: Request, exc: ValueError) -> Response:
         return _answer(request, 422, "invalid", str(exc), _field_of(exc))
 
+    @app.exception_handler(OverflowError)
+    async def too_large(request: Request, exc: OverflowError) -> Response:
+        # an id or count beyond 64 bits reached SQLite's driver (PostgreSQL: DataError)
+        return _answer(request, 422, "invalid", "a number is too large: " + str(exc)[:200])
+
     @app.exception_handler(RuntimeError)
     async def conflict(request: Request, exc: RuntimeError) -> Response:
         return _answer(request, 409, "conflict", str(exc))

@@ -28,6 +28,7 @@ class NavItem:
     path: str
     action: str
     order: int = 50
+    roles: frozenset[str] = frozenset()  # if given: only for actors with one of them
 
 
 def money(value: Decimal | str | None) -> str:
@@ -67,7 +68,11 @@ def make_templates() -> Jinja2Templates:
 def visible_nav(app_nav: list[NavItem], actor: Actor | None) -> list[NavItem]:
     if actor is None:
         return []
-    return [item for item in app_nav if is_allowed(actor, item.action)]
+    return [
+        item
+        for item in app_nav
+        if is_allowed(actor, item.action) and (not item.roles or item.roles & actor.roles)
+    ]
 
 
 def render(

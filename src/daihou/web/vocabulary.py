@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from daihou.auth.actor import ROLES
 from daihou.collection import codes
+from daihou.collection.agencies.models import AGENCY_STATUSES
 from daihou.collection.models import CASE_STATUSES, CONTACT_STATUSES
 from daihou.collection.settings import TASK_ACTIONS
+from daihou.collection.tables import TIERS as COLLECTOR_TIERS
 from daihou.compliance.complaints.service import STATES, TRANSITIONS
 from daihou.compliance.complaints.sla import CATEGORIES, CHANNELS, PRIORITIES, TIMERS
 from daihou.compliance.gate.schema import HOLD_KINDS
@@ -74,6 +76,9 @@ VOCABULARY: tuple[str, ...] = tuple(
             *DIRECTIONS,
             *MEDIA,
             *LANGUAGE_CATEGORIES,
+            # supervisor and agency pages
+            *COLLECTOR_TIERS,
+            *AGENCY_STATUSES,
         )
     )
 )

@@ -368,3 +368,11 @@ def place_case(
         basis={**basis.as_dict(), "reason": reason},
     )
     return placement
+
+
+def list_batches(session: Session, *, actor: Actor, limit: int = 100) -> list[PlacementBatch]:
+    """Placement batches, newest first (``agency.manage``)."""
+    authorize(actor, "agency.manage")
+    return list(
+        session.scalars(select(PlacementBatch).order_by(PlacementBatch.id.desc()).limit(limit))
+    )

@@ -173,3 +173,16 @@ def log_note(session: Session, *, actor: Actor, case_id: int, kind: str, note: s
         basis=basis.as_dict(),
     )
     return row
+
+
+def case_notes(session: Session, *, actor: Actor, case_id: int) -> list[AgencyNote]:
+    """The notes the actor's agency logged on a case placed with it (newest first);
+    notes of other agencies that held the case earlier are not shown."""
+    case = _placed_case(session, actor, case_id, "case.view")
+    return list(
+        session.scalars(
+            select(AgencyNote)
+            .where(AgencyNote.case_id == case.id, AgencyNote.agency_id == actor.agency_id)
+            .order_by(AgencyNote.id.desc())
+        )
+    )
