@@ -273,7 +273,7 @@ ZH = {
     "walk-in": "临柜",
     "yes": "是",
     # --- collector workbench ---
-    "Action": "动作",
+    "Action": "行动",
     "All": "全部",
     "Attitude": "还款态度",
     "Broken promises": "违约承诺",
