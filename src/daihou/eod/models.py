@@ -32,7 +32,7 @@ from daihou.db.types import Money
 # ``INSERT … SELECT`` from its work rows, which come from joins with ``loans`` (and the
 # accrual rows reference the journal entry posted in the same transaction); replay and
 # recompute write them for a loan they have just loaded. Loans are never deleted. A key
-# check per row costs PostgreSQL a trigger and a row lock on the parent: 0.8 of 5 s
+# check per row costs PostgreSQL a trigger and a row lock on the parent: 1.2 of 5.1 s
 # server CPU over a full run and an ordinary day on 100k loans (``bench/README.md``).
 
 
