@@ -25,10 +25,12 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from daihou.db.engine import database_url, make_engine, transaction
 from daihou.db.models import Base
@@ -106,14 +108,47 @@ def _key() -> None:
         os.environ["DAIHOU_DATA_KEY"] = base64.b64encode(os.urandom(32)).decode()
 
 
+def watch_server_cpu(engine: Engine) -> Callable[[], float | None]:
+    """PostgreSQL works in its backend processes: remember the pid of every connection
+    the engine opens and return a function giving their CPU seconds so far (from
+    /proc, so only when the server runs on this machine; None otherwise)."""
+    pids: set[int] = set()
+    if engine.dialect.name != "postgresql":
+        return lambda: None
+    engine.dispose()  # connections opened from now on are the ones watched
+
+    @event.listens_for(engine, "connect")
+    def _remember(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        pids.add(int(cur.fetchone()[0]))
+        cur.close()
+
+    def seconds() -> float | None:
+        total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        return total
+
+    return seconds
+
+
 def run(engine: Engine, loans: int) -> list[float]:
     times = []
+    server_cpu = watch_server_cpu(engine)
     for label, full in (("full EOD:       ", True), ("incremental day:", False)):
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu()
         run_eod(engine, full=full)
-        took, cpu = time.perf_counter() - t0, time.process_time() - c0
+        took, cpu, s1 = time.perf_counter() - t0, time.process_time() - c0, server_cpu()
         times.append(took)
-        print(f"{label} {took:6.2f} s (this process's CPU {cpu:6.2f} s) ", end="")
+        print(f"{label} {took:6.2f} s (this process's CPU {cpu:6.2f} s", end="")
+        if s0 is not None and s1 is not None:
+            print(f", server CPU {s1 - s0:6.2f} s", end="")
+        print(") ", end="")
         print(f"{loans / took:10,.0f} loans/s  ", end="")
         print(f"peak RSS {peak_mb():,.0f} MB  (load average {os.getloadavg()[0]:.1f})")
     with engine.connect() as c:

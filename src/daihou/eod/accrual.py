@@ -36,7 +36,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
-    delete,
     func,
     insert,
     literal,
@@ -114,11 +113,11 @@ def _amount(session: Session, base: Any, factor: Any) -> tuple[Any, Any]:
 
 
 def step_accrual(session: Session, ctx: Any) -> Any:
-    from daihou.eod.steps import StepResult
+    from daihou.eod.steps import StepResult, clear_scratch
 
     d = ctx.business_date
     pack: PolicyPack = ctx.pack
-    session.execute(delete(WORK))
+    clear_scratch(session, WORK)
     groups: dict[tuple[int, bool], list[Product]] = defaultdict(list)
     for p in pack.products:
         groups[(p.grace_days, p.compound_interest)].append(p)
