@@ -56,6 +56,15 @@ def test_page_signed_out_refused_allowed(
     assert 'lang="zh-CN"' in ok.text
 
 
+@pytest.mark.parametrize(
+    ("user", "home"),
+    [("col", "/workbench"), ("agy", "/portal"), ("ops", "/loans"), ("risk", "/dashboard")],
+)
+def test_home_sends_each_role_to_its_own_page(web: TestClient, user: str, home: str) -> None:
+    login(web, user)
+    assert web.get("/", follow_redirects=False).headers["location"] == home
+
+
 def test_wrong_password_and_stale_form(web: TestClient) -> None:
     form = web.get("/login")
     token = web.cookies.get("daihou_login_csrf")

@@ -128,6 +128,8 @@ def switch_language(request: Request, locale: str, next: str | None = None) -> R
 
 @router.get("/")
 def home(ctx: CurrentCtx) -> Response:
+    if ctx.actor.has("agency-user"):  # field actions too, but only on placed cases
+        return see_other("/portal")
     for action, path in HOMES:
         if is_allowed(ctx.actor, action):
             return see_other(path)
