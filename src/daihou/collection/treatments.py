@@ -93,16 +93,22 @@ def plan_treatments(
     fast = FastRows(session)
     day, work = fast.date(d), fast.date(d + timedelta(days=1))
     times: dict[datetime, Any] = {}
+    # the columns a rule fixes, once per (rule, strategy) rather than once per row
+    fixed: dict[int, tuple[Any, ...]] = {}
     rows: list[tuple[Any, ...]] = []
     for p in planned:
         f, r = p.fact, p.rule
         if existing and (f.loan_id, r.id, p.slot) in existing:
             result.existing += 1
             continue
-        channel, party = CONTACT_ACTIONS.get(r.action, (None, None))
+        head = fixed.get(id(r))
+        if head is None:
+            channel, party = CONTACT_ACTIONS.get(r.action, (None, None))
+            head = fixed[id(r)] = (r.id, r.action, channel, party, r.purpose, r.template)
         at = times.get(p.at)
         if at is None:
             at = times[p.at] = fast.time(p.at.astimezone(UTC).replace(tzinfo=None))
+        nxt = p.gate_next_allowed
         rows.append(
             (
                 day,
@@ -110,13 +116,8 @@ def plan_treatments(
                 f.case_id,
                 f.loan_id,
                 f.customer_id,
-                r.id,
                 p.slot,
-                r.action,
-                channel,
-                party,
-                r.purpose,
-                r.template,
+                *head,
                 p.strategy,
                 f.arm,
                 f.dpd,
@@ -124,7 +125,7 @@ def plan_treatments(
                 at,
                 p.status,
                 p.gate_rule,
-                fast.time(p.gate_next_allowed),
+                None if nxt is None else fast.time(nxt),
             )
         )
     fast.write(t, TREATMENT_COLUMNS, rows)
@@ -139,8 +140,8 @@ TREATMENT_COLUMNS = (
     "case_id",
     "loan_id",
     "customer_id",
-    "rule_id",
     "slot",
+    "rule_id",
     "action",
     "channel",
     "party",

@@ -22,13 +22,13 @@ from daihou.auth.permissions import authorize
 from daihou.collection.agencies.models import Placement
 from daihou.collection.agencies.recall import case_scope, end_placements
 from daihou.collection.agencies.settings import settings
-from daihou.collection.bulk import bulk_insert
 from daihou.collection.legal.eligibility import LegalEligibility, assess
 from daihou.collection.legal.models import LegalCost, LegalEvidence, LegalFile, LegalStageChange
 from daihou.collection.legal.records import evidence_of
 from daihou.collection.legal.settings import LegalSettings
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.overdue_amounts import overdue_amounts
+from daihou.collection.tables import FastRows
 from daihou.compliance.audit.service import canonical_json, record
 from daihou.eod.calendar import business_date
 from daihou.loans.models import Loan
@@ -90,8 +90,9 @@ def _new_files(
 ) -> list[int]:
     if not rows:
         return []
-    # Core statements: the ORM's bulk path costs more in Python per row than the
-    # database spends inserting (a first run opens tens of thousands of files)
+    # Core and driver-level inserts: the ORM's bulk path costs more in Python per row
+    # than the database spends inserting (a first run opens tens of thousands of files,
+    # each with its evidence checklist)
     files = cast(Table, LegalFile.__table__)
     ids = list(
         session.scalars(
@@ -102,35 +103,17 @@ def _new_files(
             ],
         )
     )
-    bulk_insert(
-        session,
+    fast = FastRows(session)
+    day, who = fast.date(on), actor.user_id
+    fast.write(
         LegalStageChange,
-        [
-            {
-                "legal_file_id": i,
-                "from_stage": None,
-                "to_stage": "preparing-file",
-                "business_date": on,
-                "actor": actor.user_id,
-                "note": "file opened",
-            }
-            for i in ids
-        ],
+        ("legal_file_id", "from_stage", "to_stage", "business_date", "actor", "note"),
+        [(i, None, "preparing-file", day, who, "file opened") for i in ids],
     )
-    bulk_insert(
-        session,
+    fast.write(
         LegalEvidence,
-        [
-            {
-                "legal_file_id": i,
-                "kind": k,
-                "status": "missing",
-                "updated_by": actor.user_id,
-                "updated_on": on,
-            }
-            for i in ids
-            for k in kinds
-        ],
+        ("legal_file_id", "kind", "status", "updated_by", "updated_on"),
+        [(i, k, "missing", who, day) for i in ids for k in kinds],
     )
     return ids
 
