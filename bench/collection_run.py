@@ -13,13 +13,16 @@ and one pending, a risk score on a third of them, and one collector per 400 case
 each tier. End of day is marked closed for the date without running it. The first run
 opens every case and assigns every collector (the heaviest day there is); the second is
 an ordinary next day (DPD + 1: stage changes, stickiness, new treatments). Prints the
-seconds of each step, and the CPU seconds of this process (on a machine shared with
-other work, wall time includes waiting for a core); nothing here asserts a time.
+wall and CPU seconds of each step (the CPU seconds of this process: on SQLite they
+include the database's work, on PostgreSQL not the server's; on a machine shared with
+other work, wall time includes waiting for a core) and the load average; nothing here
+asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import tempfile
@@ -159,21 +162,30 @@ def report(label: str, engine: Engine, d: date, cases: int) -> None:
     r = run_collections(engine, d)
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
     c = r.counts
-    sec = c["seconds"]
+    sec, cpus = c["seconds"], c.get("cpu_seconds", {})
     work = sec["assignment"] + sec["treatments+tasks"]
     print(
         f"{label}: {total:6.2f} s total, {cases / total:9,.0f} cases/s, "
-        f"peak RSS {peak_mb():,.0f} MB; CPU of this process {cpu:.2f} s"
+        f"peak RSS {peak_mb():,.0f} MB; CPU of this process {cpu:.2f} s; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
-    print(
-        f"  cases {sec['cases']:.2f} s  assignment {sec['assignment']:.2f} s  "
-        f"strategy+gate+treatments+tasks {sec['treatments+tasks']:.2f} s"
-    )
-    print(f"  strategy + task generation (assignment, treatments, tasks): {work:.2f} s")
-    print(f"  treatments+tasks detail: {sec['detail']}")
+    steps = [k for k in sec if k != "detail"]
+    print("  wall s: " + "  ".join(f"{k} {sec[k]:.2f}" for k in steps))
+    if cpus:
+        print("  CPU s:  " + "  ".join(f"{k} {cpus[k]:.2f}" for k in steps))
+        work_cpu = cpus["assignment"] + cpus["treatments+tasks"]
+        print(
+            f"  strategy + task generation (assignment, treatments, tasks): {work:.2f} s "
+            f"wall, {work_cpu:.2f} s CPU"
+        )
+        print(f"  treatments+tasks detail (wall): {sec['detail']}")
+        print(f"  treatments+tasks detail (CPU):  {cpus['detail']}")
+    else:
+        print(f"  strategy + task generation (assignment, treatments, tasks): {work:.2f} s")
+        print(f"  treatments+tasks detail: {sec['detail']}")
     print(f"  {c['cases']}\n  {c['treatments']}\n  {c['tasks']}")
     if "messages" in c:
-        print(f"  messages {sec.get('messages', 0):.2f} s: {c['messages']}")
+        print(f"  messages: {c['messages']}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,9 @@ def build(engine: Engine, cases: int, seed: int) -> None:
                 "method": "equal-installment",
                 "disbursed_on": date(2025, 11, 15),
                 "outstanding_principal": Decimal("12000.00"),
+                # as end of day closes it: the lost-contact rule counts from T+0 = D − DPD
+                "dpd": (TODAY - date(2026, 2, 15)).days,
+                "bucket": "M1",
             }
         )
         installments.append(

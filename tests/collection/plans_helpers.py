@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from daihou.auth.actor import Actor
 from daihou.collection.models import CollectionCase
+from daihou.collection.plans import approve_plan, request_plan, sign_plan
 from daihou.db.engine import transaction
 from daihou.eod.calendar import business_date
 from daihou.loans.models import Installment, Loan
@@ -71,3 +72,29 @@ def owed(row: Installment) -> Decimal:
         ),
         D("0"),
     )
+
+
+def request_plan_of(
+    engine: Engine, actor: Actor = SENIOR, loan_id: str = "S1", **kw: object
+) -> int:
+    """A 3-installment plan request on the loan (income 3,000; first due 2024-04-20)."""
+    args: dict[str, object] = {
+        "installments": 3,
+        "monthly_income": "3000.00",
+        "first_due_on": date(2024, 4, 20),
+    }
+    args.update(kw)
+    with transaction(engine) as s:
+        plan = request_plan(session=s, actor=actor, loan_id=loan_id, **args)  # type: ignore[arg-type]
+        return plan.id
+
+
+def signed_plan(engine: Engine, loan_id: str = "S1", **kw: object) -> int:
+    """A plan requested by SENIOR (``kw`` as for ``request_plan_of``), approved by SUP and
+    signed."""
+    plan_id = request_plan_of(engine, loan_id=loan_id, **kw)
+    with transaction(engine) as s:
+        approve_plan(session=s, actor=SUP, plan_id=plan_id, reason="affordable")
+    with transaction(engine) as s:
+        sign_plan(session=s, actor=SENIOR, plan_id=plan_id)
+    return plan_id

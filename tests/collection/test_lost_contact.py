@@ -1,4 +1,8 @@
-"""Lost contact (失联) after five days and contact repair (信息修复)."""
+"""Lost contact (失联) after five days and contact repair (信息修复).
+
+One rule (``collection.lost_contact``) for the daily run's case sync and ``daihou contact
+evaluate``: no right-party contact for N days counted from the last of T+0 (the missed
+due date, D − DPD), the last right-party contact and the last contact repair."""
 
 from __future__ import annotations
 
@@ -7,24 +11,36 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select, text, update
 
 from daihou.auth.permissions import PermissionDenied
+from daihou.collection.cases import sync_cases
 from daihou.collection.contact_models import ContactPoint
 from daihou.collection.contacts import ContactDenied, log_contact
-from daihou.collection.models import CaseStatusChange
+from daihou.collection.lost_contact import RULE
+from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.repair import evaluate_contact_status, record_repair, repairs_of
 from daihou.compliance.audit.models import AuditRecord
 from daihou.db.engine import transaction
-from daihou.loans.models import Customer
+from daihou.loans.models import Customer, Loan
+from daihou.policy.loader import load_pack
 from tests.collection.contact_helpers import LI, TODAY, WANG, at, case_of, make_book
 
 NEW_NUMBER = "13912345678"
 
 
+def set_dpd(engine: Engine, dpd: dict[str, int]) -> None:
+    """The loans' DPD as end of day would have closed them."""
+    with transaction(engine) as s:
+        for loan_id, days in dpd.items():
+            s.execute(update(Loan).where(Loan.id == loan_id).values(dpd=days))
+
+
 @pytest.fixture
 def case_id(engine: Engine, tmp_path: Path) -> int:
-    return make_book(engine, tmp_path)["L1"]
+    case = make_book(engine, tmp_path)["L1"]
+    set_dpd(engine, {"L1": 77})  # first unpaid installment due 2025-12-15
+    return case
 
 
 def call(engine: Engine, case_id: int, day: date, outcome: str, **kw: object) -> None:
@@ -68,45 +84,57 @@ def test_lost_after_five_days_without_a_right_party_contact(engine: Engine, case
         (change,) = s.scalars(select(CaseStatusChange)).all()
         entry = s.scalars(select(AuditRecord).where(AuditRecord.action == "contact.lost")).one()
     assert (change.field, change.old_value, change.new_value) == ("contact", "reachable", "lost")
-    assert json.loads(entry.basis)["rule"] == "contacts.lost_contact_days"
+    assert json.loads(entry.basis)["rule"] == RULE == "collections.lost_contact_after_days"
 
 
-def test_not_lost_when_reached_recently_or_never_tried(engine: Engine, case_id: int) -> None:
-    assert evaluate(engine, TODAY) == []  # nobody tried: not lost
-    call(engine, case_id, date(2026, 2, 20), "no-answer")  # tried, but before the window
+def test_days_count_from_the_missed_due_date(engine: Engine, case_id: int) -> None:
+    """T+0 starts the clock: nobody need have called (POLICY.md §5: T+5 unreachable)."""
+    set_dpd(engine, {"L1": 4})
+    assert evaluate(engine, TODAY) == []  # T+4
+    set_dpd(engine, {"L1": 5})
+    assert evaluate(engine, TODAY) == [case_id]  # T+5
+
+
+def test_unanswered_calls_reach_nobody(engine: Engine, case_id: int) -> None:
+    for day in (26, 27, 28):
+        call(engine, case_id, date(2026, 2, day), "no-answer")
+    call(engine, case_id, date(2026, 3, 1), "wrong-party")
+    assert evaluate(engine, TODAY) == [case_id]
+
+
+def test_a_repair_gives_another_five_days(engine: Engine, case_id: int) -> None:
+    repair(engine, case_id, date(2026, 2, 28))  # found before the case was lost
+    assert contact(engine, case_id) == ("reachable", None)
     assert evaluate(engine, TODAY) == []
-    call(engine, case_id, date(2026, 2, 26), "busy")
-    call(engine, case_id, date(2026, 2, 27), "rpc")
-    assert evaluate(engine, TODAY) == []
-    assert evaluate(engine, date(2026, 3, 4)) == []  # no call since the RPC
-    call(engine, case_id, date(2026, 3, 1), "no-answer")
-    assert evaluate(engine, date(2026, 3, 3)) == []  # the RPC is four days old
-    assert evaluate(engine, date(2026, 3, 4)) == [case_id]
+    assert evaluate(engine, date(2026, 3, 4)) == []
+    assert evaluate(engine, date(2026, 3, 5)) == [case_id]  # five days after the repair
 
 
-def test_a_young_case_is_not_lost(engine: Engine, case_id: int) -> None:
-    with transaction(engine) as s:
-        case_of(s, case_id).opened_on = date(2026, 2, 26)
-    call(engine, case_id, date(2026, 2, 27), "invalid-number")
-    assert evaluate(engine, TODAY) == []
-    assert evaluate(engine, date(2026, 3, 3)) == [case_id]
-
-
-def test_a_known_number_not_yet_tried_keeps_the_case_reachable(
-    engine: Engine, case_id: int
+def test_the_daily_run_and_contact_evaluate_apply_the_same_rule(
+    engine: Engine, tmp_path: Path
 ) -> None:
-    repair(engine, case_id, date(2026, 2, 10))
-    call(engine, case_id, date(2026, 2, 27), "switched-off")  # the number on file
-    assert evaluate(engine, TODAY) == []
-    call(engine, case_id, date(2026, 2, 28), "wrong-party", address=NEW_NUMBER)
-    assert evaluate(engine, TODAY) == [case_id]
-
-
-def test_a_number_found_invalid_stays_exhausted(engine: Engine, case_id: int) -> None:
-    call(engine, case_id, date(2026, 1, 10), "invalid-number")  # the number on file, long ago
-    repair(engine, case_id, date(2026, 1, 20))
-    call(engine, case_id, date(2026, 2, 28), "no-answer", address=f"+86 {NEW_NUMBER}")
-    assert evaluate(engine, TODAY) == [case_id]
+    """The case sync of the daily run and ``evaluate_contact_status`` mark the same cases:
+    both call ``collection.lost_contact.mark_lost``."""
+    ids = make_book(engine, tmp_path, {"A1": {}, "A2": {}, "A3": {}, "A4": {}})
+    set_dpd(engine, {"A1": 77, "A2": 77, "A3": 77, "A4": 4})
+    call(engine, ids["A1"], date(2026, 2, 27), "rpc")  # reached four days ago
+    repair(engine, ids["A2"], date(2026, 2, 28))  # repaired three days ago
+    # A3: nothing for five days and more; A4: only T+4
+    with transaction(engine) as s:
+        expected = evaluate_contact_status(s, TODAY).lost
+        s.rollback()
+    assert expected == [ids["A3"]]
+    with transaction(engine) as s:
+        synced = sync_cases(s, business_date=TODAY, settings=load_pack().collections)
+    assert synced.lost_contact == 1
+    with transaction(engine) as s:
+        lost = s.scalars(select(CollectionCase.id).where(CollectionCase.contact_status == "lost"))
+        changes = s.scalars(select(CaseStatusChange).where(CaseStatusChange.field == "contact"))
+        assert list(lost) == expected
+        assert [(c.case_id, c.new_value, c.actor) for c in changes] == [
+            (ids["A3"], "lost", "system")
+        ]
+    assert evaluate(engine, TODAY) == []  # the run marked it already
 
 
 def test_repair_makes_a_lost_case_reachable_for_another_five_days(
@@ -174,14 +202,3 @@ def test_repairs_are_stored_encrypted_and_hashed_like_the_number_on_file(
         record_repair(
             s, actor=WANG, case_id=case_id, kind="phone", value=NEW_NUMBER, source="police"
         )
-
-
-def test_calls_on_another_case_do_not_exhaust_this_cases_number(
-    engine: Engine, tmp_path: Path
-) -> None:
-    ids = make_book(engine, tmp_path, {"A1": {}, "A2": {}})
-    for case_id in ids.values():
-        repair(engine, case_id, date(2026, 2, 10))  # the same new number on both cases
-        call(engine, case_id, date(2026, 2, 27), "no-answer")  # each number on file
-    call(engine, ids["A2"], date(2026, 2, 28), "no-answer", address=NEW_NUMBER)
-    assert evaluate(engine, TODAY) == [ids["A2"]]

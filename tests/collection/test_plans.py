@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from daihou.auth.actor import Actor
 from daihou.auth.permissions import PermissionDenied
 from daihou.collection.approval_models import ApprovalRequest, PlanStatusChange, RepaymentPlan
 from daihou.collection.models import CaseStatusChange
@@ -40,6 +39,8 @@ from tests.collection.plans_helpers import (
     open_case,
     owed,
 )
+from tests.collection.plans_helpers import request_plan_of as _request
+from tests.collection.plans_helpers import signed_plan as _signed
 from tests.eod.helpers import eod, loan_row, pay, today
 from tests.factories import add_loans, init_book
 from tests.factories import loan_row as csv_row
@@ -52,27 +53,6 @@ def book(engine: Engine, tmp_path: Path) -> Engine:
     eod(engine, date(2024, 3, 20))
     open_case(engine, "S1", rpc=date(2024, 3, 18))
     return engine
-
-
-def _request(engine: Engine, actor: Actor = SENIOR, **kw: object) -> int:
-    args: dict[str, object] = {
-        "installments": 3,
-        "monthly_income": "3000.00",
-        "first_due_on": date(2024, 4, 20),
-    }
-    args.update(kw)
-    with transaction(engine) as s:
-        plan = request_plan(session=s, actor=actor, loan_id="S1", **args)  # type: ignore[arg-type]
-        return plan.id
-
-
-def _signed(engine: Engine) -> int:
-    plan_id = _request(engine)
-    with transaction(engine) as s:
-        approve_plan(session=s, actor=SUP, plan_id=plan_id, reason="affordable")
-    with transaction(engine) as s:
-        sign_plan(session=s, actor=SENIOR, plan_id=plan_id)
-    return plan_id
 
 
 def test_signing_replaces_the_overdue_amounts(book: Engine) -> None:

@@ -1,16 +1,18 @@
 """Collection cases after end of day: open, close, stage, lost contact; the case view.
 
 ``sync_cases`` works on whole sets: one query finds the loans past due without an open
-case, one the open cases whose loan is cured, settled or written off; stage and lost
-contact are derived from the rows of every open case read once. Every change of status,
-stage, owner or contact status is inserted into ``case_status_changes``.
+case, one the open cases whose loan is cured, settled or written off; the stage of every
+open case is derived from one read, and lost contact is one ``UPDATE`` by the rule of
+``collection.lost_contact`` (shared with ``daihou contact evaluate``). Every change of
+status, stage, owner or contact status is inserted into ``case_status_changes``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, func, select, type_coerce, update
@@ -20,7 +22,7 @@ from daihou.auth.actor import Actor
 from daihou.auth.permissions import authorize
 from daihou.auth.scopes import ResourceScope, scope_filter
 from daihou.collection.arms import arm_for
-from daihou.collection.contact_models import ContactPoint
+from daihou.collection.lost_contact import mark_lost
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
 from daihou.collection.tables import FastRows
@@ -122,34 +124,16 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
                     history_row(case_id, d, "status", None, "open", f"dpd>0; {arm}", "system")
                 )
                 history.append(history_row(case_id, d, "stage", None, stage, "opened", "system"))
-    # stage and lost contact of every open case, from one read
+    # the stage of every open case, from one read
     names = {s.name for s in settings.stages}
     stage_moves: dict[str, list[int]] = {}
-    lost: list[int] = []
-    after = settings.lost_contact_after_days
-    last_repair = (
-        select(func.max(ContactPoint.found_on))
-        .where(ContactPoint.case_id == c.id, ContactPoint.found_on <= d)
-        .correlate(c)
-        .scalar_subquery()
-    )
-    for case_id, stage, dpd, contact, last_rpc, repaired in session.execute(
-        select(c.id, c.stage, Loan.dpd, c.contact_status, c.last_rpc_on, last_repair)
-        .join(Loan, Loan.id == c.loan_id)
-        .where(c.status == "open")
+    for case_id, stage, dpd in session.execute(
+        select(c.id, c.stage, Loan.dpd).join(Loan, Loan.id == c.loan_id).where(c.status == "open")
     ):
         target = settings.stage_for(max(dpd, 1)).name
         if stage in names and stage != target:
             stage_moves.setdefault(target, []).append(case_id)
             history.append(history_row(case_id, d, "stage", stage, target, f"dpd {dpd}", "system"))
-        # days without a right-party contact, counted from T+0 (the missed due date)
-        # a contact repair (信息修复) gives the collectors the same days to use what it found
-        since = max(x for x in (last_rpc, repaired, d - timedelta(days=dpd)) if x is not None)
-        if contact == "reachable" and (d - since).days >= after:
-            lost.append(case_id)
-            history.append(
-                history_row(case_id, d, "contact", "reachable", "lost", f"{after} days", "system")
-            )
     for target, ids in stage_moves.items():
         for chunk in _chunks(ids):
             session.execute(
@@ -159,15 +143,10 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
                 .execution_options(synchronize_session=False)
             )
         out.stage_changes += len(ids)
-    for chunk in _chunks(lost):
-        session.execute(
-            update(c)
-            .where(c.id.in_(chunk), c.contact_status == "reachable")
-            .values(contact_status="lost", lost_contact_since=d)
-            .execution_options(synchronize_session=False)
-        )
-    out.lost_contact = len(lost)
     write_history(session, history)
+    # lost contact (失联): the one rule, shared with ``daihou contact evaluate``
+    lost = mark_lost(session, d, days=settings.lost_contact_after_days, actor_id="system")
+    out.lost_contact = len(lost)
     return out
 
 
@@ -185,12 +164,14 @@ HISTORY_COLUMNS = (
 def write_history(session: Session, rows: list[dict[str, Any]]) -> None:
     fast = FastRows(session)
     days: dict[date, Any] = {}
+    values = itemgetter(*HISTORY_COLUMNS)
     tuples = []
     for r in rows:
-        d = r["business_date"]
-        if d not in days:
-            days[d] = fast.date(d)
-        tuples.append(tuple(days[d] if k == "business_date" else r[k] for k in HISTORY_COLUMNS))
+        case_id, d, *rest = values(r)
+        day = days.get(d)
+        if day is None:
+            day = days[d] = fast.date(d)
+        tuples.append((case_id, day, *rest))
     fast.write(CaseStatusChange, HISTORY_COLUMNS, tuples)
 
 

@@ -8,9 +8,9 @@ none, a house default said to be one.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daihou.compliance.gate.schema import HOLD_KINDS
 
@@ -41,13 +41,13 @@ class VisitSettings(_Strict):
 
 
 class ContactSettings(_Strict):
-    """``lost_contact_days``: POLICY.md §4/§5 (失联 after 5 days without contact).
+    """Lost contact (失联) has one setting, ``collections.lost_contact_after_days`` (the
+    rule is ``collection.lost_contact``); a ``lost_contact_days`` here is refused.
     ``hold_on_outcome``: which contact outcome places which hold (停催).
     ``refuse_note_severity``: a note whose prohibited-language hit is at least this
     severe is refused; milder hits are accepted and flagged to the supervisor
     (``never``: every note is accepted and flagged)."""
 
-    lost_contact_days: int = Field(default=5, ge=1)  # §4, §5 (002)
     hold_on_outcome: dict[str, str] = Field(
         default_factory=lambda: {
             "dispute": "dispute",
@@ -61,6 +61,16 @@ class ContactSettings(_Strict):
     borrower_tz: str = "Asia/Shanghai"
     promise: PromiseSettings = Field(default_factory=PromiseSettings)
     visit: VisitSettings = Field(default_factory=VisitSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_lost_contact_setting(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "lost_contact_days" in value:
+            raise ValueError(
+                "contacts.lost_contact_days was merged into collections.lost_contact_after_days "
+                "(one lost-contact rule); set the days there and remove this key"
+            )
+        return value
 
     @field_validator("hold_on_outcome")
     @classmethod

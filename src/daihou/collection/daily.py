@@ -2,6 +2,13 @@
 ``run_collections``), kept here so ``run.py`` imports them lazily and the step modules
 may import what they need without a cycle.
 
+First (``FIRST_STEPS``), before the cases are synced:
+
+- ``housekeeping``: expire approval requests past their date and review the plans in
+  force — complete, lapse, or break a plan with a missed installment (revert or
+  escalate) — ``collection.housekeeping``, which explains why it must come first: its
+  row locks (requests, then loans) are taken before any step appends to the audit chain.
+
 Before the strategy (``PRE_STEPS``), after the cases are synced:
 
 - ``promises``: settle open promises to pay — kept when the payments reached the
@@ -17,9 +24,8 @@ After the tasks (``DEFAULT_STEPS``):
 - ``legal_files``: open the litigation file and its evidence checklist at 60+ DPD
   (``collection.legal.service.prepare_legal_files``).
 
-Plan review (``daihou plan review``) and approval expiry (``daihou approvals expire``)
-lock loans and requests one by one; they run as their own jobs after the collections
-run, so the run keeps the lock order (loan rows before the audit lock).
+``daihou plan review`` and ``daihou approvals expire`` remain for running those two on
+their own (both idempotent, so running them besides the daily run changes nothing).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from daihou.collection.agencies.recall import expire_placements
+from daihou.collection.housekeeping import housekeeping
 from daihou.collection.legal.service import prepare_legal_files
 from daihou.collection.outbox_link import queue_messages
 from daihou.collection.promises import evaluate_promises
@@ -50,6 +57,7 @@ def _legal_files(session: Session, d: date, pack: PolicyPack) -> dict[str, Any]:
     return {"opened": prepare_legal_files(session, d, config=pack.agencies_legal.legal)}
 
 
+FIRST_STEPS: list[tuple[str, Hook]] = [("housekeeping", housekeeping)]
 PRE_STEPS: list[tuple[str, Hook]] = [("promises", _promises)]
 DEFAULT_STEPS: list[tuple[str, Hook]] = [
     ("messages", queue_messages),

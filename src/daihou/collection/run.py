@@ -9,7 +9,10 @@ is simply run again.
 
 Hooks run inside the same transaction as
 ``hook(session, business_date, pack) -> dict | None``; what a hook returns is added to
-the run's counts under its name. Pre-steps run after the case sync and before the
+the run's counts under its name. First steps run before the case sync (default
+``daihou.collection.daily.FIRST_STEPS``: housekeeping — approval expiry and plan review,
+``collection.housekeeping``; ``first_hooks=`` replaces them). Pre-steps run after the
+case sync and before the
 strategy (default ``daihou.collection.daily.PRE_STEPS``: promise settlement;
 ``pre_hooks=`` replaces them). Post steps run after the tasks: without ``hooks=`` the
 registered ``POST_STEPS`` (``register_post_step``) and then the default steps of
@@ -32,6 +35,7 @@ from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
 from daihou.collection.assign import assign_cases
 from daihou.collection.cases import sync_cases
+from daihou.collection.clock import Clock
 from daihou.collection.tables import CollectionRun
 from daihou.collection.treatments import plan_treatments
 from daihou.compliance.audit.service import record
@@ -51,6 +55,13 @@ def default_steps() -> list[tuple[str, Hook]]:
     from daihou.collection.daily import DEFAULT_STEPS
 
     return [*POST_STEPS, *DEFAULT_STEPS]
+
+
+def default_first_steps() -> list[tuple[str, Hook]]:
+    """The steps run before the case sync (housekeeping: approval expiry, plan review)."""
+    from daihou.collection.daily import FIRST_STEPS
+
+    return list(FIRST_STEPS)
 
 
 def default_pre_steps() -> list[tuple[str, Hook]]:
@@ -79,17 +90,6 @@ class RunReport:
     seconds: float = 0.0
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = round(now - self._t, 3)
-        self._t = now
-
-
 def latest_closed(session: Session) -> date | None:
     return session.scalar(select(func.max(EodRun.business_date)).where(EodRun.step == CLOSE))
 
@@ -101,6 +101,7 @@ def run_collections(
     *,
     hooks: Sequence[tuple[str, Hook]] | None = None,
     pre_hooks: Sequence[tuple[str, Hook]] | None = None,
+    first_hooks: Sequence[tuple[str, Hook]] | None = None,
     actor: Actor = SYSTEM,
 ) -> RunReport:
     """Open/close cases, assign, plan treatments and build task lists for a closed date
@@ -110,6 +111,8 @@ def run_collections(
     started = time.perf_counter()
     with transaction(engine) as session:
         basis = authorize(actor, "collections.run")
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection().exec_driver_sql("PRAGMA cache_size=-262144")
         last = latest_closed(session)
         d = business_date or last
         if d is None or last is None or d > last:
@@ -123,7 +126,10 @@ def run_collections(
                 f"close is {last}; run the latest closed date"
             )
         counts: dict[str, Any] = {}
-        clock = _Clock()
+        clock = Clock()
+        for name, hook in default_first_steps() if first_hooks is None else first_hooks:
+            counts[name] = hook(session, d, pack) or {}
+            clock.lap(name)
         cases = sync_cases(session, business_date=d, settings=settings)
         clock.lap("cases")
         counts["cases"] = {
@@ -146,11 +152,11 @@ def run_collections(
             **dict(sorted(plan.by_status.items())),
         }
         counts["tasks"] = vars(plan.tasks).copy()
-        plan_seconds = plan.seconds
         for name, hook in default_steps() if hooks is None else hooks:
             counts[name] = hook(session, d, pack) or {}
             clock.lap(name)
-        counts["seconds"] = {**clock.laps, "detail": plan_seconds}
+        counts["seconds"] = {**clock.laps, "detail": plan.clock.laps}
+        counts["cpu_seconds"] = {**clock.cpu, "detail": plan.clock.cpu}
         session.add(CollectionRun(business_date=d, counts=counts))
         record(
             session,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import and_, null, or_, select
@@ -87,21 +88,21 @@ def build_tasks(
     for p in planned:
         if p.status != "planned":
             continue
-        role = TASK_ACTIONS.get(p.rule.action)
+        action = p.rule.action
+        role = TASK_ACTIONS.get(action)
         if role is None:
             continue
         f = p.fact
-        key = (f.loan_id, p.rule.action)
+        key = (f.loan_id, action)
         row = grouped.get(key)
         if row is None:
-            owner = f.owner if role == "collector" else None
             grouped[key] = [
                 f.case_id,
                 f.loan_id,
                 f.customer_id,
-                p.rule.action,
+                action,
                 role,
-                owner,
+                f.owner if role == "collector" else None,
                 f.team,
                 f.territory,
                 1,
@@ -125,7 +126,9 @@ def build_tasks(
         queues[(row[4], row[5] if row[5] else row[6])].append(row)
     result = TaskResult(tasks=len(grouped))
     for (kind, who), rows in queues.items():
-        rows.sort(key=lambda r: (-r[10], r[1], r[3]))
+        # highest priority first; ties by loan and kind (two stable sorts, no key tuples)
+        rows.sort(key=itemgetter(1, 3))
+        rows.sort(key=itemgetter(10), reverse=True)
         cap = capacity.get(who) if kind == "collector" and who else None
         for rank, row in enumerate(rows, start=1):
             row[11] = rank
@@ -138,7 +141,7 @@ def build_tasks(
     existing = set(session.execute(select(t.loan_id, t.kind).where(t.business_date == d)).all())
     fast = FastRows(session)
     day, work = fast.date(d), fast.date(d + timedelta(days=1))
-    new = [(day, work, *row) for key, row in grouped.items() if key not in existing]
+    new = [(day, work, *row) for key, row in grouped.items() if not existing or key not in existing]
     fast.write(t, TASK_COLUMNS, new)
     result.inserted = len(new)
     return result

@@ -6,7 +6,6 @@ left as they are (whatever their status), and only missing ones are inserted.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daihou.collection.clock import Clock
 from daihou.collection.facts import (
     Fact,
     case_facts,
@@ -38,7 +38,7 @@ class PlanResult:
     existing: int = 0
     tasks: TaskResult = field(default_factory=lambda: TaskResult())
     planned: list[Planned] = field(default_factory=list, repr=False)
-    seconds: dict[str, float] = field(default_factory=dict)
+    clock: Clock = field(default_factory=lambda: Clock(), repr=False)
 
 
 def gather_facts(
@@ -66,15 +66,8 @@ def plan_treatments(
     gate_rules: EffectiveRules | None = None,
 ) -> PlanResult:
     d = business_date
-    t0 = time.perf_counter()
-    laps: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        nonlocal t0
-        now = time.perf_counter()
-        laps[name] = round(now - t0, 3)
-        t0 = now
-
+    clock = Clock()
+    lap = clock.lap
     facts = gather_facts(session, business_date=d, settings=settings)
     lap("facts")
     strategies = [settings.champion] + ([settings.challenger] if settings.challenger else [])
@@ -85,7 +78,7 @@ def plan_treatments(
     _gate(session, planned, gate_rules)
     lap("gate")
 
-    result = PlanResult(subjects=len(facts), planned=planned, seconds=laps)
+    result = PlanResult(subjects=len(facts), planned=planned, clock=clock)
     for p in planned:
         result.by_status[p.status] = result.by_status.get(p.status, 0) + 1
     result.tasks = build_tasks(session, business_date=d, settings=settings, planned=planned)
@@ -100,16 +93,22 @@ def plan_treatments(
     fast = FastRows(session)
     day, work = fast.date(d), fast.date(d + timedelta(days=1))
     times: dict[datetime, Any] = {}
+    # the columns a rule fixes, once per (rule, strategy) rather than once per row
+    fixed: dict[int, tuple[Any, ...]] = {}
     rows: list[tuple[Any, ...]] = []
     for p in planned:
         f, r = p.fact, p.rule
         if existing and (f.loan_id, r.id, p.slot) in existing:
             result.existing += 1
             continue
-        channel, party = CONTACT_ACTIONS.get(r.action, (None, None))
+        head = fixed.get(id(r))
+        if head is None:
+            channel, party = CONTACT_ACTIONS.get(r.action, (None, None))
+            head = fixed[id(r)] = (r.id, r.action, channel, party, r.purpose, r.template)
         at = times.get(p.at)
         if at is None:
             at = times[p.at] = fast.time(p.at.astimezone(UTC).replace(tzinfo=None))
+        nxt = p.gate_next_allowed
         rows.append(
             (
                 day,
@@ -117,13 +116,8 @@ def plan_treatments(
                 f.case_id,
                 f.loan_id,
                 f.customer_id,
-                r.id,
                 p.slot,
-                r.action,
-                channel,
-                party,
-                r.purpose,
-                r.template,
+                *head,
                 p.strategy,
                 f.arm,
                 f.dpd,
@@ -131,7 +125,7 @@ def plan_treatments(
                 at,
                 p.status,
                 p.gate_rule,
-                fast.time(p.gate_next_allowed),
+                None if nxt is None else fast.time(nxt),
             )
         )
     fast.write(t, TREATMENT_COLUMNS, rows)
@@ -146,8 +140,8 @@ TREATMENT_COLUMNS = (
     "case_id",
     "loan_id",
     "customer_id",
-    "rule_id",
     "slot",
+    "rule_id",
     "action",
     "channel",
     "party",
