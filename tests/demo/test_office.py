@@ -56,9 +56,7 @@ def test_plans_waivers_and_complaints_go_through_the_services(tmp_path: Path) ->
         assert counts.get("plans rejected", 0) == sum(p.status == "rejected" for p in plans)
         # a signed plan restructured the loan; its instalments were paid by borrowers
         restructures = s.scalar(
-            select(func.count())
-            .select_from(Transaction)
-            .where(Transaction.kind == "restructure")
+            select(func.count()).select_from(Transaction).where(Transaction.kind == "restructure")
         )
         assert restructures == len(signed)
         waivers = s.scalars(select(Transaction.amount).where(Transaction.kind == "waiver")).all()
