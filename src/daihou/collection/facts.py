@@ -163,12 +163,20 @@ def reminder_facts(
         )
     ).all()
     out = []
-    for loan_id, customer_id, product, outstanding, due, period in rows:
+    seen: set[tuple[str, date]] = set()  # a plan's instalment may share a schedule date
+    for loan_id, customer_id, product, outstanding, due, period in sorted(rows, key=_by_period):
+        if (loan_id, due) in seen:
+            continue
+        seen.add((loan_id, due))
         fact = _loan_fact((loan_id, customer_id, product, 0, outstanding), None, settings)
         fact.days_before_due = targets[due]
         fact.first_due = period == 1
         out.append(fact)
     return out
+
+
+def _by_period(row: Any) -> tuple[str, date, int]:
+    return row[0], row[4], row[5]
 
 
 def _loan_fact(row: Any, dpd: int | None, settings: CollectionsSettings) -> Fact:

@@ -28,6 +28,7 @@ class Segment(BaseModel):
     cure_hazard: float = Field(ge=0, le=1)
     decay_days: float = Field(gt=0)
     partial: float = Field(default=0.0, ge=0, le=1)
+    response: float = Field(default=1.0, ge=0, le=1)  # share of the treatment lifts felt
     reachable: float = Field(ge=0, le=1)
     promise_keep: float = Field(ge=0, le=1)
     complaint: float = Field(default=0.0, ge=0, le=1)
@@ -63,7 +64,8 @@ class BehaviourModel(BaseModel):
         """Probability that an overdue borrower pays what is owed today."""
         seg = self.segments[segment]
         base = seg.cure_hazard * math.exp(-dpd / seg.decay_days)
-        return min(0.95, base + sum(self.lifts.get(t, 0.0) for t in treatments))
+        lift = seg.response * sum(self.lifts.get(t, 0.0) for t in treatments)
+        return min(0.95, base + lift)
 
 
 def draw(seed: int, loan_id: str, day: int, purpose: str) -> float:

@@ -11,12 +11,14 @@ strategies did.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -60,9 +62,26 @@ class SimContext:
     reminded: dict[str, date] = field(default_factory=dict)  # last pre-due reminder
     promises: dict[str, Promise] = field(default_factory=dict)
     owed: dict[str, Decimal] = field(default_factory=dict)  # overdue as of the last close
+    dpd: dict[str, int] = field(default_factory=dict)  # days past due as of the last close
+    asked: set[str] = field(default_factory=set)  # loans whose borrower asked (plan, waiver)
+    asks: dict[str, Any] = field(default_factory=dict)  # today's asks (demo.negotiate)
+    complaints_due: list[tuple[str, str]] = field(default_factory=list)  # (loan, collector)
+    complaints_open: list[Any] = field(default_factory=list)  # demo.complaints.Pending
+    complaints_answered: set[int] = field(default_factory=set)
     post: MessagePost | None = None
     counts: Counter[str] = field(default_factory=Counter)
     amounts: dict[str, Decimal] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by part of the day
+
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        """Add this process's CPU seconds inside the block to ``cpu[part]`` (the
+        database's own time is in them for SQLite, not for PostgreSQL)."""
+        t0 = time.process_time()
+        try:
+            yield
+        finally:
+            self.cpu[part] = self.cpu.get(part, 0.0) + time.process_time() - t0
 
     def day(self, d: date) -> int:
         return (d - self.start).days + 1
@@ -119,6 +138,12 @@ def _whole_yuan(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal("1"), rounding=ROUND_CEILING).quantize(Decimal("0.01"))
 
 
+def _cure_amount(owed: Decimal) -> Decimal:
+    """What a borrower pays to clear ``owed`` (yesterday's figure): a day's 罚息 is not in
+    it, so people pay a round sum above it."""
+    return _whole_yuan(owed * Decimal("1.002") + 1)
+
+
 def borrower_payments(session: Session, d: date, ctx: SimContext) -> list[Payment]:
     """What borrowers pay today, decided from yesterday's state and treatments."""
     model = ctx.behaviour
@@ -142,15 +167,17 @@ def borrower_payments(session: Session, d: date, ctx: SimContext) -> list[Paymen
             del ctx.promises[loan_id]
             ctx.counts["promises due"] += 1
             if promise.keeps:
+                # the promised sum, or what is owed by now if more (罚息 ran on since the
+                # call): a kept promise brings the loan current
                 ctx.counts["promises kept"] += 1
-                out.append(Payment(loan_id, max(promise.amount, Decimal("1.00")), ref, True))
+                amount = max(promise.amount, _cure_amount(owed))
+                out.append(Payment(loan_id, amount, ref, True))
                 continue
         treatments = ctx.reached.get(loan_id, set())
         hazard = model.hazard(ctx.segment(loan_id), dpd, treatments)
         if ctx.u(loan_id, d, "cure") >= hazard:
             continue
-        # A day's 罚息 is not in yesterday's figures: people pay a round sum above it.
-        amount = _whole_yuan(owed * Decimal("1.002") + 1)
+        amount = _cure_amount(owed)
         if ctx.u(loan_id, d, "partial") < seg.partial:
             amount = _whole_yuan(owed / 2)
         out.append(Payment(loan_id, amount, ref, overdue=True))
@@ -193,11 +220,13 @@ def simulate_days(
     """Run ``days`` business days from ``ctx.start``: borrowers, end of day, hooks."""
     for k in range(days):
         d = ctx.start + timedelta(days=k)
-        with transaction(engine) as s:
+        with ctx.timed("borrowers"), transaction(engine) as s:
             payments = borrower_payments(s, d, ctx)
         ctx.reached = {}
-        post_payments(engine, payments, ctx)
-        run_eod(engine, through=d, pack=ctx.pack)
+        with ctx.timed("payments"):
+            post_payments(engine, payments, ctx)
+        with ctx.timed("end of day"):
+            run_eod(engine, through=d, pack=ctx.pack)
         for hook in hooks:
             hook(engine, d, ctx)
         if progress:

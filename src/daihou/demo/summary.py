@@ -33,6 +33,23 @@ class SimSummary:
     complaints: int
     balanced: bool
     segments: dict[str, int] = field(default_factory=dict)
+    amounts: dict[str, Decimal] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # not printed: varies run to run
+
+    @property
+    def overdue_loans(self) -> int:
+        """Active loans past due (every bucket but the first, M0)."""
+        cells = list(self.kpis["by_bucket"].values())
+        return sum(int(cell["count"]) for cell in cells[1:])
+
+    @property
+    def overdue_count_rate(self) -> str:
+        """Overdue loans over active loans, as the KPIs give ratios ("0.012345")."""
+        return f"{Decimal(self.overdue_loans) / self.loans:.6f}" if self.loans else "0.000000"
+
+    @property
+    def waived(self) -> Decimal:
+        return self.amounts.get("waived", ZERO)
 
     @property
     def net_recovered(self) -> Decimal:
@@ -55,12 +72,17 @@ class SimSummary:
     def rows(self) -> list[tuple[str, str]]:
         """Label and value, in the order they are printed (side by side for two runs)."""
         k = self.kpis
+
+        def c(what: str) -> int:
+            return self.counts.get(what, 0)
+
         out = [
             ("period", f"{self.start} .. {self.end}"),
             ("loans", str(self.loans)),
             ("balance", k["balance"]),
             ("overdue balance", k["overdue_balance"]),
             ("overdue rate", self.pct(k["overdue_rate"])),
+            ("overdue loans", f"{self.overdue_loans} ({self.pct(self.overdue_count_rate)})"),
             ("NPL ratio", self.pct(k["npl_ratio"])),
         ]
         for bucket, cell in k["by_bucket"].items():
@@ -84,7 +106,13 @@ class SimSummary:
              f"{self.counts.get('promises due', 0)}"),
             ("contacts made", str(self.counts.get("contacts", 0))),
             ("guardrail denials", str(self.denials)),
-            ("complaints", str(self.complaints)),
+            ("repayment plans", f"{c('plans signed')} signed / {c('plans requested')} requested"
+             f" ({c('plans rejected')} rejected, {c('plans completed')} completed,"
+             f" {c('plans broken')} broken)"),
+            ("penalty waivers", f"{c('waivers granted')} granted / {c('waivers requested')}"
+             f" requested ({fmt(self.waived)} waived)"),
+            ("complaints", f"{self.complaints} ({c('complaints resolved in time')} resolved in"
+             f" time, {c('complaints resolved late')} late)"),
             ("ledger", "balanced" if self.balanced else "NOT BALANCED"),
         ]  # fmt: skip
         return out
@@ -126,4 +154,6 @@ def summarise(
         complaints=session.scalar(select(func.count()).select_from(Complaint)) or 0,
         balanced=trial_balance(session).balanced,
         segments=segments,
+        amounts=dict(ctx.amounts),
+        cpu=dict(ctx.cpu),
     )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from daihou.auth.actor import Actor
 from daihou.auth.service import actor_for
 from daihou.collection.agencies.placement import place_batch
 from daihou.collection.contacts import ContactDenied, log_contact
@@ -26,6 +27,8 @@ from daihou.collection.visits import record_visit
 from daihou.compliance.gate.schema import ContactRequest
 from daihou.compliance.gate.service import check_contact, record_attempt
 from daihou.db.engine import transaction
+from daihou.demo.complaints import handle_complaints, overhear
+from daihou.demo.negotiate import hear, negotiate
 from daihou.demo.simulate import Promise, SimContext, owed_today
 from daihou.demo.staff import SUPERVISOR
 from daihou.loans.models import Loan
@@ -42,54 +45,74 @@ PROMISE_PROPENSITY = {  # of a borrower reached, by segment: agrees to a date
 
 def collections_day(engine: Engine, d: date, ctx: SimContext) -> None:
     """The day hook: collections run for the closed date ``d``, then tomorrow's work."""
-    report = run_collections(engine, d, ctx.pack)
+    with ctx.timed("collections run"):
+        report = run_collections(engine, d, ctx.pack)
     cases = report.counts.get("cases", {})
     ctx.counts["cases opened"] += int(cases.get("opened", 0))
-    with transaction(engine) as s:  # the book as closed on d: what a promise can cover
-        ctx.owed = {loan: owed for loan, (owed, dpd, _) in owed_today(s, d).items() if dpd > 0}
     work = d + timedelta(days=1)
+    with ctx.timed("collectors"):
+        with transaction(engine) as s:  # the book as closed on d: what a promise covers
+            owed = owed_today(s, d)
+        ctx.owed = {loan: amount for loan, (amount, dpd, _) in owed.items() if dpd > 0}
+        ctx.dpd = {loan: dpd for loan, (_, dpd, _) in owed.items() if dpd > 0}
     if ctx.post is not None:
-        ctx.post.deliver(engine, work, ctx)
-    work_task_lists(engine, work, ctx)
-    supervise(engine, work, ctx)
+        with ctx.timed("messages"):
+            ctx.post.deliver(engine, work, ctx)
+    with ctx.timed("collectors"):
+        work_task_lists(engine, work, ctx)
+    with ctx.timed("supervisor"):
+        supervise(engine, work, ctx)
 
 
 def work_task_lists(engine: Engine, work: date, ctx: SimContext) -> None:
-    """Each collector works their queued tasks for ``work`` in rank order."""
+    """Each collector works their queued tasks for ``work`` in rank order.
+
+    One unit of work for the day's lists (a savepoint per task, so a contact the gate
+    refuses undoes only that task's writes): a commit per task cost more than the
+    work itself."""
+    zone = ZoneInfo((ctx.pack.collections.timezone if ctx.pack else None) or "Asia/Shanghai")
     with transaction(engine) as s:
         queued = s.execute(
-            select(CollectionTask)
+            select(
+                CollectionTask.id,
+                CollectionTask.collector_user_id,
+                CollectionTask.case_id,
+                CollectionTask.loan_id,
+                CollectionTask.kind,
+                CollectionTask.rank,
+                Loan.customer_id,
+            )
+            .join(Loan, Loan.id == CollectionTask.loan_id)
             .where(
                 CollectionTask.work_date == work,
                 CollectionTask.status == "queued",
                 CollectionTask.collector_user_id.is_not(None),
             )
             .order_by(CollectionTask.collector_user_id, CollectionTask.rank)
-        ).scalars()
-        tasks = [(t.id, t.collector_user_id, t.case_id, t.loan_id, t.kind, t.rank) for t in queued]
-    zone = ZoneInfo((ctx.pack.collections.timezone if ctx.pack else None) or "Asia/Shanghai")
-    for task_id, user, case_id, loan_id, kind, rank in tasks:
-        if user is None:
-            continue
-        at = datetime.combine(work, time(9, 30), zone) + timedelta(minutes=4 * (rank or 0))
-        at = min(at, datetime.combine(work, time(17, 30), zone))
-        with transaction(engine) as s:
+        ).all()
+        actors: dict[str, Actor] = {}
+        for task_id, user, case_id, loan_id, kind, rank, customer_id in queued:
+            if user is None:
+                continue
+            at = datetime.combine(work, time(9, 30), zone) + timedelta(minutes=4 * (rank or 0))
+            at = min(at, datetime.combine(work, time(17, 30), zone))
+            actor = actors.get(user) or actors.setdefault(user, actor_for(s, user))
             try:
                 with s.begin_nested():
                     if case_id is None:
-                        _reminder_call(s, ctx, loan_id, at)
+                        _reminder_call(s, ctx, loan_id, customer_id, at)
                     else:
-                        _work_one(s, ctx, task_id, user, case_id, loan_id, kind, at)
+                        _work_one(s, ctx, task_id, actor, case_id, loan_id, kind, at)
             except ContactDenied:
                 ctx.counts["gate denials (collectors)"] += 1
             mark_task_feedback(s, task_id, at)
 
 
-def _reminder_call(s: Session, ctx: SimContext, loan_id: str, at: datetime) -> None:
+def _reminder_call(
+    s: Session, ctx: SimContext, loan_id: str, customer_id: str, at: datetime
+) -> None:
     """A call before a due date (no case yet): asked of the contact gate and recorded
     by it like every contact; a borrower reached counts as reminded."""
-    customer_id = s.scalar(select(Loan.customer_id).where(Loan.id == loan_id))
-    assert customer_id is not None
     request = ContactRequest(
         customer_id=customer_id, channel="call", party="borrower", at=at,
         loan_id=loan_id, purpose="reminder",
@@ -111,13 +134,13 @@ def _work_one(
     s: Session,
     ctx: SimContext,
     task_id: int,
-    user: str,
+    actor: Actor,
     case_id: int,
     loan_id: str,
     kind: str,
     at: datetime,
 ) -> None:
-    actor = actor_for(s, user)
+    user = actor.user_id
     seg_name = ctx.segment(loan_id)
     seg = ctx.behaviour.segments[seg_name]
     work = at.date()
@@ -135,10 +158,12 @@ def _work_one(
             return
         if party == "borrower":
             ctx.reach(loan_id, "call")
+            overhear(ctx, loan_id, work, task_id, user)
         case = s.get(CollectionCase, case_id)
         open_promise = case is not None and case.promise_until is not None
         promise = None
-        if party == "borrower" and not open_promise:
+        asks_plan = party == "borrower" and hear(ctx, loan_id, case_id, work, seg_name)
+        if party == "borrower" and not open_promise and not asks_plan:
             promise = _promise(ctx, loan_id, work, seg_name)
         if promise is not None:
             log_contact(
@@ -164,6 +189,7 @@ def _work_one(
         )  # fmt: skip
         if reached:
             ctx.reach(loan_id, "visit")
+            overhear(ctx, loan_id, work, task_id, user)
     else:
         ctx.counts[kind] += 1
 
@@ -181,8 +207,10 @@ def _promise(ctx: SimContext, loan_id: str, work: date, segment: str) -> Promise
 
 
 def supervise(engine: Engine, work: date, ctx: SimContext) -> None:
-    """The supervisor's day: decide the litigation referrals on their list, place the
-    eligible cases with the agencies every Monday; placed cases hear from the agency."""
+    """The office's day: the supervisor decides the litigation referrals on their list,
+    places the eligible cases with the agencies every Monday (placed cases hear from the
+    agency), files and decides the plans and waivers borrowers asked for; compliance
+    takes and handles complaints."""
     t = CollectionTask
     with transaction(engine) as s:
         boss = actor_for(s, SUPERVISOR)
@@ -212,3 +240,5 @@ def supervise(engine: Engine, work: date, ctx: SimContext) -> None:
         )
         for loan_id in placed:
             ctx.reach(loan_id, "agency")
+        negotiate(s, boss, work, ctx)
+        handle_complaints(s, work, ctx)
