@@ -163,7 +163,10 @@ def reminder_facts(
         )
     ).all()
     out = []
-    seen: set[tuple[str, date]] = set()  # a plan's instalment may share a schedule date
+    # One fact per loan and date: a plan's installment may share a schedule date. Lowest
+    # period first, so ``first_due`` holds when installment 1 is among them; the amount
+    # reminded of is summed over the date's installments (``outbox_link._coming``).
+    seen: set[tuple[str, date]] = set()
     for loan_id, customer_id, product, outstanding, due, period in sorted(rows, key=_by_period):
         if (loan_id, due) in seen:
             continue

@@ -14,9 +14,10 @@ channel and language, and none shipped: the run goes on and counts them) or
 ``skipped-nothing-due`` (nothing left to remind of or collect).
 Running the step again finds no planned treatments and queues nothing.
 
-Variables (``daihou.notify.templates.VARIABLES``): a reminder (``dpd`` None) carries the
-coming installment (``due_date`` = work date + days before due, its unpaid principal,
-interest and total as ``amount``); an overdue treatment carries the loan's overdue
+Variables (``daihou.notify.templates.VARIABLES``): a reminder (``dpd`` None) carries what
+falls due on ``due_date`` (= work date + days before due): the unpaid principal, interest
+and total as ``amount`` of the pending installments of that date (a plan installment on a
+regular due date adds to it); an overdue treatment carries the loan's overdue
 amount by component (installments with status ``due``): ``principal``, ``interest``,
 ``penalty`` (罚息 + 复利) with ``penalty_detail``, ``amount`` (all components incl.
 fees), ``due_date`` (the earliest unpaid due date) and ``dpd``. Lender, payment methods,
@@ -110,7 +111,8 @@ def _overdue(session: Session, loan_ids: Iterable[str]) -> dict[str, dict[str, A
 
 
 def _coming(session: Session, pairs: set[tuple[str, date]]) -> dict[tuple[str, date], list[int]]:
-    """(loan id, due date) → unpaid fen by component of that pending installment."""
+    """(loan id, due date) → unpaid fen by component of what falls due that day: the
+    sum of its pending installments (a plan's installment may share a schedule date)."""
     out: dict[tuple[str, date], list[int]] = {}
     dates = sorted({d for _, d in pairs})
     for chunk in _chunks(loan for loan, _ in pairs):
@@ -125,7 +127,9 @@ def _coming(session: Session, pairs: set[tuple[str, date]]) -> dict[tuple[str, d
         )
         for loan_id, due, *fen in rows:
             if (loan_id, due) in pairs:
-                out[(loan_id, due)] = [int(v or 0) for v in fen]
+                total = out.setdefault((loan_id, due), [0] * len(COMPONENTS))
+                for k, v in enumerate(fen):
+                    total[k] += int(v or 0)
     return out
 
 
