@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -202,6 +203,31 @@ def login(client: TestClient, user: str, password: str = PASSWORD) -> str:
     marker = 'name="csrf_token" value="'
     start = account.text.index(marker) + len(marker)
     return account.text[start : account.text.index('"', start)]
+
+
+def check_route(
+    client: TestClient,
+    book: Book,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    allowed: str,
+    refused: str,
+) -> None:
+    """A route signed out and with a made-up token answers 401, as ``refused`` 403
+    with a message (unless ``refused`` is ``allowed``), as ``allowed`` 2xx."""
+    client.cookies.clear()
+    out = client.request(method, path, json=body)
+    assert out.status_code == 401, out.text
+    assert out.json()["error"] == "unauthenticated"
+    bad = client.request(method, path, json=body, headers={"Authorization": "Bearer dht_nope"})
+    assert bad.status_code == 401
+    if refused != allowed:
+        no = client.request(method, path, json=body, headers=book.headers(refused))
+        assert no.status_code == 403, no.text
+        assert no.json()["error"] == "forbidden" and no.json()["message"]
+    ok = client.request(method, path, json=body, headers=book.headers(allowed))
+    assert ok.status_code in (200, 201, 204), ok.text
 
 
 def free_port() -> int:
