@@ -1,6 +1,7 @@
 """The one door to approvals used by the web inbox: who may see a request, whether
 someone may decide it and why not, and a decision reaching the kind's own service
-(a waiver approved through ``decide_request`` is posted as ``decide_waiver`` posts it)."""
+(a waiver approved through ``decide_request`` is posted as ``decide_waiver`` posts it,
+a write-off approved through it writes the loan off as ``decide_writeoff`` does)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from daihou.auth.permissions import PermissionDenied
 from daihou.collection.approval_actions import decide_request, get_request, inbox, may_decide
+from daihou.collection.approval_models import WriteOff
 from daihou.collection.approvals import ApprovalError
 from daihou.collection.waivers import request_waiver
+from daihou.collection.writeoff import propose_writeoff
 from daihou.db.engine import transaction
+from daihou.loans.models import Loan
 from daihou.payments.errors import NotFound
 from daihou.payments.models import Transaction
 from tests.collection.plans_helpers import (
@@ -81,3 +85,21 @@ def test_decision_goes_through_the_kinds_service(waiver: tuple[Engine, int]) -> 
         assert not may_decide(s, actor=MANAGER, req=done).allowed
     with transaction(engine) as s, pytest.raises(ApprovalError, match="is approved"):
         decide_request(s, actor=MANAGER, request_id=req_id, approve=False, reason="late")
+
+
+def test_writeoff_decision_goes_through_its_service(engine: Engine, tmp_path: Path) -> None:
+    init_book(engine, date(2024, 1, 15))
+    add_loans(engine, tmp_path, [csv_row("S1")])
+    eod(engine, date(2024, 3, 20))
+    open_case(engine, "S1", rpc=None, owner="sv1")
+    with transaction(engine) as s:
+        s.execute(update(Loan).where(Loan.id == "S1").values(risk_class="loss"))
+        req_id = propose_writeoff(session=s, actor=SUP, loan_id="S1", reason="deceased").id
+    with transaction(engine) as s, pytest.raises(PermissionDenied):
+        decide_request(s, actor=SUP, request_id=req_id, approve=True, reason="own")
+    with transaction(engine) as s:
+        done = decide_request(s, actor=MANAGER, request_id=req_id, approve=True, reason="ok")
+        assert (done.status, done.decided_by) == ("approved", MANAGER.user_id)
+        loan = s.get(Loan, "S1")
+        assert loan is not None and loan.status == "written-off"
+        assert s.scalars(select(WriteOff)).one().loan_id == "S1"

@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM
 from daihou.auth.service import create_user
@@ -67,30 +69,43 @@ class Book:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
 
-def _build(engine: Engine, tmp: Path) -> dict[str, str]:
+def start_book(engine: Engine, tmp: Path, loans: list[str]) -> None:
+    """Tables, the book opened on START and ``loans`` disbursed 2024-01-15 (first due
+    2024-02-15, 12,000.00 each)."""
     Base.metadata.create_all(engine)
     init_book(engine, START)
     add_loans(
         engine,
         tmp,
-        [loan_row(i, first_due_on="2024-02-15", principal="12000.00") for i in LOANS],
+        [loan_row(i, first_due_on="2024-02-15", principal="12000.00") for i in loans],
     )
+
+
+def add_users(s: Session, users: dict[str, dict[str, object]]) -> dict[str, str]:
+    """Create ``users`` (name → roles, and team / agency_id where given) with PASSWORD;
+    returns an API token for each, by name."""
     now = datetime.now(UTC)
     tokens: dict[str, str] = {}
+    for name, extra in users.items():
+        create_user(
+            s,
+            actor=SYSTEM,
+            username=name,
+            password=PASSWORD,
+            roles=extra["roles"],  # type: ignore[arg-type]
+            now=now,
+            display_name=name.upper(),
+            team=extra.get("team"),  # type: ignore[arg-type]
+            agency_id=extra.get("agency_id"),  # type: ignore[arg-type]
+        )
+        tokens[name], _row = create_token(s, actor=SYSTEM, name="tests", now=now, username=name)
+    return tokens
+
+
+def _build(engine: Engine, tmp: Path) -> dict[str, str]:
+    start_book(engine, tmp, LOANS)
     with transaction(engine) as s:
-        for name, extra in USERS.items():
-            create_user(
-                s,
-                actor=SYSTEM,
-                username=name,
-                password=PASSWORD,
-                roles=extra["roles"],  # type: ignore[arg-type]
-                now=now,
-                display_name=name.upper(),
-                team=extra.get("team"),  # type: ignore[arg-type]
-                agency_id=extra.get("agency_id"),  # type: ignore[arg-type]
-            )
-            tokens[name], _row = create_token(s, actor=SYSTEM, name="tests", now=now, username=name)
+        tokens = add_users(s, USERS)
         s.add(
             CollectionCase(
                 loan_id="W1",
@@ -188,6 +203,31 @@ def login(client: TestClient, user: str, password: str = PASSWORD) -> str:
     marker = 'name="csrf_token" value="'
     start = account.text.index(marker) + len(marker)
     return account.text[start : account.text.index('"', start)]
+
+
+def check_route(
+    client: TestClient,
+    book: Book,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    allowed: str,
+    refused: str,
+) -> None:
+    """A route signed out and with a made-up token answers 401, as ``refused`` 403
+    with a message (unless ``refused`` is ``allowed``), as ``allowed`` 2xx."""
+    client.cookies.clear()
+    out = client.request(method, path, json=body)
+    assert out.status_code == 401, out.text
+    assert out.json()["error"] == "unauthenticated"
+    bad = client.request(method, path, json=body, headers={"Authorization": "Bearer dht_nope"})
+    assert bad.status_code == 401
+    if refused != allowed:
+        no = client.request(method, path, json=body, headers=book.headers(refused))
+        assert no.status_code == 403, no.text
+        assert no.json()["error"] == "forbidden" and no.json()["message"]
+    ok = client.request(method, path, json=body, headers=book.headers(allowed))
+    assert ok.status_code in (200, 201, 204), ok.text
 
 
 def free_port() -> int:

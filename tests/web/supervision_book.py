@@ -15,15 +15,13 @@ on S12 requested by ``sup``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 
 from daihou.auth.actor import SYSTEM, Actor
-from daihou.auth.service import create_user
-from daihou.auth.sessions import create_token
 from daihou.collection.agencies.placement import place_case
 from daihou.collection.agencies.registry import AgencyTerms, add_agency
 from daihou.collection.assign import register_collector
@@ -33,12 +31,10 @@ from daihou.collection.models import CollectionCase
 from daihou.collection.plans import request_plan
 from daihou.collection.tables import CollectionTask
 from daihou.db.engine import transaction
-from daihou.db.models import Base
 from daihou.eod.calendar import business_date
 from daihou.eod.runner import run_eod
 from daihou.payments.service import post_payment
-from tests.factories import add_loans, init_book, loan_row
-from tests.web.conftest import PASSWORD, START, THROUGH
+from tests.web.conftest import START, THROUGH, add_users, start_book
 
 LOANS = [f"S{i}" for i in range(1, 13)]
 
@@ -103,29 +99,9 @@ def actor(user: str) -> Actor:
 
 
 def build(engine: Engine, tmp: Path) -> dict[str, str]:
-    Base.metadata.create_all(engine)
-    init_book(engine, START)
-    add_loans(
-        engine,
-        tmp,
-        [loan_row(i, first_due_on="2024-02-15", principal="12000.00") for i in LOANS],
-    )
-    now = datetime.now(UTC)
-    tokens: dict[str, str] = {}
+    start_book(engine, tmp, LOANS)
     with transaction(engine) as s:
-        for name, extra in USERS.items():
-            create_user(
-                s,
-                actor=SYSTEM,
-                username=name,
-                password=PASSWORD,
-                roles=extra["roles"],  # type: ignore[arg-type]
-                now=now,
-                display_name=name.upper(),
-                team=extra.get("team"),  # type: ignore[arg-type]
-                agency_id=extra.get("agency_id"),  # type: ignore[arg-type]
-            )
-            tokens[name], _row = create_token(s, actor=SYSTEM, name="tests", now=now, username=name)
+        tokens = add_users(s, USERS)
         for user, tier in TIERS.items():
             register_collector(
                 s, user_id=user, tier=tier, actor=SYSTEM, team=str(USERS[user]["team"])

@@ -5,19 +5,16 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
 
 from tests.web.conftest import Book, open_book
+from tests.web.fuzz import fuzz, operations
 from tests.web.supervision_book import build
 
 USERS = ("sup", "mgr", "agy", "col")
-EXAMPLES = 4
 PREFIXES = (
     "/api/v1/approvals",
     "/api/v1/supervision",
@@ -37,37 +34,8 @@ def book(
 
 
 def test_no_server_error(app: FastAPI, book: Book) -> None:
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [
-        op
-        for op in (result.ok() for result in schema.get_all_operations())
-        if op.path.startswith(PREFIXES)
-    ]
-    assert len(operations) >= 20
-    statuses: Counter[int] = Counter()
-    for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def check(case: schemathesis.Case) -> None:
-            for user in USERS:
-                response = case.call(headers=book.headers(user))
-                statuses[response.status_code] += 1
-                assert response.status_code < 500, (
-                    user,
-                    case.method,
-                    case.formatted_path,
-                    case.query,
-                    case.body,
-                    response.text[:500],
-                )
-
-        check()
+    ops = operations(app, PREFIXES)
+    assert len(ops) >= 20
+    statuses = fuzz(ops, book, USERS)
     assert sum(n for code, n in statuses.items() if code < 300) > 10, statuses
     assert statuses[403] > 0 and statuses[422] > 0, statuses

@@ -121,17 +121,10 @@ def decide_request(
             reason=reason,
             pack=pack,
         )
-    elif req.kind == "waiver":
-        waivers.decide_waiver(
-            session=session,
-            actor=actor,
-            request_id=request_id,
-            approve=approve,
-            reason=reason,
-            pack=pack,
-        )
-    elif req.kind == "writeoff":
-        writeoff.decide_writeoff(
+    elif req.kind in ("waiver", "writeoff"):
+        # both decide by the request itself, with the same arguments
+        decide = waivers.decide_waiver if req.kind == "waiver" else writeoff.decide_writeoff
+        decide(
             session=session,
             actor=actor,
             request_id=request_id,

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
-from daihou.auth.scopes import scope_filter
+from daihou.collection.case_lists import in_case_scope
 from daihou.collection.casework import (
     audit,
     basis_of,
@@ -361,21 +361,7 @@ def list_promises(
 ) -> list[PromiseToPay]:
     """Promises of the cases the actor may see (``case.view`` scope), newest first."""
     authorize(actor, "case.view")
-    c = CollectionCase
-    query = (
-        select(PromiseToPay)
-        .join(c, c.id == PromiseToPay.case_id)
-        .where(
-            scope_filter(
-                actor,
-                owner_col=c.owner_user_id,
-                team_col=c.team,
-                agency_col=c.agency_id,
-                territory_col=c.territory,
-                action="case.view",
-            )
-        )
-    )
+    query = in_case_scope(select(PromiseToPay), PromiseToPay.case_id, actor)
     if case_id is not None:
         query = query.where(PromiseToPay.case_id == case_id)
     if status is not None:

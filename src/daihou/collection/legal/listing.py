@@ -7,10 +7,9 @@ from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
 from daihou.auth.permissions import authorize
-from daihou.auth.scopes import scope_filter
+from daihou.collection.case_lists import in_case_scope
 from daihou.collection.legal.models import LegalFile
 from daihou.collection.legal.service import STAGES
-from daihou.collection.models import CollectionCase
 
 
 def list_files(
@@ -27,21 +26,7 @@ def list_files(
     authorize(actor, "case.view")
     if stage is not None and stage not in STAGES:
         raise ValueError(f"stage: {stage!r} is not one of {list(STAGES)}")
-    c = CollectionCase
-    query = (
-        select(LegalFile)
-        .join(c, c.id == LegalFile.case_id)
-        .where(
-            scope_filter(
-                actor,
-                owner_col=c.owner_user_id,
-                team_col=c.team,
-                agency_col=c.agency_id,
-                territory_col=c.territory,
-                action="case.view",
-            )
-        )
-    )
+    query = in_case_scope(select(LegalFile), LegalFile.case_id, actor)
     if stage is not None:
         query = query.where(LegalFile.stage == stage)
     if referred_only:
