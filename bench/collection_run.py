@@ -35,6 +35,12 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from daihou.collection.run import run_collections
+from daihou.compliance.privacy.crypto import (
+    KeyNotConfigured,
+    Keyring,
+    current_keyring,
+    install_keyring,
+)
 from daihou.db.engine import database_url, make_engine, transaction
 from daihou.db.models import Base
 from daihou.eod.calendar import initialise_business_date
@@ -196,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ci", action="store_true", help="2,000 cases")
     args = parser.parse_args(argv)
     cases = 2_000 if args.ci else args.cases
+    try:
+        current_keyring()
+    except KeyNotConfigured:  # a throwaway database: a throwaway data key
+        install_keyring(Keyring.generate())
     schema = None
     with tempfile.TemporaryDirectory() as tmp:
         if args.db:

@@ -21,6 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from daihou.compliance.privacy.crypto import (
+    KeyNotConfigured,
+    Keyring,
+    current_keyring,
+    install_keyring,
+)
 from daihou.demo.run import run_simulation
 
 
@@ -29,7 +35,14 @@ def main() -> None:
     parser.add_argument("--loans", type=int, default=2_000)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--ci", action="store_true", help="150 loans × 10 days")
     args = parser.parse_args()
+    if args.ci:
+        args.loans, args.days = 150, 10
+    try:
+        current_keyring()
+    except KeyNotConfigured:  # a throwaway database: a throwaway data key
+        install_keyring(Keyring.generate())
     with tempfile.TemporaryDirectory() as tmp:
         wall, cpu = time.perf_counter(), time.process_time()
         summary = run_simulation(
