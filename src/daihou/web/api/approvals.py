@@ -12,25 +12,13 @@ from pydantic import BaseModel, Field
 
 from daihou.collection.approval_actions import decide_request, get_request, inbox, may_decide
 from daihou.collection.approval_models import ApprovalRequest
-from daihou.web.api.schemas import ERRORS, Money, Out, Page
+from daihou.web.api.case_schemas import ApprovalOut
+from daihou.web.api.schemas import ERRORS, Page
 from daihou.web.deps import CurrentCtx
 
 router = APIRouter(tags=["approvals"], responses=ERRORS)
 
 Kind = Literal["plan", "waiver", "writeoff"]
-
-
-class ApprovalOut(Out):
-    id: int
-    kind: str
-    status: str
-    loan_id: str
-    case_id: int | None
-    amount: Money
-    requested_by: str
-    requested_on: date
-    expires_on: date
-    reason: str | None
 
 
 class ApprovalDetail(ApprovalOut):
