@@ -38,7 +38,7 @@ from daihou.db.engine import database_url, make_engine, transaction
 from daihou.db.models import Base, Installment
 from daihou.eod.calendar import initialise_business_date
 from daihou.loans.book import import_loans
-from daihou.loans.importer import COLUMNS
+from daihou.loans.import_file import COLUMNS
 
 BUSINESS_DATE = date(2026, 3, 31)
 REGIONS = ("110101", "310104", "440305", "510107", "330106", "420102", "320102", "610113")

@@ -39,7 +39,7 @@ from daihou.db.models import Base, Installment, Transaction
 from daihou.eod.calendar import initialise_business_date
 from daihou.ledger.service import trial_balance
 from daihou.loans.book import import_loans
-from daihou.loans.importer import COLUMNS
+from daihou.loans.import_file import COLUMNS
 from daihou.payments.batch import PaymentRequest, post_payments
 from daihou.payments.service import post_payment
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from daihou.db.engine import transaction
 from daihou.eod.calendar import initialise_business_date
 from daihou.loans.book import import_loans
-from daihou.loans.importer import COLUMNS
+from daihou.loans.import_file import COLUMNS
 from daihou.loans.lpr import seed_lpr_from_pack
 
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]

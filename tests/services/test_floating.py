@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from daihou.db.engine import transaction
 from daihou.loans.book import import_loans
-from daihou.loans.importer import ImportRejected
+from daihou.loans.import_file import ImportRejected
 from daihou.loans.lpr import add_lpr
 from daihou.loans.service import loan_view
 from daihou.payments.recompute import replay_loan

@@ -22,17 +22,9 @@ from daihou.ledger.accounts import FUNDING, LOAN_PRINCIPAL
 from daihou.ledger.models import JournalEntry, JournalLine
 from daihou.loans import book
 from daihou.loans.book import import_loans
-from daihou.loans.importer import (
-    COLUMNS,
-    ImportRejected,
-    RowError,
-    SourceRow,
-    id_number_error,
-    normalise_phone,
-    parse_rows,
-    read_rows,
-    validate_rows,
-)
+from daihou.loans.identity import id_number_error, normalise_phone
+from daihou.loans.import_file import COLUMNS, ImportRejected, RowError, SourceRow, read_rows
+from daihou.loans.importer import parse_rows, validate_rows
 from daihou.loans.models import Customer, Installment, Loan
 from daihou.payments.models import Transaction
 from daihou.policy.loader import load_pack

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-from daihou.loans.importer import COLUMNS
+from daihou.loans.import_file import COLUMNS
 
 REGIONS = {
     "110101": "北京市东城区",

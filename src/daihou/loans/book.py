@@ -47,15 +47,8 @@ from daihou.db.types import RATE_SCALE
 from daihou.eod.calendar import business_date, ensure_open
 from daihou.ledger.accounts import FUNDING, LOAN_PRINCIPAL
 from daihou.ledger.models import JournalEntry
-from daihou.loans.importer import (
-    TERM_FIELDS,
-    ExistingLoan,
-    ImportRejected,
-    LoanRow,
-    check_rows,
-    parse_rows,
-    read_rows,
-)
+from daihou.loans.import_file import ImportRejected, read_rows
+from daihou.loans.importer import TERM_FIELDS, ExistingLoan, LoanRow, check_rows, parse_rows
 from daihou.loans.models import Customer, Installment, Loan
 from daihou.payments.models import Transaction
 from daihou.policy.loader import load_pack

@@ -1,7 +1,7 @@
 """Read and validate a loan-book file (存量贷款导入) before anything is written.
 
-Every row is checked and every problem is collected as a ``RowError`` (row number as
-the user sees it in the file — the header is row 1 —, field, message), so one
+Every row is checked and every problem is collected as a ``RowError``
+(``daihou.loans.import_file``, which also reads the file), so one
 rejection tells the user everything to fix. Personal data (ID numbers, phones) is
 never echoed in a message: rejection reports end up in logs and on screens.
 
@@ -13,17 +13,14 @@ database already holds. ``validate_rows`` does both. Writing is ``daihou.loans.b
 
 from __future__ import annotations
 
-import csv
-import io
 import multiprocessing
 import os
 import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from daihou.compliance.privacy.crypto import EncryptedString, plaintext_capacity
 from daihou.db.types import RATE_SCALE
@@ -31,30 +28,10 @@ from daihou.kernel.dates import add_months
 from daihou.kernel.money import rounding_mode, to_money
 from daihou.kernel.rates import parse_rate
 from daihou.kernel.schedule import ScheduleTerms, generate_schedule
+from daihou.loans.identity import id_number_error, normalise_phone, parse_iso_date
+from daihou.loans.import_file import REQUIRED, RowError, SourceRow
 from daihou.loans.models import Customer, Loan
 from daihou.policy.schema import PolicyPack, Product
-
-REQUIRED: tuple[str, ...] = (
-    "loan_id",
-    "customer_id",
-    "customer_name",
-    "id_number",
-    "phone",
-    "product",
-    "principal",
-    "annual_rate",
-    "term_months",
-    "method",
-    "disbursed_on",
-)
-OPTIONAL: tuple[str, ...] = (
-    "first_due_on",
-    "repayment_day",
-    "address",
-    "employer",
-    "lpr_spread_bps",
-)
-COLUMNS: tuple[str, ...] = REQUIRED + OPTIONAL
 
 METHODS: dict[str, str] = {
     "equal-installment": "equal-installment",
@@ -74,54 +51,7 @@ _STORED_IN = {
     "address": Customer.__table__.c.address,
     "employer": Customer.__table__.c.employer,
 }
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-_ID18 = re.compile(r"\d{17}[\dX]")
-_ID15 = re.compile(r"\d{15}")
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-_LANDLINE = re.compile(r"0(?:10|2\d|[3-9]\d\d)\d{7,8}")
-_PHONE_JUNK = re.compile(r"[\s\-()（）]")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INTEGER = re.compile(r"[+]?\d+")
-_HEADER_SEP = re.compile(r"[\s\-]+")
-MESSAGE_LIMIT = 1000
-"""At most this many errors are spelled out in ``str(ImportRejected)``; all are in ``.errors``."""
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class RowError:
-    row: int
-    field: str
-    message: str
-
-
-class ImportRejected(ValueError):
-    """The file was rejected and nothing was written; ``errors`` lists every problem."""
-
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        self.errors: list[RowError] = sorted(errors)
-        super().__init__(_summary(self.errors))
-
-
-def _summary(errors: Sequence[RowError]) -> str:
-    rows = {e.row for e in errors}
-    if rows == {1}:
-        head = "file rejected, nothing imported:"
-    else:
-        count = len(rows - {1})
-        head = f"{count} row{'s' if count != 1 else ''} rejected, nothing imported:"
-    lines = [head] + [f"  row {e.row}, {e.field}: {e.message}" for e in errors[:MESSAGE_LIMIT]]
-    if len(errors) > MESSAGE_LIMIT:
-        lines.append(f"  … and {len(errors) - MESSAGE_LIMIT} more errors")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRow:
-    """One data row as read: column name → text ("" when empty)."""
-
-    row: int
-    values: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,153 +142,6 @@ class ExistingLoan:
 class Validation:
     loans: list[LoanRow]
     errors: list[RowError]
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def read_rows(path: Path) -> list[SourceRow]:
-    """Read a ``.csv`` or ``.xlsx`` file into rows of text keyed by canonical column name.
-
-    Header names are matched ignoring case, surrounding spaces and space/hyphen versus
-    underscore. Unknown or missing columns raise ``ImportRejected`` (row 1). Blank rows
-    are skipped but still counted, so row numbers match what the user sees.
-    """
-    suffix = path.suffix.lower()
-    if suffix in {".xlsx", ".xlsm"}:
-        table = _read_xlsx(path)
-    elif suffix in {".csv", ".txt"}:
-        table = _read_csv(path)
-    else:
-        raise ImportRejected([RowError(1, "file", f"{path.name}: expected a .csv or .xlsx file")])
-    header = next(table, None)
-    if header is None:
-        raise ImportRejected([RowError(1, "file", f"{path.name} is empty")])
-    columns = _columns(header)
-    named = {i for i, _ in columns}
-    rows: list[SourceRow] = []
-    stray: list[RowError] = []
-    for number, cells in enumerate(table, start=2):
-        if not any(cells):
-            continue
-        if any(cell for i, cell in enumerate(cells) if i not in named):
-            stray.append(RowError(number, "file", "a cell lies in a column without a header"))
-        values = {name: (cells[i] if i < len(cells) else "") for i, name in columns}
-        rows.append(SourceRow(number, values))
-    if stray:
-        raise ImportRejected(stray)
-    return rows
-
-
-def _columns(header: list[str]) -> list[tuple[int, str]]:
-    errors: list[RowError] = []
-    found: dict[str, int] = {}
-    for i, raw in enumerate(header):
-        name = _HEADER_SEP.sub("_", raw.strip().lower())
-        if not name:
-            continue
-        if name not in COLUMNS:
-            errors.append(
-                RowError(1, raw.strip(), f"unknown column; expected {', '.join(COLUMNS)}")
-            )
-        elif name in found:
-            errors.append(RowError(1, name, "column appears twice"))
-        else:
-            found[name] = i
-    missing = [c for c in REQUIRED if c not in found]
-    if missing:
-        errors.append(RowError(1, "header", f"missing required columns: {', '.join(missing)}"))
-    if errors:
-        raise ImportRejected(errors)
-    return [(i, name) for name, i in found.items()]
-
-
-def _read_csv(path: Path) -> Iterator[list[str]]:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError:
-            raise ImportRejected(
-                [RowError(1, "file", "not UTF-8 or GB18030 text; save the CSV as UTF-8")]
-            ) from None
-    for cells in csv.reader(io.StringIO(text, newline="")):
-        yield [c.strip() for c in cells]
-
-
-def _read_xlsx(path: Path) -> Iterator[list[str]]:
-    from openpyxl import load_workbook
-
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        for cells in sheet.iter_rows(values_only=True):
-            yield [_cell_text(c) for c in cells]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: object) -> str:
-    """Spreadsheet cell → text. Numbers keep the digits the user typed (repr of a float
-    is the shortest text that round-trips); dates become ISO dates."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value).strip()
-
-
-# --------------------------------------------------------------------------- field checks
-
-
-def id_number_error(value: str) -> str | None:
-    """Why ``value`` is not a PRC resident ID (居民身份证号码, GB 11643), or None."""
-    if _ID15.fullmatch(value):
-        return None
-    if not _ID18.fullmatch(value):
-        return "must be 18 characters (17 digits and a digit or X) or 15 digits"
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != value[17]:
-        return "check digit is wrong (GB 11643)"
-    return None
-
-
-def normalise_phone(value: str) -> str | None:
-    """A mainland mobile as 11 digits, a landline as ``area-number``; None when neither.
-
-    Accepts ``+86``/``0086`` prefixes, spaces, dashes and brackets.
-    """
-    digits = _PHONE_JUNK.sub("", value)
-    international = False
-    for prefix in ("+86", "0086"):
-        if digits.startswith(prefix):
-            digits, international = digits[len(prefix) :], True
-            break
-    if _MOBILE.fullmatch(digits):
-        return digits
-    if international and not digits.startswith("0"):
-        digits = "0" + digits
-    if _LANDLINE.fullmatch(digits):
-        area = 3 if digits[1] in "12" else 4  # 010 and 02x are the 3-digit area codes
-        return f"{digits[:area]}-{digits[area:]}"
-    return None
-
-
-def parse_iso_date(value: str) -> date:
-    if not _ISO_DATE.fullmatch(value):
-        raise ValueError(f"{value!r} is not a date; write YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a valid date") from None
 
 
 def _strip_field(message: str, name: str) -> str:

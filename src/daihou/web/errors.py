@@ -75,7 +75,7 @@ def _answer(
 
 
 def install(app: FastAPI) -> None:
-    from daihou.loans.importer import ImportRejected
+    from daihou.loans.import_file import ImportRejected
     from daihou.payments.errors import NotFound
 
     @app.exception_handler(RequestValidationError)

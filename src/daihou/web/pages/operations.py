@@ -18,7 +18,7 @@ from daihou.compliance.privacy.service import PERSONAL_FIELDS, may_reveal
 from daihou.eod.calendar import business_date
 from daihou.eod.models import EodRun
 from daihou.loans import access
-from daihou.loans.importer import ImportRejected
+from daihou.loans.import_file import ImportRejected
 from daihou.payments.service import (
     CHANNELS,
     PREPAY_MODES,
