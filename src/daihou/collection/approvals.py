@@ -29,8 +29,9 @@ from daihou.auth.permissions import (
     granting_roles,
     rule_for,
 )
-from daihou.auth.scopes import ResourceScope, scope_filter
+from daihou.auth.scopes import ResourceScope
 from daihou.collection.approval_models import ApprovalRequest, PlanStatusChange, RepaymentPlan
+from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.models import CollectionCase
 from daihou.compliance.audit.service import record as audit_record
 from daihou.eod.calendar import ensure_open
@@ -330,14 +331,7 @@ def inbox(
         caps = [limits[r] for r in roles if r in limits]
         if not caps:
             continue
-        in_scope = scope_filter(
-            actor,
-            owner_col=CollectionCase.owner_user_id,
-            team_col=CollectionCase.team,
-            agency_col=CollectionCase.agency_id,
-            territory_col=CollectionCase.territory,
-            action=action,
-        )
+        in_scope = case_scope_filter(actor, action)
         if rule_for(action).scoped:
             scoped: Any = or_(
                 ApprovalRequest.case_id.in_(select(CollectionCase.id).where(in_scope)),

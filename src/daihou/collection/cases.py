@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
 from daihou.auth.permissions import authorize
-from daihou.auth.scopes import ResourceScope, scope_filter
+from daihou.auth.scopes import ResourceScope
 from daihou.collection.arms import arm_for
+from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.lost_contact import mark_lost
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
@@ -289,16 +290,7 @@ def list_cases(
     """Cases the actor may see (the same rule as ``case_view``), newest first."""
     authorize(actor, "case.view")
     c = CollectionCase
-    cond = [
-        scope_filter(
-            actor,
-            owner_col=c.owner_user_id,
-            team_col=c.team,
-            agency_col=c.agency_id,
-            territory_col=c.territory,
-            action="case.view",
-        )
-    ]
+    cond = [case_scope_filter(actor, "case.view")]
     if status:
         cond.append(c.status == status)
     if stage:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from daihou.auth.actor import Actor
 from daihou.auth.permissions import authorize
 from daihou.auth.scopes import scope_filter
+from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.gate_link import local_time
 from daihou.collection.models import CollectionCase
 from daihou.collection.settings import TASK_ACTIONS, CollectionsSettings
@@ -164,14 +165,7 @@ def mark_task_feedback(session: Session, task_id: int, at: datetime) -> Collecti
 
 def _visible(actor: Actor) -> Any:
     t = CollectionTask
-    case_ok = scope_filter(
-        actor,
-        owner_col=CollectionCase.owner_user_id,
-        team_col=CollectionCase.team,
-        agency_col=CollectionCase.agency_id,
-        territory_col=CollectionCase.territory,
-        action="task.view",
-    )
+    case_ok = case_scope_filter(actor, "task.view")
     own = scope_filter(
         actor,
         owner_col=t.collector_user_id,

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from daihou.auth.actor import Actor
 from daihou.auth.models import User
 from daihou.auth.permissions import authorize
-from daihou.auth.scopes import ResourceScope, scope_filter
+from daihou.auth.scopes import ResourceScope
+from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.cases import owed_fen
 from daihou.collection.contact_models import ContactLog
 from daihou.collection.models import CollectionCase
@@ -79,16 +80,7 @@ def search_cases(
     if dpd_min is not None and dpd_max is not None and dpd_min > dpd_max:
         raise ValueError(f"dpd_min: {dpd_min} is above dpd_max {dpd_max}")
     c = CollectionCase
-    cond = [
-        scope_filter(
-            actor,
-            owner_col=c.owner_user_id,
-            team_col=c.team,
-            agency_col=c.agency_id,
-            territory_col=c.territory,
-            action="case.view",
-        )
-    ]
+    cond = [case_scope_filter(actor, "case.view")]
     for column, value in ((c.status, status), (c.stage, stage), (c.owner_user_id, owner)):
         if value:
             cond.append(column == value)

@@ -20,7 +20,8 @@ from sqlalchemy.sql.elements import True_
 
 from daihou.auth.actor import Actor
 from daihou.auth.permissions import AuthorizationBasis, authorize
-from daihou.auth.scopes import ResourceScope, scope_filter
+from daihou.auth.scopes import ResourceScope
+from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.models import CollectionCase
 from daihou.compliance.audit.service import record as audit_record
 from daihou.compliance.gate.holds import active_holds, place_hold, release_hold
@@ -103,14 +104,7 @@ def customer_resource(session: Session, customer_id: str) -> ResourceScope:
 
 def _in_scope(actor: Actor, action: str) -> ColumnElement[bool] | None:
     """SQL condition on ``Loan`` for the actor's scope; ``None`` when unrestricted."""
-    cond = scope_filter(
-        actor,
-        owner_col=CollectionCase.owner_user_id,
-        team_col=CollectionCase.team,
-        agency_col=CollectionCase.agency_id,
-        territory_col=CollectionCase.territory,
-        action=action,
-    )
+    cond = case_scope_filter(actor, action)
     if isinstance(cond, True_):
         return None
     return exists(

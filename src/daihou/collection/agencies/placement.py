@@ -36,7 +36,6 @@ from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
 from daihou.auth.permissions import authorize
-from daihou.auth.scopes import scope_filter
 from daihou.collection.agencies.allocation import AgencySlot, CaseToPlace, allocate, rank_weights
 from daihou.collection.agencies.kpis import compute_kpis
 from daihou.collection.agencies.models import Agency, Placement, PlacementBatch
@@ -44,6 +43,7 @@ from daihou.collection.agencies.recall import case_scope
 from daihou.collection.agencies.registry import commission_rate, get_agency, usable_on
 from daihou.collection.agencies.settings import AgenciesLegalSettings, settings
 from daihou.collection.bulk import bulk_insert
+from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.legal.models import LegalFile
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.overdue_amounts import overdue_fen_query
@@ -109,16 +109,7 @@ def eligible_cases(
         .order_by(CollectionCase.id)
     )
     if actor is not None:
-        query = query.where(
-            scope_filter(
-                actor,
-                owner_col=CollectionCase.owner_user_id,
-                team_col=CollectionCase.team,
-                agency_col=CollectionCase.agency_id,
-                territory_col=CollectionCase.territory,
-                action="placement.create",
-            )
-        )
+        query = query.where(case_scope_filter(actor, "placement.create"))
     return query
 
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
 from daihou.auth.permissions import PermissionDenied, authorize
-from daihou.auth.scopes import scope_filter
 from daihou.collection.agencies.models import AgencyNote, Placement
 from daihou.collection.agencies.recall import case_scope
+from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.models import CollectionCase
 from daihou.collection.overdue_amounts import overdue_amounts
 from daihou.compliance.audit.service import record
@@ -105,14 +105,7 @@ def my_cases(session: Session, *, actor: Actor) -> list[PlacedCase]:
         .where(
             CollectionCase.agency_id == actor.agency_id,
             Placement.agency_id == actor.agency_id,
-            scope_filter(
-                actor,
-                owner_col=CollectionCase.owner_user_id,
-                team_col=CollectionCase.team,
-                agency_col=CollectionCase.agency_id,
-                territory_col=CollectionCase.territory,
-                action="case.view",
-            ),
+            case_scope_filter(actor, "case.view"),
         )
         .order_by(CollectionCase.id)
     )
