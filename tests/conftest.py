@@ -10,6 +10,7 @@ import base64
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
@@ -39,11 +40,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def db_url(backend: str, tmp_path: os.PathLike[str]) -> Iterator[str]:
-    """A URL to an empty database (no tables) of the given backend."""
+@contextmanager
+def _empty_database(backend: str, directory: os.PathLike[str], name: str) -> Iterator[str]:
+    """A URL to an empty database (no tables): a SQLite file ``name`` in ``directory``,
+    or a PostgreSQL schema of its own, dropped afterwards."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path}/test.db"
+        yield f"sqlite:///{directory}/{name}.db"
         return
     assert PG_URL
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -58,10 +60,31 @@ def db_url(backend: str, tmp_path: os.PathLike[str]) -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """An engine on a database with the full schema created."""
-    eng = make_engine(db_url)
+@contextmanager
+def _schema_engine(url: str) -> Iterator[Engine]:
+    eng = make_engine(url)
     Base.metadata.create_all(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: os.PathLike[str]) -> Iterator[str]:
+    """A URL to an empty database (no tables) of the given backend."""
+    with _empty_database(backend, tmp_path, "test") as url:
+        yield url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a database with the full schema created."""
+    with _schema_engine(db_url) as eng:
+        yield eng
+
+
+@pytest.fixture
+def other_engine(backend: str, tmp_path: os.PathLike[str]) -> Iterator[Engine]:
+    """A second, independent database of the same backend with the full schema, for
+    comparing two histories."""
+    with _empty_database(backend, tmp_path, "other") as url, _schema_engine(url) as eng:
+        yield eng
