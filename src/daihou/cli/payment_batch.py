@@ -38,18 +38,12 @@ def register(app: typer.Typer) -> None:
 def read_requests(path: Path) -> list[PaymentRequest]:
     """The rows of a repayment CSV as ``PaymentRequest`` (row numbers as in the file,
     the header being row 1). A missing column or an unreadable file raises ValueError."""
+    from daihou.loans.import_file import NOT_TEXT, csv_text
     from daihou.payments.batch import PaymentRequest
 
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("gb18030")
-        except UnicodeDecodeError:
-            raise ValueError(
-                f"{path.name}: not UTF-8 or GB18030 text; save the CSV as UTF-8"
-            ) from None
+    text = csv_text(path.read_bytes())
+    if text is None:
+        raise ValueError(f"{path.name}: {NOT_TEXT}")
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS if c not in header]

@@ -134,17 +134,24 @@ def _columns(header: list[str]) -> list[tuple[int, str]]:
     return [(i, name) for name, i in found.items()]
 
 
-def _read_csv(path: Path) -> Iterator[list[str]]:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
+NOT_TEXT = "not UTF-8 or GB18030 text; save the CSV as UTF-8"
+
+
+def csv_text(data: bytes) -> str | None:
+    """The text of a CSV file written in UTF-8 (with or without a BOM) or in GB18030, as
+    Excel on a Chinese Windows saves it; None when it is neither."""
+    for encoding in ("utf-8-sig", "gb18030"):
         try:
-            text = data.decode("gb18030")
+            return data.decode(encoding)
         except UnicodeDecodeError:
-            raise ImportRejected(
-                [RowError(1, "file", "not UTF-8 or GB18030 text; save the CSV as UTF-8")]
-            ) from None
+            continue
+    return None
+
+
+def _read_csv(path: Path) -> Iterator[list[str]]:
+    text = csv_text(path.read_bytes())
+    if text is None:
+        raise ImportRejected([RowError(1, "file", NOT_TEXT)])
     for cells in csv.reader(io.StringIO(text, newline="")):
         yield [c.strip() for c in cells]
 
