@@ -30,6 +30,13 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str, str]] = [
         "risk",
     ),
     ("POST", "/api/v1/loans/W5/prepayments", {"amount": "50.00"}, "ops", "sup"),
+    (
+        "POST",
+        "/api/v1/loans/W3/class-overrides",
+        {"risk_class": "loss", "reason": "borrower absconded"},
+        "risk",
+        "col",
+    ),
     ("GET", "/api/v1/eod/runs", None, "ops", "col"),
     ("GET", "/api/v1/eod/business-date", None, "col", "agy"),
     ("GET", "/api/v1/kpis/daily", None, "risk", "ops"),
@@ -331,3 +338,20 @@ def test_reads_do_not_wait_for_a_writer(client: TestClient, book: Book) -> None:
         writer.rollback()
     assert answer.status_code == 200, answer.text
     assert waited < 10  # the write lock's busy timeout is 30 s
+
+
+def test_class_override_request_waits_for_a_manager(client: TestClient, book: Book) -> None:
+    body = {"risk_class": "doubtful", "reason": "fraud reported"}
+    made = client.post("/api/v1/loans/W4/class-overrides", json=body, headers=book.headers("risk"))
+    assert made.status_code == 201, made.text
+    assert made.json()["kind"] == "classification" and made.json()["status"] == "pending"
+    shown = client.get("/api/v1/loans/W4", headers=book.headers("risk")).json()
+    assert shown["risk_class"] != "doubtful"
+    again = client.post("/api/v1/loans/W4/class-overrides", json=body, headers=book.headers("risk"))
+    assert again.status_code in (409, 422) and "loan_id" in again.text
+    bad = client.post(
+        "/api/v1/loans/W4/class-overrides",
+        json={"risk_class": "awful", "reason": "x"},
+        headers=book.headers("risk"),
+    )
+    assert bad.status_code == 422 and "class" in bad.text

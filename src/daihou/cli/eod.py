@@ -12,6 +12,7 @@ from rich.table import Table
 
 from daihou.cli.common import (
     DbOption,
+    OutputFormat,
     console,
     engine_for,
     friendly_errors,
@@ -19,6 +20,7 @@ from daihou.cli.common import (
     print_json,
     unit_of_work,
 )
+from daihou.cli.plans import By, Reason, acting, say_request
 
 eod_app = typer.Typer(help="End of day (日终).", invoke_without_command=True)
 
@@ -137,27 +139,50 @@ def classify(
     risk_class: Annotated[
         str, typer.Option("--class", help="special-mention, substandard, doubtful or loss")
     ],
-    reason: Annotated[str, typer.Option("--reason")],
-    requested_by: Annotated[str, typer.Option("--requested-by")],
-    approver: Annotated[str, typer.Option("--approver")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the request)")],
+    by: By = None,
     db: DbOption = None,
 ) -> None:
-    """Raise a loan's five-tier class by hand (never below the rules' floor)."""
-    from daihou.eod.classify import override_class
+    """Ask to raise a loan's five-tier class (a manager approves it with
+    `daihou loan classify-approve`; never below the rules' floor)."""
+    from daihou.collection.class_override import request_class_override
 
-    with unit_of_work(db) as session:
-        change = override_class(
-            session,
-            loan_id=loan_id,
-            risk_class=risk_class,
-            reason=reason,
-            requested_by=requested_by,
-            approved_by=approver,
+    with acting(db, by) as (session, actor):
+        req = request_class_override(
+            session=session, actor=actor, loan_id=loan_id, risk_class=risk_class, reason=reason
         )
-    console.print(f"{loan_id}: {change.old_class} → {change.new_class}")
+        say_request(req, OutputFormat.table)
+
+
+def _decide_class(
+    request_id: int, reason: str, by: str | None, db: str | None, approve: bool
+) -> None:
+    from daihou.collection.class_override import decide_class_override
+
+    with acting(db, by) as (session, actor):
+        req = decide_class_override(
+            session=session, actor=actor, request_id=request_id, approve=approve, reason=reason
+        )
+        say_request(req, OutputFormat.table)
+        if approve:
+            console.print(
+                f"{req.loan_id}: {req.payload.get('from_class')} → {req.payload.get('risk_class')}"
+            )
+
+
+def classify_approve(request_id: int, reason: Reason, by: By = None, db: DbOption = None) -> None:
+    """Approve a class override (a manager, not the requester): the class is raised now."""
+    _decide_class(request_id, reason, by, db, approve=True)
+
+
+def classify_reject(request_id: int, reason: Reason, by: By = None, db: DbOption = None) -> None:
+    """Reject a class override."""
+    _decide_class(request_id, reason, by, db, approve=False)
 
 
 def register(app: typer.Typer, loan_app: typer.Typer) -> None:
     app.add_typer(eod_app, name="eod")
     app.add_typer(report_app, name="report")
     loan_app.command("classify")(classify)
+    loan_app.command("classify-approve")(classify_approve)
+    loan_app.command("classify-reject")(classify_reject)

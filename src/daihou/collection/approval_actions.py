@@ -3,7 +3,8 @@
 ``get_request`` shows a request to whoever may see it: its requester, or someone who
 may decide its kind on its case. ``decide_request`` approves or rejects a request of
 any kind through that kind's own service (``plans.approve_plan``,
-``waivers.decide_waiver``, ``writeoff.decide_writeoff``), so the effects, the
+``waivers.decide_waiver``, ``writeoff.decide_writeoff``,
+``class_override.decide_class_override``), so the effects, the
 maker–checker rule and the pack's amount limits are exactly those of the CLI.
 ``may_decide`` answers whether a person could decide it, and why not, for showing
 or hiding the decision form.
@@ -29,6 +30,7 @@ from daihou.payments.errors import NotFound
 from daihou.policy import PolicyPack, load_pack
 
 KINDS = tuple(approvals.APPROVE_ACTION)
+DECIDERS = ("waiver", "writeoff", "classification")  # kinds decided by the request id
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,7 @@ def decide_request(
 ) -> ApprovalRequest:
     """Approve or reject request ``request_id`` with ``reason`` (its kind's service
     applies the effect: a plan approved, a waiver posted, a loan written off)."""
-    from daihou.collection import plans, waivers, writeoff
+    from daihou.collection import class_override, plans, waivers, writeoff
 
     req = session.get(ApprovalRequest, request_id)
     if req is None:
@@ -121,9 +123,13 @@ def decide_request(
             reason=reason,
             pack=pack,
         )
-    elif req.kind in ("waiver", "writeoff"):
-        # both decide by the request itself, with the same arguments
-        decide = waivers.decide_waiver if req.kind == "waiver" else writeoff.decide_writeoff
+    elif req.kind in DECIDERS:
+        # these decide by the request itself, with the same arguments
+        decide = {
+            "waiver": waivers.decide_waiver,
+            "writeoff": writeoff.decide_writeoff,
+            "classification": class_override.decide_class_override,
+        }[req.kind]
         decide(
             session=session,
             actor=actor,

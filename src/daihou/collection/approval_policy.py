@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-KINDS = ("plan", "waiver", "writeoff")
+KINDS = ("plan", "waiver", "writeoff", "classification")
 
 
 class _Strict(BaseModel):

@@ -44,11 +44,13 @@ REQUEST_ACTION = {
     "plan": "plan.request",
     "waiver": "waiver.request",
     "writeoff": "writeoff.propose",
+    "classification": "classification.override",
 }
 APPROVE_ACTION = {
     "plan": "plan.approve",
     "waiver": "waiver.approve",
     "writeoff": "writeoff.approve",
+    "classification": "classification.approve",
 }
 
 

@@ -7,18 +7,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from daihou.collection.approval_actions import decide_request, get_request, inbox, may_decide
 from daihou.collection.approval_models import ApprovalRequest
+from daihou.collection.class_override import request_class_override
 from daihou.web.api.case_schemas import ApprovalOut
 from daihou.web.api.schemas import ERRORS, Page
 from daihou.web.deps import CurrentCtx
 
 router = APIRouter(tags=["approvals"], responses=ERRORS)
 
-Kind = Literal["plan", "waiver", "writeoff"]
+Kind = Literal["plan", "waiver", "writeoff", "classification"]
 
 
 class ApprovalDetail(ApprovalOut):
@@ -84,7 +85,7 @@ def get_approval(request_id: int, ctx: CurrentCtx) -> ApprovalDetail:
 @router.post("/approvals/{request_id}/approve", response_model=ApprovalDetail)
 def approve(request_id: int, body: DecisionIn, ctx: CurrentCtx) -> ApprovalDetail:
     """Approve: a plan becomes approved (signed later), a waiver is posted, a loan is
-    written off. The requester is refused (403, maker–checker)."""
+    written off, a loan's class is raised. The requester is refused (403, maker–checker)."""
     req = decide_request(
         ctx.session, actor=ctx.actor, request_id=request_id, approve=True, reason=body.comment
     )
@@ -97,3 +98,28 @@ def reject(request_id: int, body: DecisionIn, ctx: CurrentCtx) -> ApprovalDetail
         ctx.session, actor=ctx.actor, request_id=request_id, approve=False, reason=body.comment
     )
     return detail(ctx, req)
+
+
+class ClassOverrideIn(BaseModel):
+    risk_class: str = Field(
+        max_length=24, description="special-mention, substandard, doubtful or loss"
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post(
+    "/loans/{loan_id}/class-overrides",
+    response_model=ApprovalOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_class_override(loan_id: str, body: ClassOverrideIn, ctx: CurrentCtx) -> ApprovalOut:
+    """Ask to raise the loan's five-tier class (五级分类); a manager who is not the
+    requester decides it in this inbox. Only upward, never below the floor."""
+    req = request_class_override(
+        session=ctx.session,
+        actor=ctx.actor,
+        loan_id=loan_id,
+        risk_class=body.risk_class,
+        reason=body.reason,
+    )
+    return ApprovalOut.model_validate(req)
