@@ -18,6 +18,7 @@ from daihou.db.engine import transaction
 from daihou.web.deps import SESSION_COOKIE
 from tests.factories import loan_row, write_csv
 from tests.web.conftest import PASSWORD, Book, login
+from tests.web.labels import unlabelled
 
 # (path, allowed user, refused user)
 PAGES = [
@@ -54,6 +55,7 @@ def test_page_signed_out_refused_allowed(
     ok = web.get(path)
     assert ok.status_code == 200, ok.text[:500]
     assert 'lang="zh-CN"' in ok.text
+    assert unlabelled(ok.text) == []  # every form field has a label
 
 
 @pytest.mark.parametrize(
