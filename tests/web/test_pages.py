@@ -60,11 +60,21 @@ def test_page_signed_out_refused_allowed(
 
 @pytest.mark.parametrize(
     ("user", "home"),
-    [("col", "/workbench"), ("agy", "/portal"), ("ops", "/loans"), ("risk", "/dashboard")],
+    [
+        ("col", "/workbench"),
+        ("agy", "/portal"),
+        ("ops", "/loans"),
+        ("risk", "/dashboard"),
+        ("sup", "/supervisor"),
+        ("comp", "/complaints"),
+        ("adm", "/admin/users"),
+        ("aud", "/loans"),
+    ],
 )
 def test_home_sends_each_role_to_its_own_page(web: TestClient, user: str, home: str) -> None:
     login(web, user)
     assert web.get("/", follow_redirects=False).headers["location"] == home
+    assert web.get(home).status_code == 200  # and may open it
 
 
 def test_wrong_password_and_stale_form(web: TestClient) -> None:

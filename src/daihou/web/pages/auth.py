@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from daihou.auth.permissions import is_allowed
+from daihou.auth.actor import ROLES
 from daihou.auth.service import AuthenticationFailed, login
 from daihou.auth.sessions import end_session, list_tokens, start_session
 from daihou.db.engine import transaction
@@ -23,16 +23,20 @@ from daihou.web.settings import LOCALES
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "daihou_login_csrf"
 
-# The first page each role lands on after signing in (first allowed wins).
-HOMES = (
-    ("payment.post", "/loans"),
-    ("kpi.view", "/dashboard"),
-    ("complaint.view", "/complaints"),
-    ("user.manage", "/admin/users"),
-    ("contact.log", "/workbench"),
-    ("complaint.create", "/complaints/new"),
-    ("loan.view", "/loans"),
-)
+# The page each role lands on after signing in; a person with several roles lands on
+# the home of their first role in ``ROLES`` order (collectors before supervisors …).
+HOMES: dict[str, str] = {
+    "collector-junior": "/workbench",
+    "collector-senior": "/workbench",
+    "supervisor": "/supervisor",
+    "manager": "/approvals",
+    "operations": "/loans",
+    "risk-analyst": "/dashboard",
+    "compliance-officer": "/complaints",
+    "auditor": "/loans",
+    "agency-user": "/portal",
+    "admin": "/admin/users",
+}
 
 
 def _login_page(
@@ -128,11 +132,9 @@ def switch_language(request: Request, locale: str, next: str | None = None) -> R
 
 @router.get("/")
 def home(ctx: CurrentCtx) -> Response:
-    if ctx.actor.has("agency-user"):  # field actions too, but only on placed cases
-        return see_other("/portal")
-    for action, path in HOMES:
-        if is_allowed(ctx.actor, action):
-            return see_other(path)
+    for role in ROLES:
+        if ctx.actor.has(role) and role in HOMES:
+            return see_other(HOMES[role])
     return see_other("/account")
 
 
