@@ -485,6 +485,7 @@ ZH = {
     "Reassign cases": "重新分配案件",
     "Recall": "召回",
     "Recovered": "已回收",
+    "Recovered by bucket": "分逾期段回收",
     "Recovery rate": "回收率",
     "Reject": "驳回",
     "Rejected": "已驳回",

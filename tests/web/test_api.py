@@ -42,6 +42,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str, str]] = [
     ("GET", "/api/v1/kpis/daily", None, "risk", "ops"),
     ("GET", "/api/v1/kpis/trend", None, "sup", "col"),
     ("GET", "/api/v1/kpis/roll-rates", None, "aud", "agy"),
+    ("GET", "/api/v1/kpis/recoveries", None, "risk", "col"),
     ("GET", "/api/v1/kpis/report.xlsx", None, "risk", "adm"),
     ("GET", "/api/v1/complaints", None, "comp", "col"),
     (

@@ -113,8 +113,8 @@ def test_operations_posts_a_payment_and_sees_it(page: Page) -> None:
 
 def test_dashboard_charts_draw_offline(page: Page) -> None:
     sign_in(page, "risk", "/dashboard")
-    page.wait_for_selector("body[data-charts-ready='5']", timeout=15000)
-    for chart in ("trend", "buckets", "classes", "rolls", "cure"):
+    page.wait_for_selector("body[data-charts-ready='6']", timeout=15000)
+    for chart in ("trend", "buckets", "classes", "rolls", "cure", "recoveries"):
         painted = page.evaluate(
             """(id) => {
                 const c = document.querySelector('#' + id + ' canvas');

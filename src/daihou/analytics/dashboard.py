@@ -1,5 +1,6 @@
 """What the risk dashboard and the KPI API read: series over the KPIs end of day
-stored (``daily_kpis``), the roll-rate matrix as a grid, and the M1 cure trend.
+stored (``daily_kpis``), the roll-rate matrix as a grid, the M1 cure trend and the
+cash recovered by bucket.
 
 Everything here is aggregate (no personal data) and needs ``kpi.view``.
 """
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daihou.analytics.kpis import roll_rates
+from daihou.analytics.recoveries import recovery_by_bucket
 from daihou.auth.actor import Actor
 from daihou.auth.permissions import authorize
 from daihou.eod.models import DailyKpi
@@ -114,3 +116,16 @@ def roll_rate_grid(
         "m1_cure_rate_by_count": data["m1_cure_rate_by_count"],
         "m1_cure_rate_by_amount": data["m1_cure_rate_by_amount"],
     }
+
+
+def recoveries(
+    session: Session,
+    *,
+    actor: Actor,
+    start: date,
+    end: date,
+    pack: PolicyPack | None = None,
+) -> dict[str, Any]:
+    """Cash recovered between two value dates by the bucket the loan was in before."""
+    authorize(actor, "kpi.view")
+    return recovery_by_bucket(session, start, end, bucket_names(pack))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -61,6 +61,20 @@ def get_roll_rates(
     last = _day(ctx, end)
     first = start or previous_month_end(last)
     return dashboard.roll_rate_grid(ctx.session, actor=ctx.actor, start=first, end=last, by=by)
+
+
+@router.get("/kpis/recoveries")
+def get_recoveries(
+    ctx: CurrentCtx,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Cash recovered (repayments, prepayments, recoveries after write-off; posted, not
+    reversed) by the bucket each loan was in before the value date (default: the month
+    to the latest closed date)."""
+    last = _day(ctx, end)
+    first = start or previous_month_end(last) + timedelta(days=1)
+    return dashboard.recoveries(ctx.session, actor=ctx.actor, start=first, end=last)
 
 
 @router.get("/kpis/report.xlsx", response_class=Response)

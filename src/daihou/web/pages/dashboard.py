@@ -1,11 +1,11 @@
 """Risk and management dashboard: balance, overdue and NPL trends, bucket and class
-distribution, the roll-rate heat map and the M1 cure trend (Apache ECharts, served by
-daihou), and the daily report as xlsx."""
+distribution, the roll-rate heat map, the M1 cure trend and recovery by bucket (Apache
+ECharts, served by daihou), and the daily report as xlsx."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -45,6 +45,12 @@ def dashboard_page(
             "rolls": dashboard.roll_rate_grid(
                 ctx.session, actor=ctx.actor, start=previous_month_end(day), end=day, by=by
             ),
+            "recoveries": dashboard.recoveries(
+                ctx.session,
+                actor=ctx.actor,
+                start=previous_month_end(day) + timedelta(days=1),
+                end=day,
+            ),
             "labels": {
                 "balance": _("Balance"),
                 "overdue_balance": _("Overdue balance"),
@@ -54,6 +60,8 @@ def dashboard_page(
                 "to": _("To bucket"),
                 "cure_count": _("M1 cure rate by count"),
                 "cure_amount": _("M1 cure rate by amount"),
+                "recovered": _("Recovered"),
+                "payments": _("Payments"),
                 **{name: _(name) for name in (*CLASSES, "closed")},
             },
         }

@@ -69,6 +69,18 @@
       { name: L.cure_amount, type: "line", data: cure.map(function (c) { return num(c.by_amount); }) }
     ]
   });
+  var rec = data.recoveries.rows;
+  draw("chart-recoveries", {
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: { left: 70, right: 50, top: 30, bottom: 30 },
+    xAxis: { type: "category", data: rec.map(function (r) { return r.bucket; }) },
+    yAxis: [{ type: "value" }, { type: "value", minInterval: 1 }],
+    series: [
+      { name: L.recovered, type: "bar", data: rec.map(function (r) { return num(r.amount); }) },
+      { name: L.payments, type: "line", yAxisIndex: 1, data: rec.map(function (r) { return r.payments; }) }
+    ]
+  });
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
   document.body.setAttribute("data-charts-ready", String(drawn));
 })();
