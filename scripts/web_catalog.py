@@ -505,6 +505,8 @@ ZH = {
     "To collector": "分配给",
     "Total": "合计",
     "Write-off": "核销",
+    "Agency placement": "委外提议",
+    "Litigation referral": "诉讼移交提议",
     "You made this request; another person must decide it (maker–checker).": (
         "此申请由您提交，须由他人审批（四眼原则）。"
     ),

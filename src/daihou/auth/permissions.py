@@ -125,9 +125,23 @@ ACTIONS: dict[str, ActionRule] = {
         "approve a penalty waiver", SV, MG, scoped=True, approves="waiver.request"
     ),
     "placement.create": _rule("place a case with an agency (委外)", SV, MG, scoped=True),
+    "placement.propose": _rule(
+        "propose placing a case with an agency, for a supervisor's decision", *COLLECTORS, SV,
+        scoped=True,
+    ),
+    "placement.approve": _rule(
+        "approve a proposed placement", SV, MG, scoped=True, approves="placement.propose"
+    ),
     "placement.recall": _rule("recall a case from an agency", SV, MG, scoped=True),
     "agency.manage": _rule("agency whitelist, contracts, commission statements", SV, MG),
     "legal.refer": _rule("refer a case to litigation (诉讼)", SV, MG, scoped=True),
+    "legal.propose": _rule(
+        "propose referring a case to litigation, for a supervisor's decision", *COLLECTORS, SV,
+        scoped=True,
+    ),
+    "legal.approve": _rule(
+        "approve a proposed litigation referral", SV, MG, scoped=True, approves="legal.propose"
+    ),
     "legal.update": _rule("record litigation stages and costs", SV, MG, scoped=True),
     "writeoff.propose": _rule("propose a write-off (核销)", SV, scoped=True),
     "writeoff.approve": _rule("approve a write-off", MG, scoped=True, approves="writeoff.propose"),

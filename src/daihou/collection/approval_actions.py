@@ -3,7 +3,8 @@
 ``get_request`` shows a request to whoever may see it: its requester, or someone who
 may decide its kind on its case. ``decide_request`` approves or rejects a request of
 any kind through that kind's own service (``plans.approve_plan``,
-``waivers.decide_waiver``, ``writeoff.decide_writeoff``), so the effects, the
+``waivers.decide_waiver``, ``writeoff.decide_writeoff``, ``proposals.decide_proposal``
+for a placement or litigation referral), so the effects, the
 maker–checker rule and the pack's amount limits are exactly those of the CLI.
 ``may_decide`` answers whether a person could decide it, and why not, for showing
 or hiding the decision form.
@@ -104,7 +105,7 @@ def decide_request(
 ) -> ApprovalRequest:
     """Approve or reject request ``request_id`` with ``reason`` (its kind's service
     applies the effect: a plan approved, a waiver posted, a loan written off)."""
-    from daihou.collection import plans, waivers, writeoff
+    from daihou.collection import plans, proposals, waivers, writeoff
 
     req = session.get(ApprovalRequest, request_id)
     if req is None:
@@ -131,6 +132,10 @@ def decide_request(
             approve=approve,
             reason=reason,
             pack=pack,
+        )
+    elif req.kind in proposals.KINDS:
+        proposals.decide_proposal(
+            session, actor=actor, request_id=request_id, approve=approve, reason=reason, pack=pack
         )
     else:  # a kind this version cannot decide (added by a later version)
         raise approvals.ApprovalError(f"unknown kind {req.kind!r}", field="kind")

@@ -38,17 +38,21 @@ from daihou.eod.calendar import ensure_open
 from daihou.payments.errors import NotFound, ServicingError
 from daihou.policy import PolicyPack, load_pack
 
-# kind → the permission-matrix action to request / approve it (extensible: placement,
-# legal referral, class override …)
+# kind → the permission-matrix action to request / approve it (extensible: class
+# override …); placement and legal are collectors' proposals (``proposals``)
 REQUEST_ACTION = {
     "plan": "plan.request",
     "waiver": "waiver.request",
     "writeoff": "writeoff.propose",
+    "placement": "placement.propose",
+    "legal": "legal.propose",
 }
 APPROVE_ACTION = {
     "plan": "plan.approve",
     "waiver": "waiver.approve",
     "writeoff": "writeoff.approve",
+    "placement": "placement.approve",
+    "legal": "legal.approve",
 }
 
 
