@@ -231,3 +231,21 @@ def test_inbox_page_lists_and_decides_a_proposal(web: TestClient, book: Book) ->
     csrf = login(web, "col")
     own = web.get(f"/approvals/{made['id']}")
     assert own.status_code == 200 and 'id="decision-form"' not in own.text
+
+
+def test_scope_refusals_do_not_name_the_owner(client: TestClient, book: Book) -> None:
+    """A collector asking for another team's case (S1: sen, team east) or proposing on
+    it hears that it is outside their scope, not whose case it is."""
+    case_id = case_of(book, "S1")
+    for answer in (
+        client.get(f"/api/v1/cases/{case_id}", headers=book.headers("col2")),
+        client.post(
+            "/api/v1/proposals",
+            json={"kind": "legal", "case_id": case_id, "reason": "x"},
+            headers=book.headers("col2"),
+        ),
+        client.get(f"/api/v1/portal/cases/{case_id}", headers=book.headers("agy")),
+    ):
+        assert answer.status_code == 403, answer.text
+        message = answer.json()["message"]
+        assert "sen" not in message and "east" not in message, message

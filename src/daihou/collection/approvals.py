@@ -243,7 +243,7 @@ def cancel(session: Session, *, actor: Actor, req: ApprovalRequest, reason: str)
     """The requester withdraws a pending request."""
     if req.requested_by != actor.user_id:
         raise PermissionDenied(
-            f"{actor.user_id} did not make request {req.id}; only {req.requested_by} may cancel",
+            f"{actor.user_id} did not make request {req.id}; only its requester may cancel it",
             action="approval.cancel",
             roles=actor.roles,
         )
