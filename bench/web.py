@@ -4,6 +4,8 @@
     python bench/web.py                       # 20,000 loans, 50 clients, SQLite
     python bench/web.py --db postgresql://postgres@127.0.0.1:5432/test --loans 100000
     python bench/web.py --ci                  # 500 loans, 8 clients: proves it works
+    daihou demo generate --loans 200000 --db /tmp/b.db
+    python bench/web.py --book sqlite:////tmp/b.db   # case page and task list, per kind
 
 Builds a synthetic book (bench/import_loans.py's generator, the real import), opens a
 collection case for one loan in five (owned by collector ``col``), starts ``daihou
@@ -13,6 +15,15 @@ transactions, ledger, masked customer), the loan list page, the loan API, the lo
 list API as operations, and the loan list API as a collector (scoped to their cases).
 Each client makes a bounded number of requests and stops; the server is stopped at the
 end. Prints p50/p95/p99 per kind and the throughput; asserts no time.
+
+``--book URL`` benchmarks the collector workbench on an existing book (e.g. from
+``daihou demo generate``): it opens a case for every loan past due (round-robin over
+40 collectors of team east, ``col`` first) and today's call task for each, ranked by
+DPD, the first 150 of each collector queued and the rest deferred (what the daily run
+leaves), unless cases are open already; then requests the case page (HTML), the case
+API, the task list page and the task list API as ``col``, one kind at a time, and
+prints per kind the latencies and the server's CPU milliseconds per request (from
+/proc, so other load on the machine does not count).
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ if not os.environ.get("DAIHOU_DATA_KEY") and not os.environ.get("DAIHOU_KEY_FILE
     os.environ["DAIHOU_DATA_KEY"] = base64.b64encode(os.urandom(32)).decode()
 
 import httpx
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from daihou.auth.actor import SYSTEM
@@ -49,6 +60,8 @@ from import_loans import BUSINESS_DATE, create_schema, write_csv
 
 PASSWORD = "bench-password-long"
 KINDS = ("loan page", "loan list page", "loan api", "list api (ops)", "list api (collector)")
+WORKBENCH = ("case page", "case api", "task list page", "task list api")
+COLLECTORS = ["col"] + [f"c{i:02d}" for i in range(1, 40)]
 
 
 def prepare(url: str, loans: int, folder: Path) -> dict[str, str]:
@@ -91,6 +104,170 @@ def prepare(url: str, loans: int, folder: Path) -> dict[str, str]:
         return secrets
     finally:
         engine.dispose()
+
+
+def prepare_book(url: str) -> dict[str, str]:
+    """Users, collectors, cases and today's tasks on an existing book (once)."""
+    from daihou.auth.models import User
+    from daihou.collection.assign import register_collector
+    from daihou.collection.tables import CollectionTask
+    from daihou.eod.calendar import business_date
+
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    secrets: dict[str, str] = {}
+    try:
+        with transaction(engine) as s:
+            today = business_date(s)
+            for name in COLLECTORS:
+                if s.get(User, name) is None:
+                    create_user(
+                        s,
+                        actor=SYSTEM,
+                        username=name,
+                        password=PASSWORD,
+                        roles=["collector-junior"],
+                        now=now,
+                        team="east",
+                    )
+                    register_collector(
+                        s,
+                        user_id=name,
+                        tier="junior",
+                        actor=SYSTEM,
+                        team="east",
+                        daily_capacity=150,
+                    )
+            if s.scalar(select(CollectionCase.id).limit(1)) is None:
+                late = s.execute(
+                    select(Loan.id, Loan.customer_id, Loan.dpd)
+                    .where(Loan.dpd > 0)
+                    .order_by(Loan.dpd.desc(), Loan.id)
+                ).all()
+                s.execute(
+                    insert(CollectionCase),
+                    [
+                        {
+                            "loan_id": loan_id,
+                            "customer_id": customer,
+                            "status": "open",
+                            "opened_on": today,
+                            "stage": "early",
+                            "owner_user_id": COLLECTORS[n % len(COLLECTORS)],
+                            "team": "east",
+                        }
+                        for n, (loan_id, customer, _dpd) in enumerate(late)
+                    ],
+                )
+                cases = s.execute(
+                    select(
+                        CollectionCase.id,
+                        CollectionCase.loan_id,
+                        CollectionCase.customer_id,
+                        CollectionCase.owner_user_id,
+                        Loan.dpd,
+                    )
+                    .join(Loan, Loan.id == CollectionCase.loan_id)
+                    .order_by(Loan.dpd.desc(), CollectionCase.id)
+                ).all()
+                ranks: dict[str, int] = {}
+                tasks = []
+                for case_id, loan_id, customer, owner, dpd in cases:
+                    rank = ranks[owner] = ranks.get(owner, 0) + 1
+                    tasks.append(
+                        {
+                            "business_date": today,
+                            "work_date": today,
+                            "case_id": case_id,
+                            "loan_id": loan_id,
+                            "customer_id": customer,
+                            "kind": "call",
+                            "assignee_role": "collector",
+                            "collector_user_id": owner,
+                            "team": "east",
+                            "slots": 1,
+                            "dpd": dpd,
+                            "priority": dpd * 100,
+                            "rank": rank,
+                            "status": "queued" if rank <= 150 else "deferred",
+                        }
+                    )
+                s.execute(insert(CollectionTask), tasks)
+                print(
+                    f"opened {len(cases):,} cases and their tasks for {len(COLLECTORS)} collectors"
+                )
+            col = actor_for(s, "col")
+            secrets["col-session"], _csrf = start_session(s, actor=col, now=now)
+            secrets["col-token"], _ = create_token(
+                s, actor=SYSTEM, name=f"bench-{now.timestamp()}", now=now, username="col"
+            )
+            ids = s.scalars(
+                select(CollectionCase.id).where(
+                    CollectionCase.owner_user_id == "col", CollectionCase.status == "open"
+                )
+            ).all()
+            secrets["case-ids"] = ",".join(str(i) for i in ids)
+            secrets["loans"] = str(s.scalar(select(func.count()).select_from(Loan)))
+        return secrets
+    finally:
+        engine.dispose()
+
+
+def workbench_request(
+    kind: str, case_id: str, api: dict[str, str]
+) -> tuple[str, str, dict[str, str]]:
+    if kind == "case page":
+        return ("GET", f"/cases/{case_id}", {})
+    if kind == "case api":
+        return ("GET", f"/api/v1/cases/{case_id}", api)
+    if kind == "task list page":
+        return ("GET", "/workbench", {})
+    return ("GET", "/api/v1/tasks?per_page=50", api)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` (/proc/PID/stat, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_workbench(
+    base: str, secrets: dict[str, str], kind: str, clients: int, per_client: int
+) -> list[float]:
+    case_ids = secrets["case-ids"].split(",")
+    timings: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        api = {"Authorization": f"Bearer {secrets['col-token']}"}
+        with httpx.Client(
+            base_url=base, cookies={"daihou_session": secrets["col-session"]}, timeout=120
+        ) as http:
+            for _ in range(per_client):
+                req = workbench_request(kind, rng.choice(case_ids), api)
+                started = time.perf_counter()
+                status: int | str
+                try:
+                    status = http.request(req[0], req[1], headers=req[2]).status_code
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if status != 200:
+                        failures.append(f"{kind} {req[1]}: {status}")
+                    else:
+                        timings.append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        print(f"{len(failures)} failed requests, e.g. {failures[:3]}")
+    return timings
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -162,6 +339,78 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float = 60) 
     raise RuntimeError("daihou serve did not become ready")
 
 
+def start_server(
+    url: str, folder: Path, workers: int, processes: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable,
+        "-c",
+        "from daihou.cli import main; main()",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db",
+        url,
+        "--plain-logs",
+        "--workers",
+        str(workers),
+        "--processes",
+        str(processes),
+    ]
+    log = (folder / "server.log").open("wb")
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    wait_ready(base, server)
+    return server, base
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def main_book(url: str, clients: int, per_client: int) -> int:
+    """The workbench on an existing book: each kind alone, latency and server CPU."""
+    secrets = prepare_book(url)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="daihou-bench-web-") as tmp:
+        server, base = start_server(url, Path(tmp), max(8, clients), 1)
+        try:
+            for kind in WORKBENCH:
+                run_workbench(base, secrets, kind, min(4, clients), 3)  # warm up
+                cpu = cpu_seconds(server.pid)
+                started = time.perf_counter()
+                timings = run_workbench(base, secrets, kind, clients, per_client)
+                wall = time.perf_counter() - started
+                used = cpu_seconds(server.pid) - cpu
+                results.append((kind, timings, wall, used))
+        finally:
+            stop(server)
+    print(f"database:   {database_url(url).split(':', 1)[0]}; loans: {int(secrets['loans']):,}")
+    print(f"clients:    {clients} × {per_client} requests per kind; load {os.getloadavg()}")
+    print(
+        f"{'kind':<16}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}{'CPU ms/req':>12}"
+    )
+    for kind, values, wall, used in results:
+        if values:
+            print(
+                f"{kind:<16}{len(values):>6}{percentile(values, 0.5) * 1000:>9.1f}"
+                f"{percentile(values, 0.95) * 1000:>9.1f}{percentile(values, 0.99) * 1000:>9.1f}"
+                f"{len(values) / wall:>8.1f}{used * 1000 / len(values):>12.2f}"
+            )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--loans", type=int, default=20_000)
@@ -170,7 +419,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--processes", type=int, default=1, help="daihou serve --processes")
     parser.add_argument("--ci", action="store_true", help="500 loans, 8 clients × 20")
+    parser.add_argument(
+        "--book", help="an existing book (database URL): benchmark the case page and task list"
+    )
     args = parser.parse_args(argv)
+    if args.book:
+        return main_book(args.book, args.clients, args.requests)
     if args.ci:
         args.loans, args.clients, args.requests = 500, 8, 20
     with tempfile.TemporaryDirectory(prefix="daihou-bench-web-") as tmp:

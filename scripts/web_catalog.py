@@ -508,6 +508,8 @@ ZH = {
     "Write-off": "核销",
     "Class override": "五级分类调整",
     "Current class": "当前分类",
+    "Agency placement": "委外提议",
+    "Litigation referral": "诉讼移交提议",
     "You made this request; another person must decide it (maker–checker).": (
         "此申请由您提交，须由他人审批（四眼原则）。"
     ),

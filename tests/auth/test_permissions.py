@@ -83,9 +83,13 @@ plan.approve              .  .  Y  Y  .  .  .  .  .  .  .
 waiver.request            .  Y  Y  .  .  .  .  .  .  .  .
 waiver.approve            .  .  Y  Y  .  .  .  .  .  .  .
 placement.create          .  .  Y  Y  .  .  .  .  .  .  .
+placement.propose         Y  Y  Y  .  .  .  .  .  .  .  .
+placement.approve         .  .  Y  Y  .  .  .  .  .  .  .
 placement.recall          .  .  Y  Y  .  .  .  .  .  .  .
 agency.manage             .  .  Y  Y  .  .  .  .  .  .  .
 legal.refer               .  .  Y  Y  .  .  .  .  .  .  .
+legal.propose             Y  Y  Y  .  .  .  .  .  .  .  .
+legal.approve             .  .  Y  Y  .  .  .  .  .  .  .
 legal.update              .  .  Y  Y  .  .  .  .  .  .  .
 writeoff.propose          .  .  Y  .  .  .  .  .  .  .  .
 writeoff.approve          .  .  .  Y  .  .  .  .  .  .  .

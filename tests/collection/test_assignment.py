@@ -211,17 +211,33 @@ def test_no_feedback_report_at_17(book: Engine) -> None:
         all_tasks = task_list(s, actor=SUP1, work_date=work)
         assert len(all_tasks) == 28  # 7 cases × call, contacts, repair, visit
         on_time, late = all_tasks[0], all_tasks[1]
-        mark_task_feedback(s, on_time.id, datetime(2026, 2, 21, 16, 59, tzinfo=SHANGHAI))
-        mark_task_feedback(s, late.id, datetime(2026, 2, 21, 17, 30, tzinfo=SHANGHAI))
+        # another team's supervisor, and a collector whose list it is not, are refused
+        # without being told whose case it is
+        owner = s.get(CollectionCase, on_time.case_id)
+        assert owner is not None and owner.owner_user_id is not None
+        stranger = Actor("stranger", frozenset({"collector-junior"}), "T1")
+        for outsider in (SUP2, stranger):
+            with pytest.raises(PermissionDenied) as refused:
+                mark_task_feedback(
+                    s, on_time.id, datetime(2026, 2, 21, 9, tzinfo=SHANGHAI), actor=outsider
+                )
+            assert owner.owner_user_id not in str(refused.value)
+            assert "T1" not in str(refused.value)
+        assert s.get(CollectionTask, on_time.id).feedback_at is None  # type: ignore[union-attr]
+        with pytest.raises(LookupError):
+            mark_task_feedback(s, 10**9, datetime(2026, 2, 21, 9, tzinfo=SHANGHAI), actor=SUP1)
+        at = datetime(2026, 2, 21, 16, 59, tzinfo=SHANGHAI)
+        mark_task_feedback(s, on_time.id, at, actor=SUP1)
+        mark_task_feedback(s, late.id, datetime(2026, 2, 21, 17, 30, tzinfo=SHANGHAI), actor=SUP1)
         # a second feedback keeps the first time
-        mark_task_feedback(s, on_time.id, datetime(2026, 2, 21, 18, 0, tzinfo=SHANGHAI))
+        mark_task_feedback(s, on_time.id, datetime(2026, 2, 21, 18, 0, tzinfo=SHANGHAI), actor=SUP1)
         missing = no_feedback(s, actor=SUP1, work_date=work, settings=settings)
         ids = {t.id for t in missing}
         assert on_time.id not in ids and late.id in ids and len(ids) == 27
         first = s.get(CollectionTask, on_time.id)
         assert first is not None and first.feedback_at == datetime(2026, 2, 21, 8, 59)  # UTC
         with pytest.raises(ValueError, match="timezone"):
-            mark_task_feedback(s, late.id, datetime(2026, 2, 21, 9, 0))
+            mark_task_feedback(s, late.id, datetime(2026, 2, 21, 9, 0), actor=SUP1)
 
 
 def test_reassign_to_the_same_collector_is_refused(book: Engine) -> None:

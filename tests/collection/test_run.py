@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from daihou.auth.actor import SYSTEM, Actor
+from daihou.auth.permissions import PermissionDenied
 from daihou.collection.cases import case_view
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.run import NotClosed, run_collections
@@ -158,6 +159,47 @@ def test_case_view_shows_the_customers_other_loans(book: Engine) -> None:
             ("status", "open"),
             ("stage", "early"),
         ]
+
+
+def test_other_loans_and_refusals_follow_the_callers_scope(book: Engine) -> None:
+    """共债: a collector sees the customer's other loan only when its case is theirs too
+    (the loan search's rule), and a refusal names the caller's scope, not the owner."""
+    run_eod(book, through=FIRST_DUE + timedelta(days=3))
+    run_collections(book)
+    mine, theirs = open_case(book, "L1"), open_case(book, "L1B")
+    assert mine is not None and theirs is not None
+    with transaction(book) as s:
+        s.execute(
+            update(CollectionCase)
+            .where(CollectionCase.id == mine.id)
+            .values(owner_user_id="ann", team="north")
+        )
+        s.execute(
+            update(CollectionCase)
+            .where(CollectionCase.id == theirs.id)
+            .values(owner_user_id="bob-owner", team="south")
+        )
+    ann = Actor("ann", frozenset({"collector-junior"}), "north")
+    north = Actor("sup-n", frozenset({"supervisor"}), "north")
+    with transaction(book) as s:
+        assert case_view(s, case_id=mine.id, actor=ann).other_loans == []
+        assert case_view(s, case_id=mine.id, actor=north).other_loans == []
+        assert [x.loan_id for x in case_view(s, case_id=mine.id, actor=SYSTEM).other_loans] == [
+            "L1B"
+        ]
+        with pytest.raises(PermissionDenied) as refused:
+            case_view(s, case_id=theirs.id, actor=ann)
+        message = str(refused.value)
+        assert "outside their scope (own)" in message
+        assert "bob-owner" not in message and "south" not in message
+    with transaction(book) as s:  # the same owner: the other loan is shown again
+        s.execute(
+            update(CollectionCase).where(CollectionCase.id == theirs.id).values(owner_user_id="ann")
+        )
+    with transaction(book) as s:
+        view = case_view(s, case_id=mine.id, actor=ann)
+        assert [(x.loan_id, x.open_case_id) for x in view.other_loans] == [("L1B", theirs.id)]
+        assert view.other_loans[0].overdue > 0
 
 
 def test_treatment_rows_carry_what_the_outbox_needs(book: Engine) -> None:

@@ -1,6 +1,7 @@
 """Browser flows of the supervisor and agency pages in Debian's Chromium (the set-up of
 ``test_browser``: real uvicorn on loopback, every other request aborted, screenshots
-in ``test-artefacts/``): a supervisor approves a plan a senior collector requested; an
+in ``test-artefacts/``): a supervisor approves a plan a senior collector requested and
+a placement a junior collector proposed; an
 agency user is refused a case not placed with the agency; the team board's chart
 draws offline."""
 
@@ -11,9 +12,11 @@ from collections.abc import Iterator
 import pytest
 
 from daihou.collection.approval_models import ApprovalRequest
+from daihou.collection.models import CollectionCase
+from daihou.collection.proposals import propose
 from daihou.db.engine import transaction
 from tests.web.conftest import Book, Server, open_book
-from tests.web.supervision_book import build, facts
+from tests.web.supervision_book import actor, build, facts
 from tests.web.test_browser import CHROMIUM, browser, page, sign_in
 
 __all__ = ["browser", "page"]  # fixtures shared with test_browser
@@ -59,6 +62,29 @@ def test_supervisor_approves_a_plan_a_collector_requested(page: Page, server: Se
         req = s.get(ApprovalRequest, request_id)
         assert req is not None
         assert (req.status, req.decided_by, req.requested_by) == ("approved", "sup", "sen")
+
+
+def test_supervisor_approves_a_placement_a_collector_proposed(page: Page, server: Server) -> None:
+    case_id = facts(server.book.engine).cases["S9"]  # col's case, 47 days past due
+    with transaction(server.book.engine) as s:
+        request_id = propose(
+            s, actor=actor("col"), kind="placement", case_id=case_id, reason="电话长期无人接听"
+        ).id
+    sign_in(page, "sup", "/approvals?kind=placement")
+    row = page.locator(f'#approval-inbox tr[data-request="{request_id}"]')
+    _expect(row).to_contain_text("委外提议")
+    _expect(row).to_contain_text("col")
+    with page.expect_navigation(wait_until="load"):
+        row.locator(f'a[href="/approvals/{request_id}"]').click()
+    _expect(page.locator("#request-payload")).to_contain_text(str(case_id))
+    page.get_by_label("审批意见").fill("同意委外")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="批准").click()
+    _expect(page.locator("#request-status")).to_have_text("已批准")
+    _expect(page.locator("#request-basis")).to_contain_text("approvals.limits.placement.supervisor")
+    with transaction(server.book.engine) as s:
+        case = s.get(CollectionCase, case_id)
+        assert case is not None and case.agency_id is not None and case.stage == "agency"
 
 
 def test_supervisor_sees_maker_checker_on_own_request(page: Page, server: Server) -> None:

@@ -125,9 +125,27 @@ ACTIONS: dict[str, ActionRule] = {
         "approve a penalty waiver", SV, MG, scoped=True, approves="waiver.request"
     ),
     "placement.create": _rule("place a case with an agency (委外)", SV, MG, scoped=True),
+    "placement.propose": _rule(
+        "propose placing a case with an agency, for a supervisor's decision",
+        *COLLECTORS,
+        SV,
+        scoped=True,
+    ),
+    "placement.approve": _rule(
+        "approve a proposed placement", SV, MG, scoped=True, approves="placement.propose"
+    ),
     "placement.recall": _rule("recall a case from an agency", SV, MG, scoped=True),
     "agency.manage": _rule("agency whitelist, contracts, commission statements", SV, MG),
     "legal.refer": _rule("refer a case to litigation (诉讼)", SV, MG, scoped=True),
+    "legal.propose": _rule(
+        "propose referring a case to litigation, for a supervisor's decision",
+        *COLLECTORS,
+        SV,
+        scoped=True,
+    ),
+    "legal.approve": _rule(
+        "approve a proposed litigation referral", SV, MG, scoped=True, approves="legal.propose"
+    ),
     "legal.update": _rule("record litigation stages and costs", SV, MG, scoped=True),
     "writeoff.propose": _rule("propose a write-off (核销)", SV, scoped=True),
     "writeoff.approve": _rule("approve a write-off", MG, scoped=True, approves="writeoff.propose"),
@@ -233,10 +251,11 @@ def authorize(
     for scope, role in sorted(by_scope.items(), key=lambda kv: SCOPE_ORDER.index(kv[0])):
         if in_scope(actor, scope, resource):
             return _basis(actor, action, role, scope, checked=True)
+    # the refusal names the caller's scope, never the case's owner, team, agency or
+    # territory: those are what the caller may not see
     raise PermissionDenied(
         f"{actor.user_id} ({_names(roles)}) may not {action} on this case: it is outside "
-        f"their scope ({', '.join(sorted(by_scope))}); case owner {resource.owner_user_id}, "
-        f"team {resource.team}, agency {resource.agency_id}, territory {resource.territory}",
+        f"their scope ({', '.join(sorted(by_scope, key=SCOPE_ORDER.index))})",
         action=action,
         roles=actor.roles,
     )

@@ -3,9 +3,10 @@
 ``get_request`` shows a request to whoever may see it: its requester, or someone who
 may decide its kind on its case. ``decide_request`` approves or rejects a request of
 any kind through that kind's own service (``plans.approve_plan``,
-``waivers.decide_waiver``, ``writeoff.decide_writeoff``,
-``class_override.decide_class_override``), so the effects, the
-maker–checker rule and the pack's amount limits are exactly those of the CLI.
+``waivers.decide_waiver``, ``writeoff.decide_writeoff``, ``proposals.decide_proposal``
+for a placement or litigation referral, ``class_override.decide_class_override``), so
+the effects, the maker–checker rule and the pack's amount limits are exactly those of
+the CLI.
 ``may_decide`` answers whether a person could decide it, and why not, for showing
 or hiding the decision form.
 """
@@ -105,8 +106,9 @@ def decide_request(
     pack: PolicyPack | None = None,
 ) -> ApprovalRequest:
     """Approve or reject request ``request_id`` with ``reason`` (its kind's service
-    applies the effect: a plan approved, a waiver posted, a loan written off)."""
-    from daihou.collection import class_override, plans, waivers, writeoff
+    applies the effect: a plan approved, a waiver posted, a loan written off, a case
+    placed or referred, a class raised)."""
+    from daihou.collection import class_override, plans, proposals, waivers, writeoff
 
     req = session.get(ApprovalRequest, request_id)
     if req is None:
@@ -137,6 +139,10 @@ def decide_request(
             approve=approve,
             reason=reason,
             pack=pack,
+        )
+    elif req.kind in proposals.KINDS:
+        proposals.decide_proposal(
+            session, actor=actor, request_id=request_id, approve=approve, reason=reason, pack=pack
         )
     else:  # a kind this version cannot decide (added by a later version)
         raise approvals.ApprovalError(f"unknown kind {req.kind!r}", field="kind")

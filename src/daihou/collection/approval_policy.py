@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-KINDS = ("plan", "waiver", "writeoff", "classification")
+KINDS = ("plan", "waiver", "writeoff", "placement", "legal", "classification")
 
 
 class _Strict(BaseModel):
@@ -58,6 +58,10 @@ def _default_limits() -> dict[str, dict[str, Decimal | None]]:
         "plan": {"supervisor": Decimal("50000.00"), "manager": None},
         "waiver": {"supervisor": Decimal("2000.00"), "manager": None},
         "writeoff": {"manager": None},
+        # placements and litigation referrals proposed by collectors (委外, 诉讼): the
+        # amount is the case's overdue amount when proposed
+        "placement": {"supervisor": None, "manager": None},
+        "legal": {"supervisor": None, "manager": None},
     }
 
 

@@ -38,19 +38,23 @@ from daihou.eod.calendar import ensure_open
 from daihou.payments.errors import NotFound, ServicingError
 from daihou.policy import PolicyPack, load_pack
 
-# kind → the permission-matrix action to request / approve it (extensible: placement,
-# legal referral, class override …)
+# kind → the permission-matrix action to request / approve it (extensible: class
+# override …); placement and legal are collectors' proposals (``proposals``)
 REQUEST_ACTION = {
     "plan": "plan.request",
     "waiver": "waiver.request",
     "writeoff": "writeoff.propose",
     "classification": "classification.override",
+    "placement": "placement.propose",
+    "legal": "legal.propose",
 }
 APPROVE_ACTION = {
     "plan": "plan.approve",
     "waiver": "waiver.approve",
     "writeoff": "writeoff.approve",
     "classification": "classification.approve",
+    "placement": "placement.approve",
+    "legal": "legal.approve",
 }
 
 
@@ -241,7 +245,7 @@ def cancel(session: Session, *, actor: Actor, req: ApprovalRequest, reason: str)
     """The requester withdraws a pending request."""
     if req.requested_by != actor.user_id:
         raise PermissionDenied(
-            f"{actor.user_id} did not make request {req.id}; only {req.requested_by} may cancel",
+            f"{actor.user_id} did not make request {req.id}; only its requester may cancel it",
             action="approval.cancel",
             roles=actor.roles,
         )

@@ -126,5 +126,5 @@ def log_case_contact(
         session, actor=actor, case_id=case_id, at=moment, task_id=task_id, **fields
     )
     if task_id is not None:
-        mark_task_feedback(session, task_id, now)
+        mark_task_feedback(session, task_id, now, actor=actor)
     return logged

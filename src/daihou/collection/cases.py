@@ -15,7 +15,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, func, select, type_coerce, update
+from sqlalchemy import BigInteger, and_, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -238,9 +238,26 @@ class CaseView:
     history: list[CaseStatusChange]
 
 
-def _lines(session: Session, customer_id: str) -> list[LoanLine]:
-    od = overdue_fen_by_loan()
+def _lines(session: Session, customer_id: str, *, actor: Actor, loan_id: str) -> list[LoanLine]:
+    """The customer's loans the actor may see: the case's own loan, and each other loan
+    whose open case lies in the actor's ``loan.view`` scope — the rule of the loan
+    search and the loan page, so the 共债 table never shows a loan, or links a case, that
+    a look-up would refuse. Overdue is summed over this customer's loans only."""
     c = CollectionCase
+    i = Installment
+    theirs = select(Loan.id).where(Loan.customer_id == customer_id)
+    od = (
+        select(i.loan_id, func.sum(owed_fen()).label("overdue_fen"))
+        .where(i.status == "due", i.loan_id.in_(theirs))
+        .group_by(i.loan_id)
+        .subquery()
+    )
+    visible = or_(
+        Loan.id == loan_id,
+        select(c.id)
+        .where(c.loan_id == Loan.id, c.status == "open", case_scope_filter(actor, "loan.view"))
+        .exists(),
+    )
     rows = session.execute(
         select(
             Loan.id,
@@ -253,7 +270,7 @@ def _lines(session: Session, customer_id: str) -> list[LoanLine]:
             select(c.id).where(c.loan_id == Loan.id, c.status == "open").limit(1).scalar_subquery(),
         )
         .outerjoin(od, od.c.loan_id == Loan.id)
-        .where(Loan.customer_id == customer_id)
+        .where(Loan.customer_id == customer_id, visible)
         .order_by(Loan.id)
     ).all()
     return [
@@ -262,12 +279,12 @@ def _lines(session: Session, customer_id: str) -> list[LoanLine]:
 
 
 def case_view(session: Session, *, case_id: int, actor: Actor) -> CaseView:
-    """The case, its loan and every other loan of the same customer (共债)."""
+    """The case, its loan and the customer's other loans (共债) the actor may see."""
     case = session.get(CollectionCase, case_id)
     if case is None:
         raise LookupError(f"no collection case {case_id}")
     authorize(actor, "case.view", resource=case_scope(case))
-    lines = _lines(session, case.customer_id)
+    lines = _lines(session, case.customer_id, actor=actor, loan_id=case.loan_id)
     own = next(line for line in lines if line.loan_id == case.loan_id)
     history = list(
         session.scalars(

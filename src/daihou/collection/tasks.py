@@ -18,12 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import and_, null, or_, select
+from sqlalchemy import Select, and_, null, or_, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
-from daihou.auth.permissions import authorize
-from daihou.auth.scopes import scope_filter
+from daihou.auth.permissions import AuthorizationBasis, authorize
+from daihou.auth.scopes import ResourceScope, scope_filter
 from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.gate_link import local_time
 from daihou.collection.models import CollectionCase
@@ -148,12 +148,41 @@ def build_tasks(
     return result
 
 
-def mark_task_feedback(session: Session, task_id: int, at: datetime) -> CollectionTask:
+# A review task on a supervisor's list is answered by deciding it, not by any contact.
+REVIEW_ACTIONS = {"agency-placement": "placement.create", "legal-referral": "legal.refer"}
+
+
+def authorize_task(session: Session, *, actor: Actor, task: CollectionTask) -> AuthorizationBasis:
+    """``actor`` may give feedback on ``task``: a collector's task needs ``contact.log``
+    on its case (no case: the task is on the actor's own list, team or territory, as the
+    task list shows it); a review task needs the action it reviews."""
+    action = REVIEW_ACTIONS.get(task.kind, "contact.log")
+    case = session.get(CollectionCase, task.case_id) if task.case_id is not None else None
+    if case is not None:
+        resource = ResourceScope(
+            owner_user_id=case.owner_user_id,
+            team=case.team,
+            agency_id=case.agency_id,
+            territory=case.territory,
+        )
+    else:
+        resource = ResourceScope(
+            owner_user_id=task.collector_user_id, team=task.team, territory=task.territory
+        )
+    return authorize(actor, action, resource=resource)
+
+
+def mark_task_feedback(
+    session: Session, task_id: int, at: datetime, *, actor: Actor
+) -> CollectionTask:
     """The contact log calls this when a logged contact references the task: the task is
-    done, with the time of the first feedback (a later call keeps the first time)."""
+    done, with the time of the first feedback (a later call keeps the first time).
+    Refused (``PermissionDenied``) to someone ``authorize_task`` does not allow."""
     task = session.get(CollectionTask, task_id)
     if task is None:
+        authorize(actor, "task.view")  # an unauthorised caller learns nothing
         raise LookupError(f"no task {task_id}")
+    authorize_task(session, actor=actor, task=task)
     if at.tzinfo is None:
         raise ValueError("the feedback time must be timezone-aware")
     if task.feedback_at is None:
@@ -177,15 +206,11 @@ def _visible(actor: Actor) -> Any:
     return or_(and_(t.case_id.is_not(None), case_ok), and_(t.case_id.is_(None), own))
 
 
-def task_list(
-    session: Session,
-    *,
-    actor: Actor,
-    work_date: date,
-    collector: str | None = None,
-    include_deferred: bool = False,
-) -> list[CollectionTask]:
-    """The tasks of a day (``work_date``) the actor may see, by collector and rank."""
+def task_query(
+    actor: Actor, *, work_date: date, collector: str | None = None, include_deferred: bool = False
+) -> Select[tuple[CollectionTask]]:
+    """SELECT of the tasks of a day the actor may see (the case outer-joined, for
+    filters on it), unordered: ``task_list`` and the workbench order and page it."""
     authorize(actor, "task.view")
     t = CollectionTask
     query = (
@@ -197,7 +222,30 @@ def task_list(
         query = query.where(t.collector_user_id == collector)
     if not include_deferred:
         query = query.where(t.status != "deferred")
-    return list(session.scalars(query.order_by(t.assignee_role, t.collector_user_id, t.rank, t.id)))
+    return query
+
+
+TASK_ORDER = (
+    CollectionTask.assignee_role,
+    CollectionTask.collector_user_id,
+    CollectionTask.rank,
+    CollectionTask.id,
+)
+
+
+def task_list(
+    session: Session,
+    *,
+    actor: Actor,
+    work_date: date,
+    collector: str | None = None,
+    include_deferred: bool = False,
+) -> list[CollectionTask]:
+    """The tasks of a day (``work_date``) the actor may see, by collector and rank."""
+    query = task_query(
+        actor, work_date=work_date, collector=collector, include_deferred=include_deferred
+    )
+    return list(session.scalars(query.order_by(*TASK_ORDER)))
 
 
 def no_feedback(

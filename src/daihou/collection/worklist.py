@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
@@ -28,7 +29,7 @@ from daihou.collection.contact_models import ContactLog
 from daihou.collection.models import CollectionCase
 from daihou.collection.settings import CONTACT_ACTIONS
 from daihou.collection.tables import CollectionTask
-from daihou.collection.tasks import task_list
+from daihou.collection.tasks import TASK_ORDER, task_query
 from daihou.compliance.gate.packs import load_rules
 from daihou.compliance.gate.schema import medium_of
 from daihou.loans.models import Installment, Loan
@@ -130,6 +131,31 @@ def authorize_collector_list(session: Session, actor: Actor, collector: str) -> 
     )
 
 
+def _day_tasks(
+    actor: Actor,
+    work_date: date,
+    who: str,
+    *,
+    kind: str | None = None,
+    stage: str | None = None,
+    bucket: str | None = None,
+) -> Any:
+    """SELECT (task, case stage, case promise, loan bucket) of ``who``'s list, filtered."""
+    t = CollectionTask
+    query = (
+        task_query(actor, work_date=work_date, collector=who)
+        .outerjoin(Loan, Loan.id == t.loan_id)
+        .add_columns(CollectionCase.stage, CollectionCase.promise_until, Loan.bucket)
+    )
+    if kind:
+        query = query.where(t.kind == kind)
+    if stage:
+        query = query.where(CollectionCase.stage == stage)
+    if bucket:
+        query = query.where(Loan.bucket == bucket)
+    return query
+
+
 def todays_tasks(
     session: Session,
     *,
@@ -139,66 +165,94 @@ def todays_tasks(
     kind: str | None = None,
     stage: str | None = None,
     bucket: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[TaskLine]:
-    """A collector's tasks for ``work_date`` (default: the actor's own) in rank order."""
+    """A collector's tasks for ``work_date`` (default: the actor's own) in rank order,
+    filtered and paged in SQL: three queries (tasks with their case and bucket, the
+    overdue amounts, the latest contact) whatever the size of the list or the book."""
+    if offset < 0:
+        raise ValueError("offset: must not be negative")
     who = collector or actor.user_id
     authorize_collector_list(session, actor, who)
-    tasks = task_list(session, actor=actor, work_date=work_date, collector=who)
-    if not tasks:
+    query = _day_tasks(actor, work_date, who, kind=kind, stage=stage, bucket=bucket)
+    query = query.order_by(*TASK_ORDER).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = session.execute(query).all()
+    if not rows:
         return []
-    case_ids = [t.case_id for t in tasks if t.case_id is not None]
-    loan_ids = sorted({t.loan_id for t in tasks})
-    cases = {
-        c.id: c
-        for c in session.scalars(select(CollectionCase).where(CollectionCase.id.in_(case_ids)))
-    }
-    buckets: dict[str, str] = {
-        r[0]: r[1]
-        for r in session.execute(select(Loan.id, Loan.bucket).where(Loan.id.in_(loan_ids)))
-    }
-    owed = overdue_of(session, loan_ids)
-    latest = (
-        select(ContactLog.case_id, func.max(ContactLog.id).label("log_id"))
-        .where(ContactLog.case_id.in_(case_ids))
-        .group_by(ContactLog.case_id)
-        .subquery()
-    )
-    nexts = {
-        r[0]: (r[1], r[2])
-        for r in session.execute(
-            select(ContactLog.case_id, ContactLog.next_action, ContactLog.next_action_on).join(
-                latest, latest.c.log_id == ContactLog.id
-            )
+    case_ids = sorted({r[0].case_id for r in rows if r[0].case_id is not None})
+    owed = overdue_of(session, sorted({r[0].loan_id for r in rows}))
+    nexts: dict[int, tuple[str | None, date | None]] = {}
+    if case_ids:
+        latest = (
+            select(ContactLog.case_id, func.max(ContactLog.id).label("log_id"))
+            .where(ContactLog.case_id.in_(case_ids))
+            .group_by(ContactLog.case_id)
+            .subquery()
         )
-    }
+        nexts = {
+            r[0]: (r[1], r[2])
+            for r in session.execute(
+                select(ContactLog.case_id, ContactLog.next_action, ContactLog.next_action_on).join(
+                    latest, latest.c.log_id == ContactLog.id
+                )
+            )
+        }
     lines = []
-    for t in tasks:
-        case = cases.get(t.case_id) if t.case_id is not None else None
+    for t, case_stage, promise_until, loan_bucket in rows:
         action, on = nexts.get(t.case_id, (None, None)) if t.case_id else (None, None)
         channel = CONTACT_ACTIONS.get(t.kind, (None, None))[0]
         lines.append(
             TaskLine(
                 task=t,
-                stage=case.stage if case else None,
-                bucket=buckets.get(t.loan_id),
+                stage=case_stage,
+                bucket=loan_bucket,
                 overdue=owed.get(t.loan_id, _yuan(0)),
-                promise_until=case.promise_until if case else None,
+                promise_until=promise_until,
                 next_action=action,
                 next_action_on=on,
                 medium=medium_of(channel) if channel else None,
             )
         )
-    return [x for x in lines if matches(x, kind=kind, stage=stage, bucket=bucket)]
+    return lines
 
 
-def matches(
-    line: TaskLine, *, kind: str | None = None, stage: str | None = None, bucket: str | None = None
-) -> bool:
-    """Whether a task line passes the filters (an empty filter passes everything)."""
-    return (
-        (not kind or line.task.kind == kind)
-        and (not stage or line.stage == stage)
-        and (not bucket or line.bucket == bucket)
+@dataclass(frozen=True, slots=True)
+class TaskSummary:
+    total: int
+    done: int
+    kinds: list[str]
+    stages: list[str]
+    buckets: list[str]
+
+
+def task_summary(
+    session: Session, *, actor: Actor, work_date: date, collector: str | None = None
+) -> TaskSummary:
+    """Counts and filter choices of a day's list, in one grouped query."""
+    who = collector or actor.user_id
+    authorize_collector_list(session, actor, who)
+    t = CollectionTask
+    rows = session.execute(
+        _day_tasks(actor, work_date, who)
+        .with_only_columns(
+            t.kind,
+            CollectionCase.stage,
+            Loan.bucket,
+            t.status,
+            func.count(),
+            maintain_column_froms=True,
+        )
+        .group_by(t.kind, CollectionCase.stage, Loan.bucket, t.status)
+    ).all()
+    return TaskSummary(
+        total=sum(r[4] for r in rows),
+        done=sum(r[4] for r in rows if r[3] == "done"),
+        kinds=sorted({r[0] for r in rows}),
+        stages=sorted({r[1] for r in rows if r[1]}),
+        buckets=sorted({r[2] for r in rows if r[2]}),
     )
 
 

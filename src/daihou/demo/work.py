@@ -105,7 +105,7 @@ def work_task_lists(engine: Engine, work: date, ctx: SimContext) -> None:
                         _work_one(s, ctx, task_id, actor, case_id, loan_id, kind, at)
             except ContactDenied:
                 ctx.counts["gate denials (collectors)"] += 1
-            mark_task_feedback(s, task_id, at)
+            mark_task_feedback(s, task_id, at, actor=actor)
 
 
 def _reminder_call(
@@ -229,7 +229,7 @@ def supervise(engine: Engine, work: date, ctx: SimContext) -> None:
                     ctx.counts["legal"] += 1
                 except ValueError:
                     ctx.counts["legal referrals declined"] += 1
-            mark_task_feedback(s, task_id, at)
+            mark_task_feedback(s, task_id, at, actor=boss)
         if work.weekday() == 0:
             batch = place_batch(s, actor=boss, business_date=work)
             ctx.counts["placed with agencies"] += batch.cases

@@ -36,6 +36,7 @@ API_AREAS = (
     "contacts",
     # supervisor and agency areas
     "approvals",
+    "proposals",
     "supervision",
     "agencies",
     "portal",

@@ -19,7 +19,7 @@ from daihou.web.deps import CurrentCtx
 
 router = APIRouter(tags=["approvals"], responses=ERRORS)
 
-Kind = Literal["plan", "waiver", "writeoff", "classification"]
+Kind = Literal["plan", "waiver", "writeoff", "placement", "legal", "classification"]
 
 
 class ApprovalDetail(ApprovalOut):
@@ -85,7 +85,8 @@ def get_approval(request_id: int, ctx: CurrentCtx) -> ApprovalDetail:
 @router.post("/approvals/{request_id}/approve", response_model=ApprovalDetail)
 def approve(request_id: int, body: DecisionIn, ctx: CurrentCtx) -> ApprovalDetail:
     """Approve: a plan becomes approved (signed later), a waiver is posted, a loan is
-    written off, a loan's class is raised. The requester is refused (403, maker–checker)."""
+    written off, a case is placed with an agency or referred to litigation, a loan's
+    class is raised. The requester is refused (403, maker–checker)."""
     req = decide_request(
         ctx.session, actor=ctx.actor, request_id=request_id, approve=True, reason=body.comment
     )

@@ -66,13 +66,14 @@ def list_tasks(
         kind=kind,
         stage=stage,
         bucket=bucket,
+        offset=(page - 1) * per_page,
+        limit=per_page + 1,  # one more says whether there is a next page
     )
-    window = lines[(page - 1) * per_page : page * per_page]
     return Page[TaskOut](
-        items=[task_out(line) for line in window],
+        items=[task_out(line) for line in lines[:per_page]],
         page=page,
         per_page=per_page,
-        has_more=len(lines) > page * per_page,
+        has_more=len(lines) > per_page,
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from daihou.auth.permissions import is_allowed
@@ -26,7 +26,7 @@ from daihou.collection.promises import record_promise
 from daihou.collection.settings import TASK_ACTIONS
 from daihou.collection.visits import record_visit
 from daihou.collection.waivers import request_waiver
-from daihou.collection.worklist import contact_windows, matches, todays_tasks
+from daihou.collection.worklist import contact_windows, task_summary, todays_tasks
 from daihou.compliance.language.lexicon import Category
 from daihou.compliance.privacy.service import PERSONAL_FIELDS, may_reveal
 from daihou.eod.calendar import business_date
@@ -45,6 +45,9 @@ NAV = [NavItem("Today's tasks", "/workbench", "task.view", 5)]
 COLLECTOR_KINDS = tuple(k for k, role in TASK_ACTIONS.items() if role == "collector")
 
 
+PAGE_SIZE = 200
+
+
 @router.get("/workbench")
 def tasks_page(
     request: Request,
@@ -53,29 +56,43 @@ def tasks_page(
     kind: str | None = None,
     stage: str | None = None,
     bucket: str | None = None,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     today = business_date(ctx.session)
-    every = todays_tasks(
-        ctx.session, actor=ctx.actor, work_date=today, collector=(collector or "")[:64] or None
+    who = (collector or "")[:64] or None
+    summary = task_summary(ctx.session, actor=ctx.actor, work_date=today, collector=who)
+    lines = todays_tasks(
+        ctx.session,
+        actor=ctx.actor,
+        work_date=today,
+        collector=who,
+        kind=kind,
+        stage=stage,
+        bucket=bucket,
+        offset=(page_no - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE + 1,
     )
-    lines = [x for x in every if matches(x, kind=kind, stage=stage, bucket=bucket)]
     tz = settings_of().borrower_tz
+    filters = {"kind": kind or "", "stage": stage or "", "bucket": bucket or ""}
     return page(
         request,
         ctx,
         "workbench/tasks.html",
-        lines=lines,
+        lines=lines[:PAGE_SIZE],
         today=today,
         windows=contact_windows(ctx.now, tz),
         collector=collector or "",
-        filters={"kind": kind or "", "stage": stage or "", "bucket": bucket or ""},
+        filters=filters,
         options={
-            "kind": sorted({x.task.kind for x in every} | set(COLLECTOR_KINDS)),
-            "stage": sorted({x.stage for x in every if x.stage}),
-            "bucket": sorted({x.bucket for x in every if x.bucket}),
+            "kind": sorted(set(summary.kinds) | set(COLLECTOR_KINDS)),
+            "stage": summary.stages,
+            "bucket": summary.buckets,
         },
-        done=sum(1 for x in every if x.task.status == "done"),
-        total=len(every),
+        done=summary.done,
+        total=summary.total,
+        page_no=page_no,
+        more=len(lines) > PAGE_SIZE,
+        query={**filters, "collector": collector or ""},
     )
 
 
