@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from daihou.compliance.gate.batch import check_batch
 from daihou.compliance.gate.packs import EffectiveRules, load_rules
 from daihou.compliance.gate.schema import ContactRequest
 from daihou.db.engine import transaction
@@ -48,7 +49,6 @@ from daihou.notify.channels.base import (
     Outgoing,
 )
 from daihou.notify.eligibility import BatchContext
-from daihou.notify.gate_batch import check_batch
 from daihou.notify.models import DUE_STATUSES, MessageEvent, OutboxMessage
 from daihou.notify.outbox import add_event, utc_naive
 from daihou.notify.settings import NotifySettings

@@ -24,7 +24,7 @@ collections code plugs in without changing the gate.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -57,6 +57,18 @@ class CaseDateProvider(Protocol):
     ) -> date | None: ...
 
 
+CaseDates = tuple[date | None, date | None]  # (open promise until, lost contact since)
+
+
+class CaseDatesProvider(Protocol):
+    """Both case dates for many (debtor, loan) subjects at once: one query for a batch.
+    A subject left out of the answer has neither date."""
+
+    def __call__(
+        self, session: Session, *, subjects: Sequence[tuple[str, str | None]], on: date
+    ) -> dict[tuple[str, str | None], CaseDates]: ...
+
+
 def _plain_key(address: str) -> str:
     return address_key(address)
 
@@ -68,6 +80,8 @@ class Providers:
     ``open_promise_until``: the date of the debtor's open promise to pay (承诺还款) for
     the loan (or any loan when ``loan_id`` is None), else None.
     ``lost_contact_since``: the date the case was marked lost contact (失联), else None.
+    ``case_dates``: both of those dates for many subjects in one call; when set, the
+    gate asks it instead of the two above (a batch asks it once, not per subject).
     ``address_key``: how a number or address is stored and compared — the normalised
     address by default; the personal-data module may register a keyed hash (HMAC) so no
     number is stored in clear. Changing it splits the history of every number.
@@ -75,6 +89,7 @@ class Providers:
 
     open_promise_until: CaseDateProvider | None = None
     lost_contact_since: CaseDateProvider | None = None
+    case_dates: CaseDatesProvider | None = None
     address_key: Callable[[str], str] = field(default=_plain_key)
 
     def key(self, address: str | None) -> str | None:
@@ -277,11 +292,15 @@ def load_history(
         unreachable_since, number_invalid = _reachability(session, customer_id)
     on = request.local_date
     promise = lost = None
-    if providers.open_promise_until is not None:
+    if providers.case_dates is not None:
+        subject = (customer_id, request.loan_id)
+        found = providers.case_dates(session, subjects=[subject], on=on)
+        promise, lost = found.get(subject, (None, None))
+    elif providers.open_promise_until is not None:
         promise = providers.open_promise_until(
             session, customer_id=customer_id, loan_id=request.loan_id, on=on
         )
-    if providers.lost_contact_since is not None:
+    if providers.case_dates is None and providers.lost_contact_since is not None:
         lost = providers.lost_contact_since(
             session, customer_id=customer_id, loan_id=request.loan_id, on=on
         )
