@@ -11,11 +11,11 @@ from sqlalchemy import Engine, func, select
 
 from daihou.auth.actor import SYSTEM
 from daihou.compliance.gate import ContactRequest, check_contact, record_attempt
+from daihou.compliance.gate.batch import check_batch
 from daihou.compliance.gate.holds import opt_out, place_hold
 from daihou.compliance.gate.models import ContactAttempt, ContactDenial
 from daihou.compliance.gate.packs import combine, load_contact_pack
 from daihou.db.engine import session_factory
-from daihou.notify.gate_batch import check_batch
 
 CAP_PACK = """
 name: test-sms-cap

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Select, func, select, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -41,11 +41,12 @@ def case_scope(case: CollectionCase) -> ResourceScope:
     )
 
 
+_CASE = select(CollectionCase).where(CollectionCase.id == bindparam("case_id"))
+_CASE_LOCKED = _CASE.with_for_update()  # both built once: every contact reads its case
+
+
 def get_case(session: Session, case_id: int, *, lock: bool = False) -> CollectionCase:
-    query = select(CollectionCase).where(CollectionCase.id == case_id)
-    if lock:
-        query = query.with_for_update()
-    case = session.scalars(query).first()
+    case = session.scalars(_CASE_LOCKED if lock else _CASE, {"case_id": case_id}).first()
     if case is None:
         raise LookupError(f"no collection case {case_id}")
     return case
@@ -150,7 +151,7 @@ def _fen(column: Any) -> Any:
     return type_coerce(column, BigInteger)
 
 
-def overdue_fen_by_loan(on: date) -> Select[Any]:
+def overdue_fen_by_loan(on: date | ColumnElement[Any]) -> Select[Any]:
     """(loan_id, overdue_fen): what is unpaid of installments due before ``on`` —
     principal, interest, fees, penalty and compound interest — per loan, as integer fen."""
     i = Installment
@@ -175,8 +176,16 @@ def overdue_fen_by_loan(on: date) -> Select[Any]:
     )
 
 
+def _overdue_one() -> Any:
+    on = bindparam("on", type_=Installment.due_date.type)
+    sub = overdue_fen_by_loan(on).where(Installment.loan_id == bindparam("loan_id")).subquery()
+    return select(sub.c.overdue_fen)
+
+
 def overdue_amount(session: Session, loan_id: str, on: date) -> Decimal:
     """The loan's overdue total on ``on`` (逾期金额)."""
-    sub = overdue_fen_by_loan(on).where(Installment.loan_id == loan_id).subquery()
-    fen = session.scalar(select(sub.c.overdue_fen))
+    fen = session.scalar(_OVERDUE_ONE, {"loan_id": loan_id, "on": on})
     return (Decimal(int(fen or 0)) / 100).quantize(Decimal("0.01"))
+
+
+_OVERDUE_ONE = _overdue_one()  # built once

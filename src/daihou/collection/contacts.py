@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -60,6 +60,7 @@ from daihou.loans.models import Customer
 from daihou.policy.schema import PolicyPack
 
 CUSTOMER_WIDE_HOLDS = frozenset({"deceased", "bankruptcy"})
+_PHONE = select(Customer.phone).where(Customer.id == bindparam("customer_id"))  # built once
 
 
 class ContactDenied(PermissionError):
@@ -250,7 +251,7 @@ def log_contact(
         authorize(actor, "promise.record", resource=case_scope(case))
     checked = note_check(text, settings, lexicon)
     if address is None and channel in codes.PHONE_CHANNELS and party == "borrower":
-        address = session.scalar(select(Customer.phone).where(Customer.id == case.customer_id))
+        address = session.scalar(_PHONE, {"customer_id": case.customer_id})
     hold_append_lock(session)  # audit lock before the gate's debtor lock
     decision, attempt = None, None
     if channel != "in-branch":

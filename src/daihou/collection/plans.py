@@ -31,7 +31,7 @@ from daihou.kernel.allocation import COMPONENTS
 from daihou.kernel.dates import add_months
 from daihou.kernel.money import ZERO, from_fen
 from daihou.kernel.restructure import PLAN_PERIOD_BASE
-from daihou.loans.models import Installment
+from daihou.loans.models import Installment, Loan
 from daihou.payments.errors import NotFound, ServicingError
 from daihou.payments.models import Transaction
 from daihou.payments.recompute import recompute_loan
@@ -303,6 +303,42 @@ def plan_rows(session: Session, plan: RepaymentPlan) -> list[Installment]:
     )
 
 
+def _plans_to_review(session: Session, today: date, grace: timedelta) -> list[int]:
+    """The active plans whose review can change something today — loan closed, every
+    plan installment paid, or one unpaid past its grace — read without locks in two
+    queries; ``review_plans`` locks each and decides again. The others (most plans on
+    most days) cost no lock, refresh and read each."""
+    plans = session.execute(
+        select(RepaymentPlan.id, RepaymentPlan.loan_id, RepaymentPlan.number, Loan.status)
+        .join(Loan, Loan.id == RepaymentPlan.loan_id)
+        .where(RepaymentPlan.status == "active")
+        .order_by(RepaymentPlan.id)
+    ).all()
+    if not plans:
+        return []
+    i = Installment
+    rows: dict[tuple[str, int], list[tuple[str, date]]] = {}
+    loans = sorted({p.loan_id for p in plans})
+    for start in range(0, len(loans), 500):
+        for loan_id, period, status, due in session.execute(
+            select(i.loan_id, i.period, i.status, i.due_date).where(
+                i.loan_id.in_(loans[start : start + 500]), i.period > PLAN_PERIOD_BASE
+            )
+        ):
+            if period % PLAN_PERIOD_BASE:  # as plan_rows: strictly inside the plan's range
+                rows.setdefault((loan_id, period // PLAN_PERIOD_BASE), []).append((status, due))
+    out = []
+    for plan_id, loan_id, number, loan_status in plans:
+        mine = rows.get((loan_id, number), [])
+        if (
+            loan_status != "active"
+            or all(status == "paid" for status, _ in mine)
+            or any(status != "paid" and due + grace <= today for status, due in mine)
+        ):
+            out.append(plan_id)
+    return out
+
+
 def review_plans(
     *, session: Session, actor: Actor = SYSTEM, pack: PolicyPack | None = None
 ) -> dict[str, int]:
@@ -320,10 +356,8 @@ def review_plans(
             _status(session, plan, "cancelled", actor, "not signed before its first due date")
             _audit_status(session, actor, plan, "approved", today)
             counts["lapsed"] += 1
-    active = session.scalars(
-        select(RepaymentPlan.id).where(RepaymentPlan.status == "active").order_by(RepaymentPlan.id)
-    ).all()
-    for plan_id in active:  # the plans in force: a small set
+    grace = timedelta(days=settings.broken_after_days)
+    for plan_id in _plans_to_review(session, today, grace):
         plan = _plan(session, plan_id)
         loan = lock_loan(session, plan.loan_id)
         session.refresh(plan)
@@ -335,7 +369,6 @@ def review_plans(
             _audit_status(session, actor, plan, "active", today)
             counts["completed"] += 1
             continue
-        grace = timedelta(days=settings.broken_after_days)
         late = [r for r in rows if r.status != "paid" and r.due_date + grace <= today]
         if not late or loan.status != "active":
             continue

@@ -6,19 +6,21 @@ placement and litigation referral become review tasks on the case team's supervi
 list. Priority = overdue amount (CNY) × risk factor × DPD, the risk factor being
 ``1 + risk_score / risk_factor_base`` (1 without a score). Each collector's tasks are
 ranked by priority; those beyond the collector's daily capacity are deferred.
-Feedback (the contact log referencing a task) is recorded by ``mark_task_feedback``;
+Feedback (the contact log referencing a task) is recorded by ``mark_task_feedback``
+(``mark_tasks_feedback`` for a worked list in one statement);
 ``no_feedback`` lists what had none by the deadline (17:00 by default, §6).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Select, and_, null, or_, select
+from sqlalchemy import Select, and_, bindparam, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -190,6 +192,49 @@ def mark_task_feedback(
         task.status = "done"
         session.flush()
     return task
+
+
+_FEEDBACK = (
+    update(CollectionTask.__table__)  # type: ignore[arg-type]
+    .where(
+        CollectionTask.__table__.c.id == bindparam("task_id"),
+        CollectionTask.__table__.c.feedback_at.is_(None),
+    )
+    .values(feedback_at=bindparam("at_utc"), status="done")
+)  # built once; run once for a whole list
+
+
+def mark_tasks_feedback(session: Session, feedback: Sequence[tuple[int, datetime]]) -> None:
+    """``mark_task_feedback`` for a worked list of (task, time) in one statement: each
+    task is done, with its first feedback time (a task already fed back, or listed
+    twice, keeps the first). Writes straight to the table: task objects already loaded
+    in ``session`` are not refreshed. It checks no rights itself: it is for a caller
+    that did each task's work through services that authorised it (the demo's
+    collectors log every contact with ``log_contact``); people use ``mark_task_feedback``."""
+    if not feedback:
+        return
+    for task_id, at in feedback:
+        if at.tzinfo is None:
+            raise ValueError(f"task {task_id}: the feedback time must be timezone-aware")
+    ids = sorted({task_id for task_id, _ in feedback})
+    found: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(session.scalars(select(CollectionTask.id).where(CollectionTask.id.in_(chunk))))
+    missing = [task_id for task_id in ids if task_id not in found]
+    if missing:
+        raise LookupError(
+            f"no task {missing[0]}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+    session.flush()
+    session.execute(
+        _FEEDBACK,
+        [
+            {"task_id": task_id, "at_utc": at.astimezone(UTC).replace(tzinfo=None)}
+            for task_id, at in feedback
+        ],
+    )
 
 
 def _visible(actor: Actor) -> Any:

@@ -7,25 +7,30 @@ the audit and the promise book all apply); what reached a borrower is remembered
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
 from daihou.auth.service import actor_for
 from daihou.collection.agencies.placement import place_batch
 from daihou.collection.contacts import ContactDenied, log_contact
+from daihou.collection.gate_providers import case_providers
 from daihou.collection.legal.service import refer
 from daihou.collection.models import CollectionCase
 from daihou.collection.run import run_collections
 from daihou.collection.tables import CollectionTask
-from daihou.collection.tasks import mark_task_feedback
+from daihou.collection.tasks import mark_tasks_feedback
 from daihou.collection.visits import record_visit
+from daihou.compliance.gate.batch import check_batch
+from daihou.compliance.gate.packs import load_rules
 from daihou.compliance.gate.schema import ContactRequest
-from daihou.compliance.gate.service import check_contact, record_attempt
+from daihou.compliance.gate.schema import Outcome as GateOutcome
 from daihou.db.engine import transaction
 from daihou.demo.complaints import handle_complaints, overhear
 from daihou.demo.negotiate import hear, negotiate
@@ -90,44 +95,61 @@ def work_task_lists(engine: Engine, work: date, ctx: SimContext) -> None:
             )
             .order_by(CollectionTask.collector_user_id, CollectionTask.rank)
         ).all()
+        reminders = [row for row in queued if row.case_id is None and row.collector_user_id]
+        done = _reminder_calls(s, ctx, reminders, work, zone)
         actors: dict[str, Actor] = {}
-        for task_id, user, case_id, loan_id, kind, rank, customer_id in queued:
-            if user is None:
+        for task_id, user, case_id, loan_id, kind, rank, _customer in queued:
+            if user is None or case_id is None:
                 continue
-            at = datetime.combine(work, time(9, 30), zone) + timedelta(minutes=4 * (rank or 0))
-            at = min(at, datetime.combine(work, time(17, 30), zone))
+            at = _task_time(work, rank, zone)
             actor = actors.get(user) or actors.setdefault(user, actor_for(s, user))
             try:
                 with s.begin_nested():
-                    if case_id is None:
-                        _reminder_call(s, ctx, loan_id, customer_id, at)
-                    else:
-                        _work_one(s, ctx, task_id, actor, case_id, loan_id, kind, at)
+                    _work_one(s, ctx, task_id, actor, case_id, loan_id, kind, at)
             except ContactDenied:
                 ctx.counts["gate denials (collectors)"] += 1
-            mark_task_feedback(s, task_id, at, actor=actor)
+            done.append((task_id, at))
+        mark_tasks_feedback(s, done)
 
 
-def _reminder_call(
-    s: Session, ctx: SimContext, loan_id: str, customer_id: str, at: datetime
-) -> None:
-    """A call before a due date (no case yet): asked of the contact gate and recorded
-    by it like every contact; a borrower reached counts as reminded."""
-    request = ContactRequest(
-        customer_id=customer_id, channel="call", party="borrower", at=at,
-        loan_id=loan_id, purpose="reminder",
-    )  # fmt: skip
-    decision = check_contact(s, request)
-    ctx.counts["call"] += 1
-    if not decision.allowed:
-        ctx.counts["gate denials (collectors)"] += 1
-        return
-    seg = ctx.behaviour.segments[ctx.segment(loan_id)]
-    reached = ctx.u(loan_id, at.date(), "reminder-call") < seg.reachable
-    record_attempt(s, request=request, outcome="connected" if reached else "unanswered")
-    if reached:
-        ctx.reminded[loan_id] = at.date()
-        ctx.reach(loan_id, "reminder")
+def _task_time(work: date, rank: int | None, zone: ZoneInfo) -> datetime:
+    """A collector works down the list from 09:30, four minutes a task, until 17:30."""
+    at = datetime.combine(work, time(9, 30), zone) + timedelta(minutes=4 * (rank or 0))
+    return min(at, datetime.combine(work, time(17, 30), zone))
+
+
+def _reminder_calls(
+    s: Session, ctx: SimContext, rows: Sequence[Row[Any]], work: date, zone: ZoneInfo
+) -> list[tuple[int, datetime]]:
+    """The call desk's calls before a due date (no case yet), asked of the contact gate
+    as one batch (``check_batch``: the same decisions as one by one, in list order)
+    and recorded by it like every contact; a borrower reached counts as reminded.
+    Returns the (task, time) feedback of the calls."""
+    requests: list[ContactRequest] = []
+    outcomes: list[GateOutcome] = []
+    feedback: list[tuple[int, datetime]] = []
+    for task_id, _user, _case, loan_id, _kind, rank, customer_id in rows:
+        at = _task_time(work, rank, zone)
+        request = ContactRequest(
+            customer_id=customer_id, channel="call", party="borrower", at=at,
+            loan_id=loan_id, purpose="reminder",
+        )  # fmt: skip
+        requests.append(request)
+        seg = ctx.behaviour.segments[ctx.segment(loan_id)]
+        reached = ctx.u(loan_id, at.date(), "reminder-call") < seg.reachable
+        outcomes.append("connected" if reached else "unanswered")
+        feedback.append((task_id, at))
+    rules = load_rules(on=work)
+    decisions = check_batch(s, requests, rules=rules, providers=case_providers(), outcomes=outcomes)
+    for request, outcome, decision in zip(requests, outcomes, decisions, strict=True):
+        ctx.counts["call"] += 1
+        if not decision.allowed:
+            ctx.counts["gate denials (collectors)"] += 1
+        elif outcome == "connected":
+            assert request.loan_id is not None
+            ctx.reminded[request.loan_id] = work
+            ctx.reach(request.loan_id, "reminder")
+    return feedback
 
 
 def _work_one(
@@ -220,7 +242,7 @@ def supervise(engine: Engine, work: date, ctx: SimContext) -> None:
                 t.work_date == work, t.status == "queued", t.assignee_role == "supervisor"
             )
         ).all()
-        for task_id, case_id, kind in reviews:
+        for _task_id, case_id, kind in reviews:
             if kind == "legal-referral" and case_id is not None:
                 try:
                     with s.begin_nested():
@@ -229,7 +251,7 @@ def supervise(engine: Engine, work: date, ctx: SimContext) -> None:
                     ctx.counts["legal"] += 1
                 except ValueError:
                     ctx.counts["legal referrals declined"] += 1
-            mark_task_feedback(s, task_id, at, actor=boss)
+        mark_tasks_feedback(s, [(task_id, at) for task_id, _, _ in reviews])
         if work.weekday() == 0:
             batch = place_batch(s, actor=boss, business_date=work)
             ctx.counts["placed with agencies"] += batch.cases

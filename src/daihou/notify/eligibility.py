@@ -7,7 +7,9 @@ longer overdue). Addresses come from the encrypted customer record at delivery t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import null, select
 from sqlalchemy.orm import Session
@@ -15,7 +17,19 @@ from sqlalchemy.orm import Session
 from daihou.collection.models import CollectionCase
 from daihou.compliance.gate.models import Hold
 from daihou.loans.models import Customer, Loan
-from daihou.notify.models import OutboxMessage
+
+
+class Message(Protocol):
+    """What the context reads of a message: an ``OutboxMessage`` or a row of its columns."""
+
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def loan_id(self) -> str | None: ...
+    @property
+    def case_id(self) -> str | None: ...
+    @property
+    def channel(self) -> str: ...
 
 
 @dataclass
@@ -28,7 +42,7 @@ class BatchContext:
     cases: dict[str, str]
 
     @classmethod
-    def load(cls, session: Session, messages: list[OutboxMessage]) -> BatchContext:
+    def load(cls, session: Session, messages: Sequence[Message]) -> BatchContext:
         customer_ids = sorted({m.customer_id for m in messages})
         loan_ids = sorted({m.loan_id for m in messages if m.loan_id})
         case_ids = sorted({int(m.case_id) for m in messages if m.case_id and m.case_id.isdigit()})
@@ -68,7 +82,7 @@ class BatchContext:
         }
         return cls(customers, holds, loans, cases)
 
-    def cancel_reason(self, m: OutboxMessage) -> str | None:
+    def cancel_reason(self, m: Message) -> str | None:
         for loan_id in self.holds.get(m.customer_id, []):
             if loan_id is None or loan_id == m.loan_id:
                 return "the customer is on hold (停催)" + (
@@ -85,6 +99,6 @@ class BatchContext:
                 return f"case {m.case_id} is cured: loan {m.loan_id} is no longer overdue"
         return None
 
-    def address(self, m: OutboxMessage) -> str | None:
+    def address(self, m: Message) -> str | None:
         phone, email, postal = self.customers.get(m.customer_id, (None, None, None))
         return {"sms": phone, "email": email, "letter": postal}.get(m.channel)

@@ -34,9 +34,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, Row, Table, bindparam, insert, select, update
 
+from daihou.compliance.gate.batch import check_batch
 from daihou.compliance.gate.packs import EffectiveRules, load_rules
 from daihou.compliance.gate.schema import ContactRequest
 from daihou.db.engine import transaction
@@ -48,7 +48,6 @@ from daihou.notify.channels.base import (
     Outgoing,
 )
 from daihou.notify.eligibility import BatchContext
-from daihou.notify.gate_batch import check_batch
 from daihou.notify.models import DUE_STATUSES, MessageEvent, OutboxMessage
 from daihou.notify.outbox import add_event, utc_naive
 from daihou.notify.settings import NotifySettings
@@ -157,37 +156,41 @@ class Worker:
         return self._rules_cache[on]
 
     def claim(self, limit: int, stats: Stats) -> list[Claim]:
+        """Claim up to ``limit`` due messages: cancel, fail or defer (as the gate says)
+        those that must not go now, lease the rest. Reads and writes the rows with Core
+        statements built once (a batch is hundreds of rows)."""
         now = self.clock()
         stamp = utc_naive(now)
         lease = stamp + timedelta(seconds=self.settings.retry.lease_seconds)
         claims: list[Claim] = []
         with transaction(self.engine) as session:
-            query = (
-                select(OutboxMessage)
-                .where(
-                    # a channel this worker has no provider for stays queued for another
-                    OutboxMessage.channel.in_(sorted({*self.channels, "letter"})),
-                    OutboxMessage.status.in_(DUE_STATUSES),
-                    OutboxMessage.next_attempt_at.is_not(None),
-                    OutboxMessage.next_attempt_at <= stamp,
-                )
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(limit)
-            )
+            params = {"channels": sorted({*self.channels, "letter"}), "stamp": stamp, "n": limit}
+            query = _DUE
             if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            messages = sorted(session.scalars(query).all(), key=lambda m: (m.customer_id, m.id))
+                query = _DUE_LOCKED
+            messages = sorted(
+                session.execute(query, params).all(), key=lambda m: (m.customer_id, m.id)
+            )
             if not messages:
                 return claims
             stats.claimed = len(messages)
             context = BatchContext.load(session, messages)
             local = now.astimezone(self.zone)
             rules = self._rules(local.date())
-            pending: list[tuple[OutboxMessage, str, ContactRequest]] = []
+            closed: list[dict[str, Any]] = []  # cancelled or failed: nothing due any more
+            deferred: list[dict[str, Any]] = []
+            leased: list[dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
+
+            def close(m: Row[Any], status: str, detail: str) -> None:
+                closed.append({"mid": m.id, "st": status, "err": detail[:2000]})
+                events.append(_row_event(m.id, status, m.attempts, stamp, detail))
+
+            pending: list[tuple[Row[Any], str, ContactRequest]] = []
             for m in messages:
                 reason = context.cancel_reason(m)
                 if reason is not None:
-                    self._set(session, m, "cancelled", stamp, detail=reason)
+                    close(m, "cancelled", reason)
                     stats.cancelled += 1
                     continue
                 address = context.address(m)
@@ -195,7 +198,7 @@ class Worker:
                     what = {"sms": "phone number", "email": "e-mail address"}.get(
                         m.channel, "postal address"
                     )
-                    self._set(session, m, "failed", stamp, detail=f"the customer has no {what}")
+                    close(m, "failed", f"the customer has no {what}")
                     stats.failed += 1
                     continue
                 request = ContactRequest(
@@ -215,42 +218,34 @@ class Worker:
                 if not decision.allowed:
                     detail = f"{decision.rule}: {decision.message_en}"
                     if decision.next_allowed_at is None:
-                        self._set(session, m, "cancelled", stamp, detail=detail)
+                        close(m, "cancelled", detail)
                         stats.cancelled += 1
                     else:
-                        m.next_attempt_at = utc_naive(decision.next_allowed_at)
-                        self._set(session, m, "deferred", stamp, detail=detail, keep_next=True)
+                        nxt = utc_naive(decision.next_allowed_at)
+                        deferred.append({"mid": m.id, "nxt": nxt, "err": detail[:2000]})
+                        events.append(_row_event(m.id, "deferred", m.attempts, stamp, detail))
                         stats.deferred += 1
                     continue
                 token = secrets.token_hex(16)
-                m.status, m.attempt_token, m.lease_until = "sending", token, lease
-                m.attempts += 1
-                m.updated_at = stamp
+                leased.append({"mid": m.id, "tok": token, "n": m.attempts + 1})
                 claims.append(
                     Claim(
                         m.id,
                         token,
                         m.channel,
-                        m.attempts,
+                        m.attempts + 1,
                         Outgoing(m.id, address, m.body, m.subject),
                     )
                 )
+            if closed:
+                session.execute(_CLOSE, [{**c, "stamp": stamp} for c in closed])
+            if deferred:
+                session.execute(_DEFER, [{**d, "stamp": stamp} for d in deferred])
+            if leased:
+                session.execute(_LEASE, [{**c, "stamp": stamp, "lease": lease} for c in leased])
+            if events:
+                session.execute(insert(_EVENTS), events)
         return claims
-
-    def _set(
-        self,
-        session: Session,
-        m: OutboxMessage,
-        status: str,
-        stamp: datetime,
-        *,
-        detail: str,
-        keep_next: bool = False,
-    ) -> None:
-        m.status, m.updated_at, m.last_error = status, stamp, detail[:2000]
-        if not keep_next:
-            m.next_attempt_at = None
-        add_event(session, m.id, status, attempt=m.attempts, detail=detail, at=stamp)
 
     # --- send -----------------------------------------------------------------------
 
@@ -395,6 +390,78 @@ class Worker:
         if found is not None:
             return "sent", "recovered: the provider has it", found.provider_message_id
         return "queued", "recovered: the provider does not have it; queued again", None
+
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_EVENTS = cast(Table, MessageEvent.__table__)
+# The claim's statements, built once.
+_DUE = (
+    select(
+        _OUTBOX.c.id,
+        _OUTBOX.c.customer_id,
+        _OUTBOX.c.loan_id,
+        _OUTBOX.c.case_id,
+        _OUTBOX.c.channel,
+        _OUTBOX.c.purpose,
+        _OUTBOX.c.subject,
+        _OUTBOX.c.body,
+        _OUTBOX.c.attempts,
+    )
+    .where(
+        # a channel this worker has no provider for stays queued for another
+        _OUTBOX.c.channel.in_(bindparam("channels", expanding=True)),
+        _OUTBOX.c.status.in_(DUE_STATUSES),
+        _OUTBOX.c.next_attempt_at.is_not(None),
+        _OUTBOX.c.next_attempt_at <= bindparam("stamp"),
+    )
+    .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
+    .limit(bindparam("n"))
+)
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
+_BY_ID = _OUTBOX.c.id == bindparam("mid")
+_CLOSE = (
+    update(_OUTBOX)
+    .where(_BY_ID)
+    .values(
+        status=bindparam("st"),
+        updated_at=bindparam("stamp"),
+        last_error=bindparam("err"),
+        next_attempt_at=None,
+    )
+)
+_DEFER = (
+    update(_OUTBOX)
+    .where(_BY_ID)
+    .values(
+        status="deferred",
+        updated_at=bindparam("stamp"),
+        last_error=bindparam("err"),
+        next_attempt_at=bindparam("nxt"),
+    )
+)
+_LEASE = (
+    update(_OUTBOX)
+    .where(_BY_ID)
+    .values(
+        status="sending",
+        attempt_token=bindparam("tok"),
+        lease_until=bindparam("lease"),
+        attempts=bindparam("n"),
+        updated_at=bindparam("stamp"),
+    )
+)
+
+
+def _row_event(
+    message_id: str, status: str, attempt: int, stamp: datetime, detail: str
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "at": stamp,
+        "status": status,
+        "attempt": attempt,
+        "detail": detail[:2000] if detail else None,
+    }
 
 
 def _event(claim: Claim, status: str, stamp: datetime, detail: str | None) -> dict[str, Any]:

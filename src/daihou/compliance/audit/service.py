@@ -142,15 +142,20 @@ def hold_append_lock(session: Session) -> None:
     _append_lock(session)
 
 
+# Built once: every audited action runs them (building and keying a statement per call
+# cost more than running it).
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_LAST = select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
+_BUSINESS_DATE = select(SystemState.business_date).where(SystemState.id == 1)
+
+
 def _append_lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+        session.execute(_LOCK, {"key": APPEND_LOCK})
 
 
 def _business_date(session: Session) -> date | None:
-    return session.execute(
-        select(SystemState.business_date).where(SystemState.id == 1)
-    ).scalar_one_or_none()
+    return session.execute(_BUSINESS_DATE).scalar_one_or_none()
 
 
 def record(
@@ -181,9 +186,7 @@ def record(
         raise ValueError(f"audit action {action!r} must be dotted lower case, e.g. payment.post")
     _append_lock(session)
     session.flush()
-    last = session.execute(
-        select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
-    ).first()
+    last = session.execute(_LAST).first()
     prev_id, prev_hash = (int(last.id), str(last.hash)) if last is not None else (0, GENESIS)
     entry = AuditRecord(
         id=prev_id + 1,
@@ -236,9 +239,7 @@ def record_many(
         return 0
     _append_lock(session)
     session.flush()
-    last = session.execute(
-        select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
-    ).first()
+    last = session.execute(_LAST).first()
     prev_id, prev_hash = (int(last.id), str(last.hash)) if last is not None else (0, GENESIS)
     when = business_date if business_date is not None else _business_date(session)
     roles = ",".join(sorted(actor.roles))
@@ -319,9 +320,7 @@ class VerifyResult:
 
 
 def head(session: Session) -> Head:
-    last = session.execute(
-        select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
-    ).first()
+    last = session.execute(_LAST).first()
     return Head(0, GENESIS) if last is None else Head(int(last.id), str(last.hash))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -94,16 +94,23 @@ def release_hold(
     return hold
 
 
+_ACTIVE = (
+    select(Hold)
+    .where(Hold.customer_id == bindparam("customer_id"), Hold.released_at.is_(None))
+    .order_by(Hold.placed_at, Hold.id)
+)  # built once: every logged contact asks it
+
+
 def active_holds(session: Session, customer_id: str, *, on: datetime | None = None) -> list[Hold]:
     """Holds in force now (``on=None``: not released) or at the instant ``on``."""
-    query = select(Hold).where(Hold.customer_id == customer_id)
     if on is None:
-        query = query.where(Hold.released_at.is_(None))
-    else:
-        moment = _utc(on)
-        query = query.where(
-            Hold.placed_at <= moment, or_(Hold.released_at.is_(None), Hold.released_at > moment)
-        )
+        return list(session.scalars(_ACTIVE, {"customer_id": customer_id}))
+    moment = _utc(on)
+    query = select(Hold).where(
+        Hold.customer_id == customer_id,
+        Hold.placed_at <= moment,
+        or_(Hold.released_at.is_(None), Hold.released_at > moment),
+    )
     return list(session.scalars(query.order_by(Hold.placed_at, Hold.id)))
 
 

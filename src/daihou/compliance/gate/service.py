@@ -24,12 +24,12 @@ collections code plugs in without changing the gate.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from daihou.compliance.gate.decide import decide
@@ -57,6 +57,18 @@ class CaseDateProvider(Protocol):
     ) -> date | None: ...
 
 
+CaseDates = tuple[date | None, date | None]  # (open promise until, lost contact since)
+
+
+class CaseDatesProvider(Protocol):
+    """Both case dates for many (debtor, loan) subjects at once: one query for a batch.
+    A subject left out of the answer has neither date."""
+
+    def __call__(
+        self, session: Session, *, subjects: Sequence[tuple[str, str | None]], on: date
+    ) -> dict[tuple[str, str | None], CaseDates]: ...
+
+
 def _plain_key(address: str) -> str:
     return address_key(address)
 
@@ -68,6 +80,8 @@ class Providers:
     ``open_promise_until``: the date of the debtor's open promise to pay (承诺还款) for
     the loan (or any loan when ``loan_id`` is None), else None.
     ``lost_contact_since``: the date the case was marked lost contact (失联), else None.
+    ``case_dates``: both of those dates for many subjects in one call; when set, the
+    gate asks it instead of the two above (a batch asks it once, not per subject).
     ``address_key``: how a number or address is stored and compared — the normalised
     address by default; the personal-data module may register a keyed hash (HMAC) so no
     number is stored in clear. Changing it splits the history of every number.
@@ -75,6 +89,7 @@ class Providers:
 
     open_promise_until: CaseDateProvider | None = None
     lost_contact_since: CaseDateProvider | None = None
+    case_dates: CaseDatesProvider | None = None
     address_key: Callable[[str], str] = field(default=_plain_key)
 
     def key(self, address: str | None) -> str | None:
@@ -103,6 +118,9 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+_LOCK = text("SELECT pg_advisory_xact_lock(:id)")
+
+
 def lock_contacts(session: Session, *, customer_id: str, address_key: str | None = None) -> None:
     """Serialise gate checks and records for a debtor (and a number) until commit.
 
@@ -115,7 +133,7 @@ def lock_contacts(session: Session, *, customer_id: str, address_key: str | None
     if address_key:
         keys.add(f"address:{address_key}")
     for key in sorted(keys):
-        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(key)})
+        session.execute(_LOCK, {"id": _lock_id(key)})
 
 
 # --- the use cases -------------------------------------------------------------------
@@ -212,6 +230,33 @@ def record_attempt(
     return row
 
 
+# The history's statements, built once (a statement built per call costs more to build
+# and to key for the compiled cache than to run).
+_a = ContactAttempt
+_ATTEMPT_COLUMNS = (
+    _a.at_utc,
+    _a.channel,
+    _a.party,
+    _a.outcome,
+    _a.customer_id,
+    _a.loan_id,
+    _a.organisation,
+    _a.address_key,
+    _a.direction,
+)
+_BY_DEBTOR = and_(_a.customer_id == bindparam("customer_id"), _a.at_utc >= bindparam("since"))
+_ATTEMPTS = select(*_ATTEMPT_COLUMNS).where(_BY_DEBTOR)
+_ATTEMPTS_OR_NUMBER = select(*_ATTEMPT_COLUMNS).where(
+    or_(_BY_DEBTOR, and_(_a.address_key == bindparam("key"), _a.at_utc >= bindparam("since")))
+)
+_HOLDS = select(Hold.id, Hold.kind, Hold.loan_id).where(
+    Hold.customer_id == bindparam("customer_id"), Hold.released_at.is_(None)
+)
+_OPT_OUTS = select(OptOut.medium).where(
+    OptOut.customer_id == bindparam("customer_id"), OptOut.opted_in_at.is_(None)
+)
+
+
 def load_history(
     session: Session,
     request: ContactRequest,
@@ -224,23 +269,8 @@ def load_history(
     customer_id, key = request.customer_id, providers.key(request.address)
     first_day = request.local_date - timedelta(days=rules.lookback_days - 1)
     since = _naive_utc(datetime.combine(first_day, time(0), tzinfo=request.zone))
-    a = ContactAttempt
-    scope = and_(a.customer_id == customer_id, a.at_utc >= since)
-    if key is not None:
-        scope = or_(scope, and_(a.address_key == key, a.at_utc >= since))
-    rows = session.execute(
-        select(
-            a.at_utc,
-            a.channel,
-            a.party,
-            a.outcome,
-            a.customer_id,
-            a.loan_id,
-            a.organisation,
-            a.address_key,
-            a.direction,
-        ).where(scope)
-    ).all()
+    params = {"customer_id": customer_id, "since": since, "key": key}
+    rows = session.execute(_ATTEMPTS if key is None else _ATTEMPTS_OR_NUMBER, params).all()
     attempts = tuple(
         PastAttempt(
             at=r.at_utc.replace(tzinfo=UTC),
@@ -257,19 +287,9 @@ def load_history(
     )
     holds = tuple(
         ActiveHold(kind=r.kind, loan_id=r.loan_id, hold_id=r.id)
-        for r in session.execute(
-            select(Hold.id, Hold.kind, Hold.loan_id).where(
-                Hold.customer_id == customer_id, Hold.released_at.is_(None)
-            )
-        )
+        for r in session.execute(_HOLDS, params)
     )
-    opt_outs = frozenset(
-        session.scalars(
-            select(OptOut.medium).where(
-                OptOut.customer_id == customer_id, OptOut.opted_in_at.is_(None)
-            )
-        )
-    )
+    opt_outs = frozenset(session.scalars(_OPT_OUTS, params))
     unreachable_since: datetime | None = None
     number_invalid = False
     third = rules.third_party.get(request.party)
@@ -277,11 +297,15 @@ def load_history(
         unreachable_since, number_invalid = _reachability(session, customer_id)
     on = request.local_date
     promise = lost = None
-    if providers.open_promise_until is not None:
+    if providers.case_dates is not None:
+        subject = (customer_id, request.loan_id)
+        found = providers.case_dates(session, subjects=[subject], on=on)
+        promise, lost = found.get(subject, (None, None))
+    elif providers.open_promise_until is not None:
         promise = providers.open_promise_until(
             session, customer_id=customer_id, loan_id=request.loan_id, on=on
         )
-    if providers.lost_contact_since is not None:
+    if providers.case_dates is None and providers.lost_contact_since is not None:
         lost = providers.lost_contact_since(
             session, customer_id=customer_id, loan_id=request.loan_id, on=on
         )
@@ -297,24 +321,30 @@ def load_history(
     )
 
 
+_BORROWER = and_(_a.customer_id == bindparam("customer_id"), _a.party == "borrower")
+_REACHED = select(func.max(_a.at_utc)).where(_BORROWER, _a.outcome == "connected")
+_FAILED = select(func.min(_a.at_utc)).where(
+    _BORROWER, _a.direction == "outbound", _a.outcome.in_(sorted(NOT_CONNECTED))
+)
+_FAILED_SINCE = _FAILED.where(_a.at_utc > bindparam("reached"))
+_LATEST_CALL = (
+    select(_a.outcome)
+    .where(_BORROWER, _a.medium == "call", _a.direction == "outbound")
+    .order_by(_a.at_utc.desc(), _a.id.desc())
+    .limit(1)
+)
+
+
 def _reachability(session: Session, customer_id: str) -> tuple[datetime | None, bool]:
     """(first failed attempt to reach the borrower since last reached, latest call to
     the borrower found the number invalid)."""
-    a = ContactAttempt
-    borrower = and_(a.customer_id == customer_id, a.party == "borrower")
-    reached = session.scalar(select(func.max(a.at_utc)).where(borrower, a.outcome == "connected"))
-    failed = select(func.min(a.at_utc)).where(
-        borrower, a.direction == "outbound", a.outcome.in_(sorted(NOT_CONNECTED))
-    )
-    if reached is not None:
-        failed = failed.where(a.at_utc > reached)
-    since = session.scalar(failed)
-    latest_call = session.scalar(
-        select(a.outcome)
-        .where(borrower, a.medium == "call", a.direction == "outbound")
-        .order_by(a.at_utc.desc(), a.id.desc())
-        .limit(1)
-    )
+    params = {"customer_id": customer_id}
+    reached = session.scalar(_REACHED, params)
+    if reached is None:
+        since = session.scalar(_FAILED, params)
+    else:
+        since = session.scalar(_FAILED_SINCE, {**params, "reached": reached})
+    latest_call = session.scalar(_LATEST_CALL, params)
     return (since.replace(tzinfo=UTC) if since else None), latest_call == "invalid-number"
 
 

@@ -1,15 +1,18 @@
-"""The contact gate for a batch of messages, in a few set-based queries.
+"""The contact gate for a batch of contacts, in a few set-based queries: the one
+batched entry point (the outbox worker's sends, the call desk's list of calls).
 
-``check_contact`` costs several queries per message; the worker asks about hundreds at
+``check_contact`` costs several queries per contact; a batch asks about hundreds at
 once. ``check_batch`` builds the same ``ContactHistory`` that
 ``daihou.compliance.gate.service.load_history`` builds — the same look-back window,
 attempts by debtor or by number, open holds, opt-outs, reachability and the
-registered providers — for every request with one query per table, then calls the
-gate's own pure ``decide`` per request, in order. An allowed request's attempt joins
-the in-memory history at once, so a later request in the batch for the same debtor
-or number sees it (caps hold within a batch as across batches). Denials and attempts
-are inserted in bulk, exactly as ``check_contact`` / ``record_attempt`` write them.
-``tests/notify/test_gate_batch.py`` compares the decisions with ``check_contact``.
+registered providers — for every request with one query per table (the case dates
+through the providers' batched ``case_dates`` when registered, else per subject),
+then calls the gate's own pure ``decide`` per request, in order. An allowed request's
+attempt joins the in-memory history at once, so a later request in the batch for the
+same debtor or number sees it (caps hold within a batch as across batches). Denials
+and attempts are inserted in bulk, exactly as ``check_contact`` / ``record_attempt``
+write them. ``tests/collection/test_gate_batch_cases.py`` and
+``tests/notify/test_gate_batch.py`` compare the decisions with ``check_contact``.
 
 Locks: the per-debtor and per-number advisory locks of the gate are taken for the
 whole batch in the gate's order (sorted key text), before reading.
@@ -18,7 +21,7 @@ whole batch in the gate's order (sorted key text), before reading.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, insert, or_, select, text
@@ -28,13 +31,16 @@ from daihou.compliance.gate.decide import decide
 from daihou.compliance.gate.models import ContactAttempt, ContactDenial, Hold, OptOut
 from daihou.compliance.gate.packs import EffectiveRules
 from daihou.compliance.gate.schema import (
+    OUTCOMES,
     ActiveHold,
     ContactHistory,
     ContactRequest,
     Decision,
+    Outcome,
     PastAttempt,
 )
 from daihou.compliance.gate.service import (
+    CaseDates,
     Providers,
     _lock_id,
     _reachability,
@@ -69,11 +75,18 @@ def check_batch(
     *,
     rules: EffectiveRules,
     providers: Providers | None = None,
+    outcomes: Sequence[Outcome] | None = None,
 ) -> list[Decision]:
-    """Decide each request in order; record denials, and an attempt (outcome ``sent``)
-    for each allowed one. All requests share ``rules`` (one local date)."""
+    """Decide each request in order; record denials, and an attempt for each allowed
+    one — outcome ``outcomes[i]`` (what the contact came to: a call ``connected`` or
+    ``unanswered``), ``sent`` by default. All requests share ``rules``."""
     if not requests:
         return []
+    if outcomes is not None and len(outcomes) != len(requests):
+        raise ValueError(f"outcomes: {len(outcomes)} given for {len(requests)} requests")
+    for outcome in outcomes or ():
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; known: {list(OUTCOMES)}")
     providers = providers or current_providers()
     _lock_all(session, requests, providers)
     keys = [providers.key(r.address) for r in requests]
@@ -131,11 +144,12 @@ def check_batch(
     ):
         opt_outs.setdefault(o.customer_id, set()).add(o.medium)
 
+    dates = _case_dates(session, requests, providers)
     decisions: list[Decision] = []
     attempts: list[dict[str, Any]] = []
     denials: list[dict[str, Any]] = []
     fresh = -1  # in-memory ids of attempts recorded by this batch
-    for request, key in zip(requests, keys, strict=True):
+    for n, (request, key) in enumerate(zip(requests, keys, strict=True)):
         mine_since = _naive(
             datetime.combine(
                 request.local_date - timedelta(days=rules.lookback_days - 1),
@@ -151,7 +165,7 @@ def check_batch(
             address_key=key,
             holds=tuple(holds.get(request.customer_id, [])),
             opt_outs=frozenset(opt_outs.get(request.customer_id, set())),
-            **_extras(session, request, rules, providers),
+            **_extras(session, request, rules, providers, dates),
         )
         decision = decide(request, history, rules)
         decisions.append(decision)
@@ -183,14 +197,15 @@ def check_batch(
                 }
             )
             continue
+        outcome = outcomes[n] if outcomes is not None else "sent"
         attempts.append(
-            {**common, "medium": request.medium, "direction": "outbound", "outcome": "sent"}
+            {**common, "medium": request.medium, "direction": "outbound", "outcome": outcome}
         )
         past = PastAttempt(
             at=at_utc.replace(tzinfo=UTC),
             channel=request.channel,
             party=request.party,
-            outcome="sent",
+            outcome=outcome,
             customer_id=request.customer_id,
             loan_id=request.loan_id,
             organisation=request.organisation,
@@ -212,8 +227,30 @@ def _table(model: Any) -> Table:
     return table
 
 
+def _case_dates(
+    session: Session, requests: Sequence[ContactRequest], providers: Providers
+) -> dict[tuple[str, str | None, date], CaseDates]:
+    """The case dates of every (debtor, loan, local date) of the batch, one provider
+    call per local date; empty when no batched provider is registered."""
+    if providers.case_dates is None:
+        return {}
+    by_day: dict[date, set[tuple[str, str | None]]] = {}
+    for r in requests:
+        by_day.setdefault(r.local_date, set()).add((r.customer_id, r.loan_id))
+    out: dict[tuple[str, str | None, date], CaseDates] = {}
+    for on, subjects in by_day.items():
+        found = providers.case_dates(session, subjects=sorted(subjects, key=str), on=on)
+        for (customer_id, loan_id), pair in found.items():
+            out[(customer_id, loan_id, on)] = pair
+    return out
+
+
 def _extras(
-    session: Session, request: ContactRequest, rules: EffectiveRules, providers: Providers
+    session: Session,
+    request: ContactRequest,
+    rules: EffectiveRules,
+    providers: Providers,
+    dates: dict[tuple[str, str | None, date], CaseDates],
 ) -> dict[str, Any]:
     """Reachability and the collections providers, as ``load_history`` asks them."""
     extras: dict[str, Any] = {}
@@ -222,6 +259,10 @@ def _extras(
         since, invalid = _reachability(session, request.customer_id)
         extras["unreachable_since"], extras["borrower_number_invalid"] = since, invalid
     on = request.local_date
+    if providers.case_dates is not None:
+        promise, lost = dates.get((request.customer_id, request.loan_id, on), (None, None))
+        extras["open_promise_until"], extras["lost_contact_since"] = promise, lost
+        return extras
     if providers.open_promise_until is not None:
         extras["open_promise_until"] = providers.open_promise_until(
             session, customer_id=request.customer_id, loan_id=request.loan_id, on=on
