@@ -40,4 +40,5 @@ def indexed_by(stmt: SelectT, table: Any, index: str) -> SelectT:
     """``stmt`` reads ``table`` through ``index`` on SQLite (``INDEXED BY``: an error,
     not a silent table scan, if the statement's WHERE cannot use it); unchanged on
     other databases."""
-    return stmt.with_hint(table, f"INDEXED BY {index}", "sqlite")
+    hinted: SelectT = stmt.with_hint(table, f"INDEXED BY {index}", "sqlite")
+    return hinted
