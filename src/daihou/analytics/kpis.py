@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from daihou.eod.models import LoanSnapshot
 from daihou.kernel.delinquency import CLASSES, NPL_CLASSES
 from daihou.kernel.money import ZERO, fmt
-from daihou.loans.models import Installment, Loan
+from daihou.loans.models import UNSETTLED, Installment, Loan, via_unsettled
 
 SNAPS = cast(Table, LoanSnapshot.__table__)
 
@@ -75,8 +75,10 @@ def daily_kpis(session: Session, d: date, buckets: list[str]) -> dict[str, Any]:
         if risk_class in NPL_CLASSES:
             npl += amount
     overdue_amount_fen = session.execute(
-        select(sum_fen(inst.c.principal_due) - sum_fen(inst.c.principal_paid)).where(
-            inst.c.status == "due", inst.c.due_date < d
+        via_unsettled(
+            select(sum_fen(inst.c.principal_due) - sum_fen(inst.c.principal_paid)).where(
+                UNSETTLED, inst.c.due_date < d
+            )
         )
     ).scalar_one()
     data: dict[str, Any] = {

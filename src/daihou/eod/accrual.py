@@ -54,7 +54,7 @@ from daihou.kernel.money import ZERO, from_fen, rounding_mode, to_fen
 from daihou.kernel.replay import accrued_amount
 from daihou.ledger import accounts
 from daihou.ledger.service import post_entry
-from daihou.loans.models import Installment, Loan
+from daihou.loans.models import Installment, Loan, via_unsettled
 from daihou.payments.journal import WRITTEN_OFF
 from daihou.policy.schema import PolicyPack, Product
 
@@ -118,6 +118,12 @@ def step_accrual(session: Session, ctx: Any) -> Any:
     d = ctx.business_date
     pack: PolicyPack = ctx.pack
     clear_scratch(session, WORK)
+    # SQLite: the accruing rows are read through the partial index of unsettled rows, by
+    # loan (so the schedule table in its own order, and the work rows — and the UPDATE
+    # below — in that order too), each joined to its loan; `|| ''` keeps the planner from
+    # turning this round (scanning every loan and probing its installments)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    loan_key = INST.c.loan_id.concat(literal_column("''")) if sqlite else INST.c.loan_id
     groups: dict[tuple[int, bool], list[Product]] = defaultdict(list)
     for p in pack.products:
         groups[(p.grace_days, p.compound_interest)].append(p)
@@ -158,30 +164,33 @@ def step_accrual(session: Session, ctx: Any) -> Any:
                     "compound_fen",
                     "exact",
                 ],
-                select(
-                    INST.c.id,
-                    INST.c.loan_id,
-                    LOANS.c.product,
-                    raw(INST.c.annual_rate),
-                    new_p,
-                    new_c,
-                    raw(INST.c.penalty_due),
-                    raw(INST.c.compound_due),
-                    # a repayment plan row carries 罚息/复利 moved in (+) or out (−) by
-                    # the plan: due = carried + accrued(base) (``kernel.restructure``)
-                    p_fen + raw(INST.c.penalty_carried),
-                    c_fen + raw(INST.c.compound_carried),
-                    exact,
-                )
-                .join(LOANS, LOANS.c.id == INST.c.loan_id)
-                .where(
-                    INST.c.status == DUE,
-                    INST.c.due_date <= d - timedelta(days=grace),
-                    owes,
-                    # a written-off loan (核销) accrues nothing more: its claim is off
-                    # the books
-                    LOANS.c.status != WRITTEN_OFF,
-                    LOANS.c.product.in_([p.code for p in products]),
+                via_unsettled(
+                    select(
+                        INST.c.id,
+                        INST.c.loan_id,
+                        LOANS.c.product,
+                        raw(INST.c.annual_rate),
+                        new_p,
+                        new_c,
+                        raw(INST.c.penalty_due),
+                        raw(INST.c.compound_due),
+                        # a repayment plan row carries 罚息/复利 moved in (+) or out (−) by
+                        # the plan: due = carried + accrued(base) (``kernel.restructure``)
+                        p_fen + raw(INST.c.penalty_carried),
+                        c_fen + raw(INST.c.compound_carried),
+                        exact,
+                    )
+                    .select_from(INST)
+                    .join(LOANS, LOANS.c.id == loan_key)
+                    .where(
+                        INST.c.status == DUE,
+                        INST.c.due_date <= d - timedelta(days=grace),
+                        owes,
+                        # a written-off loan (核销) accrues nothing more: its claim is off
+                        # the books
+                        LOANS.c.status != WRITTEN_OFF,
+                        LOANS.c.product.in_([p.code for p in products]),
+                    )
                 ),
             )
         )

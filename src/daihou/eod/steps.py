@@ -51,7 +51,7 @@ from daihou.eod.models import (
     LoanSnapshot,
 )
 from daihou.kernel.delinquency import rank
-from daihou.loans.models import WATCH, Installment, Loan
+from daihou.loans.models import WATCH, Installment, Loan, via_unsettled
 from daihou.payments.models import Transaction
 from daihou.policy.schema import PolicyPack
 
@@ -174,11 +174,11 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
     oldest_q = select(INST.c.loan_id, func.min(INST.c.due_date).label("oldest"))
     if not same:
         oldest_q = oldest_q.join(LOANS, LOANS.c.id == INST.c.loan_id)
-    oldest = (
-        oldest_q.where(INST.c.status == DUE, INST.c.due_date < d, unpaid > tolerance)
-        .group_by(INST.c.loan_id)
-        .subquery()
-    )
+    oldest = via_unsettled(
+        oldest_q.where(INST.c.status == DUE, INST.c.due_date < d, unpaid > tolerance).group_by(
+            INST.c.loan_id
+        )
+    ).subquery()
     overrides = (
         select(
             OVERRIDES.c.loan_id,
@@ -298,7 +298,7 @@ def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
         return INST.c[f"{component}_due"] - INST.c[f"{component}_paid"]
 
     zero = literal(0)
-    sums = (
+    sums = via_unsettled(
         select(
             INST.c.loan_id,
             func.sum(case((INST.c.due_date < d, owed("principal")), else_=zero)).label("op"),
@@ -308,8 +308,7 @@ def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
         )
         .where(INST.c.status == DUE)
         .group_by(INST.c.loan_id)
-        .subquery()
-    )
+    ).subquery()
     ids = loan_ids.subquery()
     return (
         select(

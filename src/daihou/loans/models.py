@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from daihou.compliance.privacy.crypto import EncryptedString, blind_index_default
 from daihou.db.base import Base
 from daihou.db.ids import BigId
+from daihou.db.sqlfn import SelectT, indexed_by
 from daihou.db.types import Money, Rate
 
 WATCH = text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL")
@@ -36,6 +37,15 @@ WATCH = text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NUL
 must use this very expression so SQLite can match the index."""
 UNSETTLED = text("status = 'due'")
 """Installments that are due and not settled (partial index ``ix_installments_unsettled``)."""
+
+
+def via_unsettled(stmt: SelectT) -> SelectT:
+    """``stmt`` (a SELECT over installments filtered on ``status = 'due'`` spelt as a
+    literal) reads ``ix_installments_unsettled`` on SQLite. Its planner otherwise prefers
+    ``ix_installments_status_due_date`` unless the statistics are fresh, and that reads
+    the unsettled rows in due-date order — a random walk over the schedule table on a big
+    book — where the partial index gives them by loan, so in table order."""
+    return indexed_by(stmt, Installment.__table__, "ix_installments_unsettled")
 
 
 class Customer(Base):

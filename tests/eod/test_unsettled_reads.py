@@ -1,0 +1,85 @@
+"""End of day reads the unsettled installments through ``ix_installments_unsettled`` on
+SQLite (``INDEXED BY``), by loan, and the accrual walks the installments, not the loans."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+
+from daihou.loans.models import UNSETTLED, Installment, via_unsettled
+from tests.eod.helpers import eod
+from tests.factories import add_loans, init_book, loan_row
+
+START = date(2024, 6, 1)
+
+
+def test_the_hint_is_sqlite_only() -> None:
+    stmt = via_unsettled(select(Installment.loan_id).where(UNSETTLED))
+    assert "INDEXED BY ix_installments_unsettled" in str(stmt.compile(dialect=sqlite.dialect()))
+    assert "INDEXED BY" not in str(stmt.compile(dialect=postgresql.dialect()))
+
+
+def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
+    """Close three dates of a book with overdue loans, capturing the SQLite query plans of
+    the statements that read the unsettled installments."""
+    init_book(engine, START)
+    add_loans(
+        engine,
+        tmp_path,
+        [
+            loan_row(f"U{k}", disbursed_on="2023-12-01", term_months="12", principal="9000.00")
+            for k in range(3)
+        ],
+    )
+    wanted = {
+        "accrual": r"INSERT INTO eod_accrual_work",
+        "delinquency": r"INSERT INTO eod_work",
+        "snapshot": r"INSERT INTO loan_snapshots",
+        "kpis": r"SELECT coalesce\(sum\(installments\.principal_due\)",
+    }
+    plans: dict[str, list[str]] = {}
+
+    def capture(conn: Any, cursor: Any, stmt: str, params: Any, ctx: Any, many: bool) -> None:
+        for name, pattern in wanted.items():
+            if not many and re.match(r"\s*" + pattern, stmt) and name not in plans:
+                cur = conn.connection.dbapi_connection.cursor()
+                plans[name] = [r[3] for r in cur.execute("EXPLAIN QUERY PLAN " + stmt, params)]
+                cur.close()
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        eod(engine, date(2024, 6, 3))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return plans
+
+
+def test_end_of_day_reads_the_partial_index_by_loan(engine: Engine, tmp_path: Path) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("INDEXED BY and these plans are SQLite's")
+    plans = _plans(engine, tmp_path)
+    assert set(plans) == {"accrual", "delinquency", "snapshot", "kpis"}
+    for name, plan in plans.items():
+        assert any("USING INDEX ix_installments_unsettled" in line for line in plan), (name, plan)
+        assert not any("ix_installments_status_due_date" in line for line in plan), (name, plan)
+    # the accrual's outer loop is the index of unsettled rows, each joined to its loan —
+    # not every loan of the book probing its installments
+    first = next(line for line in plans["accrual"] if "installments" in line or "loans" in line)
+    assert first == "SCAN installments USING INDEX ix_installments_unsettled"
+    assert any(line.startswith("SEARCH loans") for line in plans["accrual"])
+
+
+def test_a_statement_that_cannot_use_the_index_fails_rather_than_scans(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("INDEXED BY is SQLite's")
+    # status given as a bound parameter: the partial index's WHERE is not implied
+    stmt = via_unsettled(select(Installment.loan_id).where(Installment.status == "due"))
+    with engine.connect() as conn, pytest.raises(OperationalError, match="no query solution"):
+        conn.execute(stmt).all()
