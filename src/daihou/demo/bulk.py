@@ -2,8 +2,19 @@
 ``COPY`` (PostgreSQL) or ``executemany`` (SQLite), and constraints paused while loading.
 
 Only ever used on an empty book (the generator checks), so dropping and rebuilding the
-loaded tables' secondary indexes and — on PostgreSQL — foreign keys is safe: it all
-happens inside the one transaction, and rebuilding a foreign key checks every row.
+loaded tables' secondary indexes (``loans.book._Writer.pause_indexes``, as a big import
+does) and — on PostgreSQL — foreign keys is safe: it all happens inside the one
+transaction, and rebuilding a foreign key checks every row.
+
+On SQLite the load runs with load-time settings on its own connection (``SQLITE_LOAD``):
+foreign keys unchecked while writing and checked once at the end (``PRAGMA
+foreign_key_check`` of every loaded table, before the commit), the rollback journal in
+memory, no ``fsync``, a large page cache, temporary tables and sorts in memory, an
+exclusive lock and sorter threads for the index builds. A failure rolls the whole load
+back, but a *crash* (power loss, ``kill -9``) in the middle can leave the database file
+damaged: a generated book is a throwaway benchmark fixture, so generate it again into a
+new file. Afterwards the journal mode goes back to WAL and the connection is discarded,
+so the engine's ordinary connections never see these settings.
 """
 
 from __future__ import annotations
@@ -28,9 +39,23 @@ WORK_TABLES = {
     " paid_interest BIGINT",
 }
 
+SQLITE_LOAD = (
+    ("foreign_keys", "OFF"),  # checked once, before the commit (``check_keys``)
+    ("journal_mode", "MEMORY"),  # rollback still works; a crash may damage the file
+    ("synchronous", "OFF"),
+    ("cache_size", "-1000000"),  # 1 GB
+    ("temp_store", "MEMORY"),
+    ("locking_mode", "EXCLUSIVE"),
+    ("threads", "2"),  # CREATE INDEX sorts on both cores
+)
+"""SQLite settings of the load's connection (set before its transaction begins)."""
 
 INSTALLMENTS_FILL = 80
 """PostgreSQL fill factor of ``installments`` in a generated book (percent)."""
+
+
+class ForeignKeyViolation(RuntimeError):
+    """The loaded rows break a foreign key (a bug of the generator: nothing is kept)."""
 
 
 class Loader:
@@ -38,21 +63,20 @@ class Loader:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self._restore: list[str] = []
+        self._loaded: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Loader:
         self.conn = self.engine.connect()
         self.raw: Any = cast(Any, self.conn.connection.dbapi_connection)
         if not self.postgres:
-            # A fresh file: with the rollback journal, pages appended to the database
-            # need no journal copy (WAL would write every page twice). Still atomic.
-            self.raw.execute("PRAGMA journal_mode=DELETE")
-            self.raw.execute("PRAGMA cache_size=-500000")
-            self.raw.execute("PRAGMA temp_store=MEMORY")
+            for name, value in SQLITE_LOAD:
+                self.raw.execute(f"PRAGMA {name}={value}")
         self.session = Session(bind=self.conn)
         self.session.execute(text("SELECT 1"))  # begins (BEGIN IMMEDIATE on SQLite)
         if self.postgres:
             self.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            self.execute("SET LOCAL work_mem = '256MB'")  # the ORDER BY of the inserts
         return self
 
     def __exit__(
@@ -69,14 +93,24 @@ class Loader:
         finally:
             self.session.close()
             if not self.postgres:
-                self.raw.execute("PRAGMA journal_mode=WAL")
-                if kind is None:  # planner statistics from a sample: seconds, not minutes
-                    self.raw.execute("PRAGMA analysis_limit=2000")
-                    self.raw.execute("ANALYZE")
+                self._sqlite_normal(analyse=kind is None)
             self.conn.close()
         if kind is None and self.postgres:
             with self.engine.connect() as c:
                 c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+
+    def _sqlite_normal(self, *, analyse: bool) -> None:
+        """Leave the file as the engine's connections expect it (WAL) and drop this
+        connection from the pool, so no load-time setting is ever reused."""
+        try:
+            self.raw.execute("PRAGMA locking_mode=NORMAL")
+            self.raw.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # releases the lock
+            self.raw.execute("PRAGMA journal_mode=WAL")
+            if analyse:  # planner statistics from a sample: seconds, not minutes
+                self.raw.execute("PRAGMA analysis_limit=2000")
+                self.raw.execute("ANALYZE")
+        finally:
+            self.conn.invalidate()
 
     # -- statements --------------------------------------------------------------------
     def day(self, value: date | None) -> Any:
@@ -134,48 +168,54 @@ class Loader:
 
     # -- constraints -------------------------------------------------------------------
     def pause(self, tables: Sequence[str]) -> None:
-        """Drop the secondary (non-unique) indexes of ``tables`` and, on PostgreSQL,
-        their foreign keys; ``resume`` recreates them exactly."""
-        names = ", ".join(f"'{t}'" for t in tables)
+        """Drop the secondary (non-unique) indexes of ``tables`` (``_Writer.
+        pause_indexes``) and, on PostgreSQL, their foreign keys; ``resume`` recreates
+        them exactly."""
+        from daihou.loans.book import PAUSE_INDEXES_FROM, _Writer
+
+        self._loaded = list(tables)
+        writer = _Writer(self.session.connection())
+        fks: list[tuple[str, str, str]] = []
         if self.postgres:
             # room on every page for end of day's nightly rewrite of overdue rows as
             # heap-only (HOT) updates: no new index entries for them
             self.execute(f"ALTER TABLE installments SET (fillfactor = {INSTALLMENTS_FILL})")
-            fks = self.session.execute(
-                text(
-                    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
-                    " FROM pg_constraint WHERE contype = 'f'"
-                    f" AND conrelid::regclass::text IN ({names})"
+            names = ", ".join(f"'{t}'" for t in tables)
+            fks = [
+                (r[0], r[1], r[2])
+                for r in self.session.execute(
+                    text(
+                        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+                        " FROM pg_constraint WHERE contype = 'f'"
+                        f" AND conrelid::regclass::text IN ({names})"
+                    )
                 )
-            ).all()
+            ]
             for table, name, _ in fks:
                 self.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-            indexes = self.session.execute(
-                text(
-                    "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index x"
-                    " JOIN pg_class c ON c.oid = x.indexrelid"
-                    f" WHERE x.indrelid::regclass::text IN ({names}) AND NOT x.indisunique"
-                )
-            ).all()
-            for name, _ in indexes:
-                self.execute(f'DROP INDEX "{name}"')
-            self._restore = [sql for _, sql in indexes] + [
-                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
-                for table, name, definition in fks
-            ]
-        else:
-            indexes = self.session.execute(
-                text(
-                    "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-                    f" AND tbl_name IN ({names}) AND sql IS NOT NULL"
-                    " AND upper(sql) NOT LIKE 'CREATE UNIQUE%'"
-                )
-            ).all()
-            for name, _ in indexes:
-                self.execute(f'DROP INDEX "{name}"')
-            self._restore = [sql for _, sql in indexes]
+        # the tables are empty (the generator checked): always worth rebuilding
+        self._restore = [
+            sql for table in tables for sql in writer.pause_indexes(table, PAUSE_INDEXES_FROM)
+        ]
+        self._restore += [
+            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+            for table, name, definition in fks
+        ]
 
     def resume(self) -> None:
-        for sql in self._restore:
-            self.execute(sql)
+        from daihou.loans.book import _Writer
+
+        _Writer(self.session.connection()).restore_indexes(self._restore)
         self._restore = []
+
+    def check_keys(self) -> None:
+        """SQLite: the foreign keys of the loaded tables hold (they were not checked
+        row by row). PostgreSQL checked them when ``resume`` added them back."""
+        if self.postgres:
+            return
+        for table in self._loaded:
+            bad = self.session.execute(text(f"PRAGMA foreign_key_check({table})")).first()
+            if bad is not None:
+                raise ForeignKeyViolation(
+                    f"{table} row {bad[1]} refers to a missing {bad[2]} row (key {bad[3]})"
+                )

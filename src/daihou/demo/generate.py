@@ -34,8 +34,9 @@ from __future__ import annotations
 import bisect
 import multiprocessing
 import random
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -189,24 +190,43 @@ def _customer_chunks(seed: int, customers: int) -> Iterator[tuple[int, int, int]
 
 
 class CustomerBatches:
-    """Customer rows in chunks, computed by two worker processes from the moment this
-    is created (where ``fork`` exists, so the keyring is inherited), else on demand."""
+    """Customer rows in chunks, computed by one worker process (where ``fork`` exists,
+    so the keyring is inherited; the writer keeps the other core) at most ``AHEAD``
+    chunks ahead of the writer — a few tens of MB held, not the whole book — else on
+    demand. The writer takes what is ready between its statements (``ready``) and the
+    rest at the end (``rest``): with foreign keys checked after the load (SQLite) or
+    rebuilt (PostgreSQL), customers need not precede their loans."""
+
+    AHEAD = 3
 
     def __init__(self, seed: int, customers: int) -> None:
-        self.chunks = list(_customer_chunks(seed, customers))
+        self.chunks = deque(_customer_chunks(seed, customers))
         self.pool: ProcessPoolExecutor | None = None
-        self.futures: list[Any] = []
+        self.futures: deque[Future[list[tuple[Any, ...]]]] = deque()
         if len(self.chunks) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            self.pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
-            self.futures = [self.pool.submit(customer_rows, *c) for c in self.chunks]
+            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            self._submit()
 
-    def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
-        if self.pool is None:
-            for c in self.chunks:
-                yield customer_rows(*c)
-            return
-        for f in self.futures:
-            yield f.result()
+    def _submit(self) -> None:
+        assert self.pool is not None
+        while self.chunks and len(self.futures) < self.AHEAD:
+            self.futures.append(self.pool.submit(customer_rows, *self.chunks.popleft()))
+
+    def ready(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The chunks already computed, in order, without waiting."""
+        while self.futures and self.futures[0].done():
+            batch = self.futures.popleft().result()
+            self._submit()
+            yield batch
+
+    def rest(self) -> Iterator[list[tuple[Any, ...]]]:
+        """Every chunk not yet taken, in order."""
+        while self.futures:
+            batch = self.futures.popleft().result()
+            self._submit()
+            yield batch
+        while self.chunks:  # no worker process
+            yield customer_rows(*self.chunks.popleft())
 
     def close(self) -> None:
         if self.pool is not None:
@@ -221,6 +241,22 @@ def plan_loans(
 ) -> tuple[list[tuple[Any, ...]], dict[date, list[date]], GenerateResult]:
     """One row per loan for the ``gen_loans`` work table, and the due dates of every
     disbursement date used."""
+    dues: dict[date, list[date]] = {}
+    result = GenerateResult(loans=loans)
+    rows = list(iter_plan(loans, seed, today, tpls, dues, result))
+    return rows, dues, result
+
+
+def iter_plan(
+    loans: int,
+    seed: int,
+    today: date,
+    tpls: list[Template],
+    dues: dict[date, list[date]],
+    result: GenerateResult,
+) -> Iterator[tuple[Any, ...]]:
+    """``plan_loans`` one row at a time (nothing held): fills ``dues`` and ``result``
+    as it goes, complete once the last row is out."""
     rng = random.Random(seed)
     by_kind: dict[tuple[str, str], list[int]] = {}
     for i, t in enumerate(tpls):
@@ -228,9 +264,6 @@ def plan_loans(
     kinds = [(p, m) for p, m, *_ in MIX]
     weights = [w for *_, w in MIX]
     cum = [sum(weights[: i + 1]) for i in range(len(weights))]
-    dues: dict[date, list[date]] = {}
-    result = GenerateResult(loans=loans)
-    rows: list[tuple[Any, ...]] = []
     customer = 0
     for n in range(1, loans + 1):
         if customer == 0 or rng.random() > 0.1:  # one customer in ten has two loans
@@ -258,22 +291,8 @@ def plan_loans(
             paid_i += part_i
             paid_p += partial - part_i
         pay_on = due[paid] if partial else (due[paid - 1] if paid else None)
-        rows.append(
-            (
-                n,
-                f"L{n:09d}",
-                f"C{customer:08d}",
-                ti,
-                start,
-                paid,
-                partial,
-                pay_on,
-                paid_p,
-                paid_i,
-            )
-        )
-    result.customers = customer
-    return rows, dues, result
+        result.customers = customer
+        yield (n, f"L{n:09d}", f"C{customer:08d}", ti, start, paid, partial, pay_on, paid_p, paid_i)
 
 
 # --------------------------------------------------------------------------- generate
@@ -298,15 +317,8 @@ def generate_book(
         today = business_date(s)
         if s.execute(text("SELECT 1 FROM loans LIMIT 1")).first() is not None:
             raise ValueError("the database already holds loans; generate into an empty book")
-    tpls = templates()
-    plan, dues, result = plan_loans(loans, seed, today, tpls)
-    timings["plan"] = time.perf_counter() - t0
-    say(f"planned {loans:,} loans")
-    batches = CustomerBatches(seed, result.customers)
-    try:
-        _write(engine, loans, seed, today, tpls, plan, dues, result, batches, timings, say)
-    finally:
-        batches.close()
+    result = GenerateResult(loans=loans)
+    _write(engine, loans, seed, today, templates(), result, timings, say)
     timings["total"] = time.perf_counter() - t0
     result.seconds = timings
     return result
@@ -318,10 +330,7 @@ def _write(
     seed: int,
     today: date,
     tpls: list[Template],
-    plan: list[tuple[Any, ...]],
-    dues: dict[date, list[date]],
     result: GenerateResult,
-    batches: CustomerBatches,
     timings: dict[str, float],
     say: Callable[[str], None],
 ) -> None:
@@ -330,25 +339,9 @@ def _write(
     with Loader(engine) as load:
         t1 = time.perf_counter()
         load.work_tables(today)
-        load.copy(
-            "gen_templates",
-            ("template", "period", "principal", "interest", "rate"),
-            (
-                (i, k + 1, p, it, t.rate_units)
-                for i, t in enumerate(tpls)
-                for k, (p, it) in enumerate(zip(t.principal, t.interest, strict=True))
-            ),
-        )
-        load.copy(
-            "gen_dates",
-            ("start", "period", "start_date", "due_date"),
-            (
-                (load.day(s), k + 1, load.day(s if k == 0 else d[k - 1]), load.day(d[k]))
-                for s, d in dues.items()
-                for k in range(len(d))
-            ),
-        )
-        load.copy(
+        dues: dict[date, list[date]] = {}
+        days = _Days(load.day)
+        load.copy(  # planned as written: the plan is never held whole
             "gen_loans",
             (
                 "n",
@@ -362,38 +355,54 @@ def _write(
                 "paid_principal",
                 "paid_interest",
             ),
-            ((*r[:4], load.day(r[4]), r[5], r[6], load.day(r[7]), r[8], r[9]) for r in plan),
-        )
-        load.copy(
-            "gen_products",
-            ("template", "product", "method", "term", "principal", "rate"),
             (
-                (i, t.product, t.method, t.term, t.principal_fen, t.rate_units)
-                for i, t in enumerate(tpls)
+                (*r[:4], days[r[4]], r[5], r[6], days[r[7]], r[8], r[9])
+                for r in iter_plan(loans, seed, today, tpls, dues, result)
             ),
         )
-        timings["work tables"] = time.perf_counter() - t1
-        say("writing the book")
-        t1 = time.perf_counter()
-        load.pause(
-            (
-                "customers",
-                "loans",
-                "installments",
-                "transactions",
-                "allocations",
-                "journal_entries",
-                "journal_lines",
+        say(f"planned {loans:,} loans")
+        batches = CustomerBatches(seed, result.customers)
+        try:
+            load.copy(
+                "gen_templates",
+                ("template", "period", "principal", "interest", "rate"),
+                (
+                    (i, k + 1, p, it, t.rate_units)
+                    for i, t in enumerate(tpls)
+                    for k, (p, it) in enumerate(zip(t.principal, t.interest, strict=True))
+                ),
             )
-        )
-        t2 = time.perf_counter()
-        for batch in batches:  # before the loans that refer to them (SQLite checks keys)
-            load.insert_customers(batch)
-        timings["customers"] = time.perf_counter() - t2
-        for name, sql in book_statements():
+            load.copy(
+                "gen_dates",
+                ("start", "period", "start_date", "due_date"),
+                (
+                    (days[s], k + 1, days[s if k == 0 else d[k - 1]], days[d[k]])
+                    for s, d in dues.items()
+                    for k in range(len(d))
+                ),
+            )
+            load.copy(
+                "gen_products",
+                ("template", "product", "method", "term", "principal", "rate"),
+                (
+                    (i, t.product, t.method, t.term, t.principal_fen, t.rate_units)
+                    for i, t in enumerate(tpls)
+                ),
+            )
+            timings["plan and work tables"] = time.perf_counter() - t1
+            say("writing the book")
+            t1 = time.perf_counter()
+            load.pause(LOADED)
+            _book(load, loans, today, batches, timings)
             t2 = time.perf_counter()
-            load.execute(sql, {"today": load.day(today), "n": loans})
-            timings[name] = time.perf_counter() - t2
+            for batch in batches.rest():
+                load.insert_customers(batch)
+            timings["customers"] += time.perf_counter() - t2
+        finally:
+            batches.close()
+        t2 = time.perf_counter()
+        load.check_keys()
+        timings["key check"] = time.perf_counter() - t2
         t2 = time.perf_counter()
         load.advance_sequences(("transactions", "journal_entries"))
         load.resume()
@@ -414,7 +423,64 @@ def _write(
             business_date=today,
         )
         timings["write"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+    timings["commit and statistics"] = time.perf_counter() - t1
 
+
+LOADED = (
+    "customers",
+    "loans",
+    "installments",
+    "transactions",
+    "allocations",
+    "journal_entries",
+    "journal_lines",
+)
+SLICE = 50_000
+"""Loans per ``INSERT … SELECT`` of the sliced statements: customers computed in the
+meantime are written between two slices."""
+
+
+def _book(
+    load: Loader,
+    loans: int,
+    today: date,
+    batches: CustomerBatches,
+    timings: dict[str, float],
+) -> None:
+    import time
+
+    timings["customers"] = 0.0
+    params: dict[str, Any] = {"today": load.day(today), "n": loans}
+    for name, sql in book_statements():
+        t2 = time.perf_counter()
+        if SLICED in sql:
+            for lo in range(1, loans + 1, SLICE):
+                load.execute(sql, {**params, "lo": lo, "hi": lo + SLICE - 1})
+                t3 = time.perf_counter()
+                for batch in batches.ready():
+                    load.insert_customers(batch)
+                timings["customers"] += time.perf_counter() - t3
+                t2 += time.perf_counter() - t3
+        else:
+            load.execute(sql, params)
+        timings[name] = time.perf_counter() - t2
+
+
+class _Days(dict[date | None, Any]):
+    """Date → value for the driver (``Loader.day``), each converted once."""
+
+    def __init__(self, convert: Callable[[date | None], Any]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, day: date | None) -> Any:
+        value = self[day] = self.convert(day)
+        return value
+
+
+SLICED = "g.n BETWEEN :lo AND :hi"
+"""In a book statement: run it once per ``SLICE`` loans."""
 
 # what the opening repayment pays on installment t of loan g: the periods it settles in
 # full, then part of the next one (interest before principal)
@@ -459,7 +525,7 @@ def book_statements() -> Sequence[tuple[str, str]]:
             " 0, 0, 0, 0, 0, 0, 0, 0"
             " FROM gen_loans g JOIN gen_templates t ON t.template = g.template"
             " JOIN gen_dates d ON d.start = g.start AND d.period = t.period"
-            " ORDER BY g.n, t.period",
+            f" WHERE {SLICED} ORDER BY g.n, t.period",
         ),
         (
             "transactions",
@@ -483,7 +549,7 @@ def book_statements() -> Sequence[tuple[str, str]]:
             "  ON t.template = g.template AND t.period <= g.paid + 1"
             " CROSS JOIN (SELECT 1 AS k, 'interest' AS component"
             "  UNION ALL SELECT 2, 'principal') c"
-            " WHERE g.pay_on IS NOT NULL) x WHERE amount > 0"
+            f" WHERE g.pay_on IS NOT NULL AND {SLICED}) x WHERE amount > 0"
             " ORDER BY n, period, k",
         ),
         (
