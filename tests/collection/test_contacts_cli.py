@@ -109,3 +109,48 @@ def test_visit_commands(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert json.loads(invoke(cli, "visit missing --format json")) == []
     out = invoke(cli, "visit record 1 --result met-borrower --visit 1 --by li", code=1)
     assert "already done" in out
+
+
+def _task(engine: Engine, case_id: int | None, kind: str) -> int:
+    from datetime import date
+
+    from daihou.collection.tables import CollectionTask
+
+    with transaction(engine) as s:
+        task = CollectionTask(
+            business_date=date(2026, 3, 1),
+            work_date=date(2026, 3, 2),
+            case_id=case_id,
+            loan_id="L1",
+            customer_id="C-L1",
+            kind=kind,
+            assignee_role="collector",
+            collector_user_id="li",
+            team="A",
+            slots=1,
+            dpd=30,
+            priority=1,
+            rank=1,
+            status="queued",
+        )
+        s.add(task)
+        s.flush()
+        return int(task.id)
+
+
+def test_contact_with_a_task_checks_it_and_marks_it_done(cli: Cli, engine: Engine) -> None:
+    from daihou.collection.contact_models import ContactLog
+    from daihou.collection.tables import CollectionTask
+
+    other, own = _task(engine, None, "reminder-call"), _task(engine, 1, "call")
+    call = "contact log 1 --channel call --outcome rpc --by li --at 2026-03-02T10:00 --task"
+    out = invoke(cli, f"{call} {other}", code=1)
+    assert f"task {other} is not a task of case 1" in out
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count()).select_from(ContactLog)) == 0
+    assert "contact 1 logged" in invoke(cli, f"{call} {own}")
+    with transaction(engine) as s:
+        done = s.get(CollectionTask, own)
+        assert done is not None and done.status == "done" and done.feedback_at is not None
+        assert s.scalars(select(ContactLog.task_id)).one() == own
+        assert s.get(CollectionTask, other).status == "queued"  # type: ignore[union-attr]

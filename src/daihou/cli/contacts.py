@@ -116,15 +116,20 @@ def contact_log(
     db: DbOption = None,
 ) -> None:
     """Log a contact of a case and apply its outcome (RPC, refusal, promise, hold)."""
+    from daihou.collection.casefile import task_of_case
     from daihou.collection.contacts import ContactDenied, log_contact
+    from daihou.collection.tasks import mark_task_feedback
 
     denied: ContactDenied | None = None
     data: dict[str, Any] = {}
     with refused(), unit_of_work(db) as session:
+        actor = acting(session, by)
+        if task is not None:  # the task must be work on this case, as on the workbench
+            task_of_case(session, task_id=task, case_id=case_id)
         try:
             done = log_contact(
                 session,
-                actor=acting(session, by),
+                actor=actor,
                 case_id=case_id,
                 channel=channel,
                 outcome=outcome,
@@ -144,6 +149,8 @@ def contact_log(
                 if promise_date
                 else None,
             )
+            if task is not None:
+                mark_task_feedback(session, task, datetime.now(UTC), actor=actor)
             data = {
                 "log_id": done.log.id,
                 "rpc": done.log.rpc,
