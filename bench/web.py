@@ -396,6 +396,13 @@ def main_book(url: str, clients: int, per_client: int) -> int:
                 results.append((kind, timings, wall, used))
         finally:
             stop(server)
+            errors = [
+                line
+                for line in (Path(tmp) / "server.log").read_text(errors="replace").splitlines()
+                if "Error" in line
+            ]
+            if errors:
+                print(f"server log: {len(errors)} error lines, e.g. {errors[:5]}")
     print(f"database:   {database_url(url).split(':', 1)[0]}; loans: {int(secrets['loans']):,}")
     print(f"clients:    {clients} × {per_client} requests per kind; load {os.getloadavg()}")
     print(

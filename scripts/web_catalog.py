@@ -510,6 +510,10 @@ ZH = {
     "Current class": "当前分类",
     "Agency placement": "委外提议",
     "Litigation referral": "诉讼移交提议",
+    "Propose placement or litigation": "提议委外或诉讼",
+    "Proposal": "提议",
+    "Send proposal": "提交提议",
+    "Proposal sent for a supervisor's decision": "提议已提交主管审批",
     "You made this request; another person must decide it (maker–checker).": (
         "此申请由您提交，须由他人审批（四眼原则）。"
     ),

@@ -146,7 +146,7 @@ def test_maker_checker_cancel_and_expiry(book: tuple[Engine, int]) -> None:
         mine = _ask(s, case_id, "plan", "10.00", maker=SUP)
     with transaction(engine) as s, pytest.raises(PermissionDenied, match="maker–checker"):
         _decide(s, mine, SUP)
-    with transaction(engine) as s, pytest.raises(PermissionDenied, match="only sv1"):
+    with transaction(engine) as s, pytest.raises(PermissionDenied, match="only its requester"):
         approvals.cancel(s, actor=SUP2, req=approvals.load_pending(s, mine), reason="x")
     with transaction(engine) as s:
         approvals.cancel(s, actor=SUP, req=approvals.load_pending(s, mine), reason="withdrawn")

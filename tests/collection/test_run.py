@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select, update
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import PermissionDenied
+from daihou.collection.casefile import case_file
 from daihou.collection.cases import case_view
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.run import NotClosed, run_collections
@@ -168,6 +169,8 @@ def test_other_loans_and_refusals_follow_the_callers_scope(book: Engine) -> None
     run_collections(book)
     mine, theirs = open_case(book, "L1"), open_case(book, "L1B")
     assert mine is not None and theirs is not None
+    if mine.id > theirs.id:  # the other collector's case is the customer's latest
+        mine, theirs = theirs, mine
     with transaction(book) as s:
         s.execute(
             update(CollectionCase)
@@ -183,10 +186,12 @@ def test_other_loans_and_refusals_follow_the_callers_scope(book: Engine) -> None
     north = Actor("sup-n", frozenset({"supervisor"}), "north")
     with transaction(book) as s:
         assert case_view(s, case_id=mine.id, actor=ann).other_loans == []
+        # the case page: its customer is ann's too, though their latest case is bob's
+        page = case_file(s, actor=ann, case_id=mine.id)
+        assert page.customer.customer_id == mine.customer_id and page.view.other_loans == []
         assert case_view(s, case_id=mine.id, actor=north).other_loans == []
-        assert [x.loan_id for x in case_view(s, case_id=mine.id, actor=SYSTEM).other_loans] == [
-            "L1B"
-        ]
+        others = case_view(s, case_id=mine.id, actor=SYSTEM).other_loans
+        assert [x.loan_id for x in others] == [theirs.loan_id]
         with pytest.raises(PermissionDenied) as refused:
             case_view(s, case_id=theirs.id, actor=ann)
         message = str(refused.value)
@@ -198,7 +203,9 @@ def test_other_loans_and_refusals_follow_the_callers_scope(book: Engine) -> None
         )
     with transaction(book) as s:
         view = case_view(s, case_id=mine.id, actor=ann)
-        assert [(x.loan_id, x.open_case_id) for x in view.other_loans] == [("L1B", theirs.id)]
+        assert [(x.loan_id, x.open_case_id) for x in view.other_loans] == [
+            (theirs.loan_id, theirs.id)
+        ]
         assert view.other_loans[0].overdue > 0
 
 

@@ -249,3 +249,31 @@ def test_scope_refusals_do_not_name_the_owner(client: TestClient, book: Book) ->
         assert answer.status_code == 403, answer.text
         message = answer.json()["message"]
         assert "sen" not in message and "east" not in message, message
+
+
+def test_case_page_form_sends_a_proposal(web: TestClient, book: Book) -> None:
+    case_id = case_of(book, "S11")
+    csrf = login(web, "col")
+    form = web.get(f"/cases/{case_id}")
+    assert 'id="proposal-form"' in form.text
+    blank = web.post(
+        f"/cases/{case_id}/proposals",
+        data={"kind": "placement", "reason": " ", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert blank.status_code == 422 and "reason" in blank.text
+    sent = web.post(
+        f"/cases/{case_id}/proposals",
+        data={"kind": "placement", "reason": "三次外访未遇", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    with transaction(book.engine) as s:
+        req = s.scalars(
+            select(ApprovalRequest).where(
+                ApprovalRequest.case_id == case_id, ApprovalRequest.kind == "placement"
+            )
+        ).one()
+        assert (req.status, req.requested_by, req.reason) == ("pending", "col", "三次外访未遇")
+    login(web, "ops")  # may neither propose nor see the case
+    assert web.get(f"/cases/{case_id}").status_code == 403

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import True_
 
 from daihou.auth.actor import Actor
-from daihou.auth.permissions import AuthorizationBasis, authorize
+from daihou.auth.permissions import AuthorizationBasis, authorize, is_allowed
 from daihou.auth.scopes import ResourceScope
 from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.models import CollectionCase
@@ -221,10 +221,20 @@ def loan_ledger(
 def _customer_resource_checked(
     session: Session, *, actor: Actor, customer_id: str, action: str
 ) -> AuthorizationBasis:
+    """A customer is in scope when one of their open cases is (a collector working one
+    of a customer's loans sees that customer), not only their latest case."""
     if session.get(Customer, customer_id) is None:
         authorize(actor, action)
         raise LookupError(f"customer_id: no customer {customer_id!r}")
-    return authorize(actor, action, resource=customer_resource(session, customer_id))
+    cases = session.scalars(
+        select(CollectionCase)
+        .where(CollectionCase.customer_id == customer_id, CollectionCase.status == "open")
+        .order_by(CollectionCase.id.desc())
+    ).all()
+    for case in cases[1:]:
+        if is_allowed(actor, action, resource=_case_scope(case)):
+            return authorize(actor, action, resource=_case_scope(case))
+    return authorize(actor, action, resource=_case_scope(cases[0] if cases else None))
 
 
 def masked_customer(session: Session, *, actor: Actor, customer_id: str) -> CustomerProfile:

@@ -23,6 +23,7 @@ from daihou.collection.casefile import case_file, contact_time, log_case_contact
 from daihou.collection.casework import case_scope, get_case, settings_of
 from daihou.collection.plans import request_plan
 from daihou.collection.promises import record_promise
+from daihou.collection.proposals import propose
 from daihou.collection.settings import TASK_ACTIONS
 from daihou.collection.visits import record_visit
 from daihou.collection.waivers import request_waiver
@@ -116,6 +117,8 @@ def _case_page(
             "promise.record",
             "plan.request",
             "waiver.request",
+            "placement.propose",
+            "legal.propose",
             "visit.record",
         )
     }
@@ -321,6 +324,31 @@ def waiver_submit(
         case_id,
         attempt(ctx, "waiver", call),
         _("Waiver requested for approval"),
+        values,
+    )
+
+
+@router.post("/cases/{case_id}/proposals")
+def proposal_submit(
+    request: Request,
+    case_id: int,
+    ctx: CurrentCtx,
+    kind: Annotated[str, Form(max_length=16)],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """A placement or litigation proposal: it waits in the supervisor's inbox."""
+
+    def call() -> Any:
+        return propose(ctx.session, actor=ctx.actor, kind=kind, case_id=case_id, reason=reason)
+
+    _ = translator(ctx.locale)
+    values = {"proposal_kind": kind, "proposal_reason": reason}
+    return _done(
+        request,
+        ctx,
+        case_id,
+        attempt(ctx, "proposal", call),
+        _("Proposal sent for a supervisor's decision"),
         values,
     )
 
