@@ -17,7 +17,13 @@ from daihou.collection.cases import case_view, list_cases
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.run import run_collections
 from daihou.collection.tables import CollectionTask, Collector
-from daihou.collection.tasks import mark_task_feedback, no_feedback, priority, task_list
+from daihou.collection.tasks import (
+    mark_task_feedback,
+    mark_tasks_feedback,
+    no_feedback,
+    priority,
+    task_list,
+)
 from daihou.compliance.audit.models import AuditRecord
 from daihou.db.engine import transaction
 from daihou.eod.runner import run_eod
@@ -238,6 +244,40 @@ def test_no_feedback_report_at_17(book: Engine) -> None:
         assert first is not None and first.feedback_at == datetime(2026, 2, 21, 8, 59)  # UTC
         with pytest.raises(ValueError, match="timezone"):
             mark_task_feedback(s, late.id, datetime(2026, 2, 21, 9, 0), actor=SUP1)
+
+
+def test_a_worked_list_is_marked_in_one_call_as_one_by_one(book: Engine) -> None:
+    add_collector(book, "desk-a", "desk", capacity=100)
+    run_eod(book, through=D)
+    run_collections(book, D)
+    work = D + timedelta(days=1)
+    settings = load_pack().collections
+    at = datetime(2026, 2, 21, 16, 59, tzinfo=SHANGHAI)
+    with transaction(book) as s:
+        tasks = task_list(s, actor=SUP1, work_date=work)
+        first, second, third = tasks[0].id, tasks[1].id, tasks[2].id
+        mark_task_feedback(s, first, at)  # fed back before: keeps its time
+    with transaction(book) as s:
+        with pytest.raises(LookupError, match="no task 999999"):
+            mark_tasks_feedback(s, [(second, at), (999999, at)])
+        with pytest.raises(ValueError, match=f"task {second}: .*timezone"):
+            mark_tasks_feedback(s, [(second, datetime(2026, 2, 21, 9, 0))])
+        later = datetime(2026, 2, 21, 17, 30, tzinfo=SHANGHAI)
+        mark_tasks_feedback(s, [(first, later), (second, at), (third, later), (second, later)])
+    with transaction(book) as s:
+        rows = {
+            t.id: (t.status, t.feedback_at)
+            for t in s.scalars(
+                select(CollectionTask).where(CollectionTask.id.in_([first, second, third]))
+            )
+        }
+        assert rows == {
+            first: ("done", datetime(2026, 2, 21, 8, 59)),
+            second: ("done", datetime(2026, 2, 21, 8, 59)),  # the first of its two times
+            third: ("done", datetime(2026, 2, 21, 9, 30)),
+        }
+        missing = {t.id for t in no_feedback(s, actor=SUP1, work_date=work, settings=settings)}
+        assert first not in missing and second not in missing and third in missing
 
 
 def test_reassign_to_the_same_collector_is_refused(book: Engine) -> None:

@@ -1,8 +1,9 @@
 """The batched contact gate (``check_batch``) decides exactly as ``check_contact`` one by
 one, against real collection cases: quiet hours, caps per debtor and per number that
 count the batch's own earlier contacts, holds, open and expired promises, lost contact
-and third parties. The case dates come from the batched ``case_dates`` provider in one
-query; a gate with only the per-subject providers decides the same."""
+and third parties (also after the batch's own call found the number invalid). The case
+dates come from the batched ``case_dates`` provider in one query; a gate with only the
+per-subject providers decides the same."""
 
 from __future__ import annotations
 
@@ -87,6 +88,12 @@ def _requests() -> list[tuple[ContactRequest, Outcome]]:
         (call("L5" if n % 2 else "L3", f"15:{n:02d}", address="13800000005"), "unanswered")
         for n in range(7)
     ]
+    # a borrower's number found invalid opens third-party contact at once: the batch
+    # must see its own attempt when it reads reachability
+    out += [
+        (call("L5", "16:00"), "invalid-number"),
+        (call("L5", "16:05", party="third-party"), "connected"),
+    ]
     return out
 
 
@@ -147,7 +154,8 @@ def test_batch_decides_as_one_by_one_on_real_cases(engine: Engine, tmp_path: Pat
     ]
     # the 09:00 call was a conversation too: 10:00 and 11:00 are the 2nd and 3rd
     assert rules[10:14] == [None, None, "daily-connected-calls", "daily-connected-calls"]
-    assert rules[14:] == [None] * 6 + ["daily-unanswered-per-number"]
+    assert rules[14:21] == [None] * 6 + ["daily-unanswered-per-number"]
+    assert rules[21:] == [None, None]
     # the promise pauses contact to the day after it ends
     assert results[0][2] is not None and results[0][2].date() == TODAY + timedelta(3)
     # denials and attempts are written alike: one denial per refused request

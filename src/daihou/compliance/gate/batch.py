@@ -9,9 +9,10 @@ registered providers — for every request with one query per table (the case da
 through the providers' batched ``case_dates`` when registered, else per subject),
 then calls the gate's own pure ``decide`` per request, in order. An allowed request's
 attempt joins the in-memory history at once, so a later request in the batch for the
-same debtor or number sees it (caps hold within a batch as across batches). Denials
-and attempts are inserted in bulk, exactly as ``check_contact`` / ``record_attempt``
-write them. ``tests/collection/test_gate_batch_cases.py`` and
+same debtor or number sees it (caps hold within a batch as across batches); before a
+request whose rules read reachability from the table (third parties), the batch's
+attempts so far are written. Denials and attempts are inserted in bulk, exactly as
+``check_contact`` / ``record_attempt`` write them. ``tests/collection/test_gate_batch_cases.py`` and
 ``tests/notify/test_gate_batch.py`` compare the decisions with ``check_contact``.
 
 Locks: the per-debtor and per-number advisory locks of the gate are taken for the
@@ -157,6 +158,10 @@ def check_batch(
                 tzinfo=request.zone,
             )
         )
+        if attempts and _needs_reachability(request, rules):
+            # reachability is read from the table: write the batch's attempts so far
+            session.execute(insert(_table(ContactAttempt)), attempts)
+            attempts = []
         seen: dict[int, PastAttempt] = dict(by_customer.get(request.customer_id, []))
         if key:
             seen.update(by_address.get(key, []))
@@ -227,6 +232,11 @@ def _table(model: Any) -> Table:
     return table
 
 
+def _needs_reachability(request: ContactRequest, rules: EffectiveRules) -> bool:
+    third = rules.third_party.get(request.party)
+    return third is not None and third.lost_contact_rule is not None
+
+
 def _case_dates(
     session: Session, requests: Sequence[ContactRequest], providers: Providers
 ) -> dict[tuple[str, str | None, date], CaseDates]:
@@ -254,8 +264,7 @@ def _extras(
 ) -> dict[str, Any]:
     """Reachability and the collections providers, as ``load_history`` asks them."""
     extras: dict[str, Any] = {}
-    third = rules.third_party.get(request.party)
-    if third is not None and third.lost_contact_rule is not None:
+    if _needs_reachability(request, rules):
         since, invalid = _reachability(session, request.customer_id)
         extras["unreachable_since"], extras["borrower_number_invalid"] = since, invalid
     on = request.local_date
