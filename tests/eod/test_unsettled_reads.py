@@ -4,6 +4,7 @@ SQLite (``INDEXED BY``), by loan, and the accrual walks the installments, not th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,22 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
+from daihou.db.engine import make_engine
+from daihou.db.models import Base
 from daihou.loans.models import UNSETTLED, Installment, via_unsettled
 from tests.eod.helpers import eod
 from tests.factories import add_loans, init_book, loan_row
 
 START = date(2024, 6, 1)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """INDEXED BY and these plans are SQLite's: these tests run on SQLite only."""
+    eng = make_engine(f"sqlite:///{tmp_path}/plans.db")
+    Base.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
 
 
 def test_the_hint_is_sqlite_only() -> None:
@@ -61,10 +73,8 @@ def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
     return plans
 
 
-def test_end_of_day_reads_the_partial_index_by_loan(engine: Engine, tmp_path: Path) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("INDEXED BY and these plans are SQLite's")
-    plans = _plans(engine, tmp_path)
+def test_end_of_day_reads_the_partial_index_by_loan(sqlite_engine: Engine, tmp_path: Path) -> None:
+    plans = _plans(sqlite_engine, tmp_path)
     assert set(plans) == {"accrual", "delinquency", "snapshot", "kpis"}
     for name, plan in plans.items():
         assert any("USING INDEX ix_installments_unsettled" in line for line in plan), (name, plan)
@@ -76,10 +86,13 @@ def test_end_of_day_reads_the_partial_index_by_loan(engine: Engine, tmp_path: Pa
     assert any(line.startswith("SEARCH loans") for line in plans["accrual"])
 
 
-def test_a_statement_that_cannot_use_the_index_fails_rather_than_scans(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("INDEXED BY is SQLite's")
+def test_a_statement_that_cannot_use_the_index_fails_rather_than_scans(
+    sqlite_engine: Engine,
+) -> None:
     # status given as a bound parameter: the partial index's WHERE is not implied
     stmt = via_unsettled(select(Installment.loan_id).where(Installment.status == "due"))
-    with engine.connect() as conn, pytest.raises(OperationalError, match="no query solution"):
+    with (
+        sqlite_engine.connect() as conn,
+        pytest.raises(OperationalError, match="no query solution"),
+    ):
         conn.execute(stmt).all()

@@ -105,8 +105,9 @@ def touched_ids(ctx: StepContext) -> Any:
         )
     return union(
         select(LOANS.c.id.label("loan_id")).where(WATCH),
-        # grouped: SQLite then reads the covering partial index, not the table
-        select(INST.c.loan_id).where(INST.c.status == DUE).group_by(INST.c.loan_id),
+        # the partial index by loan, read alone (it holds loan_id): without the hint
+        # SQLite took the status/due-date index and fetched every row for its loan_id
+        via_unsettled(select(INST.c.loan_id).where(INST.c.status == DUE).group_by(INST.c.loan_id)),
         select(INST.c.loan_id).where(INST.c.due_date == d),
         select(TXN.c.loan_id).where(TXN.c.booked_on == d),
         select(TXN.c.loan_id).where(TXN.c.value_date == d),
