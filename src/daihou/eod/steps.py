@@ -51,7 +51,7 @@ from daihou.eod.models import (
     LoanSnapshot,
 )
 from daihou.kernel.delinquency import rank
-from daihou.loans.models import WATCH, Installment, Loan
+from daihou.loans.models import INSTALLMENT_STATUSES, WATCH, Installment, Loan
 from daihou.payments.models import Transaction
 from daihou.policy.schema import PolicyPack
 
@@ -107,7 +107,8 @@ def touched_ids(ctx: StepContext) -> Any:
         select(LOANS.c.id.label("loan_id")).where(WATCH),
         # grouped: SQLite then reads the covering partial index, not the table
         select(INST.c.loan_id).where(INST.c.status == DUE).group_by(INST.c.loan_id),
-        select(INST.c.loan_id).where(INST.c.due_date == d),
+        # every status listed: the (status, due_date) index, on PostgreSQL too
+        select(INST.c.loan_id).where(INST.c.status.in_(INSTALLMENT_STATUSES), INST.c.due_date == d),
         select(TXN.c.loan_id).where(TXN.c.booked_on == d),
         select(TXN.c.loan_id).where(TXN.c.value_date == d),
         select(OVERRIDES.c.loan_id).where(OVERRIDES.c.released_on.is_(None)),
