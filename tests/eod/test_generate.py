@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 
 from daihou.db.engine import make_engine, transaction
 from daihou.demo.generate import generate_book
@@ -119,3 +119,98 @@ def test_cli_demo_generate_then_eod(tmp_path: Path) -> None:
         assert trial_balance(s).balanced
         assert s.scalar(select(func.count()).select_from(Loan).where(Loan.dpd > 0))
     engine.dispose()
+
+
+def _structure(engine: Engine) -> dict[str, tuple[list[str], list[str]]]:
+    """Per loaded table: its index names and its foreign keys (as the database has them)."""
+    from daihou.demo.generate import LOADED
+
+    found = inspect(engine)
+    return {
+        table: (
+            sorted(i["name"] or "" for i in found.get_indexes(table)),
+            sorted(
+                f"{fk['constrained_columns']}->{fk['referred_table']}"
+                for fk in found.get_foreign_keys(table)
+            ),
+        )
+        for table in LOADED
+    }
+
+
+def _settings(engine: Engine) -> dict[str, object]:
+    if engine.dialect.name != "sqlite":
+        return {}
+    with engine.connect() as c:
+        names = ("journal_mode", "foreign_keys", "synchronous", "cache_size", "locking_mode")
+        return {n: c.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names}
+
+
+def test_generated_book_keeps_indexes_keys_and_connection_settings(engine: Engine) -> None:
+    # the load drops the secondary indexes (and on PostgreSQL the foreign keys), checks
+    # keys once at the end and uses load-time SQLite settings: none of it may remain
+    settings = _settings(engine)
+    before = _structure(engine)
+    assert any(indexes for indexes, _ in before.values())
+    _generated(engine, 80, seed=5)
+    assert _settings(engine) == settings  # the pool's connections, as before
+    assert _structure(engine) == before
+    with engine.connect() as c:
+        if engine.dialect.name == "sqlite":
+            assert settings["journal_mode"] == "wal" and settings["foreign_keys"] == 1
+            assert c.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        else:
+            unchecked = c.exec_driver_sql(
+                "SELECT conname FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"
+                " AND connamespace = current_schema()::regnamespace"
+            ).all()
+            assert unchecked == []
+        assert c.scalar(select(func.count()).select_from(Loan)) == 80
+
+
+def test_a_broken_key_rolls_the_whole_load_back(engine: Engine) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from daihou.demo.bulk import ForeignKeyViolation, Loader
+
+    with transaction(engine) as s:
+        initialise_business_date(s, TODAY)
+    before = _structure(engine)
+    with pytest.raises((ForeignKeyViolation, IntegrityError)), Loader(engine) as load:
+        load.pause(("customers", "loans"))
+        load.execute(
+            "INSERT INTO loans (id, customer_id, product, principal, annual_rate,"
+            " current_rate, term_months, method, disbursed_on, outstanding_principal,"
+            " serviced_from, status, credit_balance, version, dpd, bucket, risk_class)"
+            " VALUES ('L1', 'no-such-customer', 'consumer', 100000, 0, 0, 12,"
+            " 'equal-installment', :d, 100000, :d, 'active', 0, 1, 0, 'M0', 'normal')",
+            {"d": load.day(TODAY)},
+        )
+        load.check_keys()  # SQLite: keys were not checked row by row
+        load.resume()  # PostgreSQL: adding the key back checks every row
+    engine.dispose()
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Loan)) == 0
+    assert _structure(engine) == before
+
+
+def test_customers_are_computed_a_bounded_way_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    from daihou.demo import generate
+
+    monkeypatch.setattr(generate, "CUSTOMER_CHUNK", 7)
+    batches = generate.CustomerBatches(seed=3, customers=60)
+    try:
+        assert len(batches.futures) <= generate.CustomerBatches.AHEAD
+        taken = []
+        for batch in batches.ready():
+            taken.append(batch)
+            assert len(batches.futures) <= generate.CustomerBatches.AHEAD
+        taken += list(batches.rest())
+    finally:
+        batches.close()
+    ids = [row[0] for batch in taken for row in batch]
+    assert ids == [f"C{n:08d}" for n in range(1, 61)]
+    # the same customers as computed in this process (ciphertexts differ by nonce; the
+    # keyed hashes of ID number and phone do not)
+    here = generate.customer_rows(3, 1, 7)
+    assert [(r[0], *r[-2:]) for r in taken[0]] == [(r[0], *r[-2:]) for r in here]

@@ -21,12 +21,16 @@ How it is fast: schedules come from a few hundred templates (amount rows depend 
 principal, rate, term and method when the first period is a regular month; due dates
 only on the disbursement date), both computed with ``kernel.schedule``; installments,
 allocations, transactions and journal rows are then produced by ``INSERT … SELECT``
-joins inside the database. Customers' personal data is encrypted with the same bulk
-encryptors as the import (``loans.book._Personal``), in worker processes. The book is
-written in one transaction; on PostgreSQL the foreign keys and secondary indexes of the
-loaded tables are dropped and rebuilt inside it (the rebuild validates every key), on
-SQLite the rollback journal is used while loading a fresh file (new pages need no
-journal) and WAL restored afterwards.
+joins inside the database, the two big ones (installments, allocations) in slices of
+``SLICE`` loans. The plan is streamed into its work table, never held whole. Customers'
+personal data is encrypted with the same bulk encryptors as the import
+(``loans.book._Personal``) in one worker process, a bounded few chunks ahead, and
+written between slices (``CustomerBatches``). The book is written in one transaction
+(``demo.bulk.Loader``): the secondary indexes of the loaded tables are dropped and
+rebuilt inside it; on PostgreSQL the foreign keys too (re-adding them validates every
+row); on SQLite foreign keys are checked once before the commit and the load runs with
+load-time settings (journal in memory, no ``fsync``, exclusive lock) — an error rolls
+everything back, but a crash in the middle can damage the file: generate again.
 """
 
 from __future__ import annotations

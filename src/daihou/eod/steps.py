@@ -51,7 +51,7 @@ from daihou.eod.models import (
     LoanSnapshot,
 )
 from daihou.kernel.delinquency import rank
-from daihou.loans.models import WATCH, Installment, Loan, via_unsettled
+from daihou.loans.models import INSTALLMENT_STATUSES, WATCH, Installment, Loan, via_unsettled
 from daihou.payments.models import Transaction
 from daihou.policy.schema import PolicyPack
 
@@ -108,7 +108,8 @@ def touched_ids(ctx: StepContext) -> Any:
         # the partial index by loan, read alone (it holds loan_id): without the hint
         # SQLite took the status/due-date index and fetched every row for its loan_id
         via_unsettled(select(INST.c.loan_id).where(INST.c.status == DUE).group_by(INST.c.loan_id)),
-        select(INST.c.loan_id).where(INST.c.due_date == d),
+        # every status listed: the (status, due_date) index, on PostgreSQL too
+        select(INST.c.loan_id).where(INST.c.status.in_(INSTALLMENT_STATUSES), INST.c.due_date == d),
         select(TXN.c.loan_id).where(TXN.c.booked_on == d),
         select(TXN.c.loan_id).where(TXN.c.value_date == d),
         select(OVERRIDES.c.loan_id).where(OVERRIDES.c.released_on.is_(None)),
