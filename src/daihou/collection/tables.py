@@ -21,6 +21,7 @@ skipped-nothing-due (nothing left to remind of), done.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -190,7 +191,7 @@ class FastRows:
         return int(value) if self.sqlite else value
 
     def write(
-        self, model: type[Base], columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+        self, model: type[Base], columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
     ) -> None:
         if not rows:
             return

@@ -67,55 +67,93 @@ TASK_COLUMNS = (
 )
 
 
-def _assign_reminder_calls(grouped: dict[tuple[str, str], list[Any]], desk: list[str]) -> None:
+# positions in a task row (a list in the order of TASK_COLUMNS, written as it is)
+_CASE, _LOAN, _KIND, _ROLE, _OWNER, _TEAM, _SLOTS, _PRIORITY, _RANK, _STATUS = (
+    TASK_COLUMNS.index(name)
+    for name in (
+        "case_id",
+        "loan_id",
+        "kind",
+        "assignee_role",
+        "collector_user_id",
+        "team",
+        "slots",
+        "priority",
+        "rank",
+        "status",
+    )
+)
+
+
+def _assign_reminder_calls(rows: list[list[Any]], desk: list[str]) -> None:
     """Calls with no case (reminders before a due date) have no case owner: give them to
     the collectors of the first stage's tier (the call desk), highest priority first, to
     whoever has the fewest tasks."""
-    if not desk:
+    pending = [
+        row
+        for row in rows
+        if row[_CASE] is None and row[_ROLE] == "collector" and row[_OWNER] is None
+    ]
+    if not desk or not pending:
         return
-    load = Counter(row[5] for row in grouped.values() if row[5])
-    for row in sorted(grouped.values(), key=lambda r: (-r[10], r[1], r[3])):
-        if row[4] == "collector" and row[5] is None and row[0] is None:
-            who = min(desk, key=lambda user: (load[user], user))
-            row[5] = who
-            load[who] += 1
+    load = Counter(row[_OWNER] for row in rows if row[_OWNER])
+    for row in sorted(pending, key=lambda r: (-r[_PRIORITY], r[_LOAN], r[_KIND])):
+        who = min(desk, key=lambda user: (load[user], user))
+        row[_OWNER] = who
+        load[who] += 1
 
 
 def build_tasks(
     session: Session, *, business_date: date, settings: CollectionsSettings, planned: list[Planned]
 ) -> TaskResult:
-    """Group the day's planned person-work into tasks, rank them, write the new ones."""
+    """Group the day's planned person-work into tasks, rank them, write the new ones.
+
+    This runs over every planned treatment of the day (400,000 on a first day that opens
+    100,000 cases), so the per-row work is kept to a dictionary look-up: a task row is
+    built once per (loan, kind) in the shape it is written, the role is looked up once
+    per rule and the priority once per subject (a subject's treatments come together)."""
     d = business_date
-    grouped: dict[tuple[str, str], list[Any]] = {}
+    fast = FastRows(session)
+    day, work = fast.date(d), fast.date(d + timedelta(days=1))
     base = settings.risk_factor_base
+    grouped: dict[tuple[str, str], list[Any]] = {}
+    roles: dict[int, str | None] = {}  # id(rule) → the task's assignee role, None: no task
+    last_fact, last_priority = None, 0
     for p in planned:
         if p.status != "planned":
             continue
-        action = p.rule.action
-        role = TASK_ACTIONS.get(action)
+        rule = p.rule
+        role = roles.get(id(rule), "")
+        if role == "":
+            role = roles[id(rule)] = TASK_ACTIONS.get(rule.action)
         if role is None:
             continue
         f = p.fact
-        key = (f.loan_id, action)
+        key = (f.loan_id, rule.action)
         row = grouped.get(key)
-        if row is None:
-            grouped[key] = [
-                f.case_id,
-                f.loan_id,
-                f.customer_id,
-                action,
-                role,
-                f.owner if role == "collector" else None,
-                f.team,
-                f.territory,
-                1,
-                f.dpd,
-                priority(f.overdue_fen, f.risk_score, f.dpd, base),
-                None,
-                "queued",
-            ]
-        else:
-            row[8] += 1
+        if row is not None:
+            row[_SLOTS] += 1
+            continue
+        if f is not last_fact:
+            last_fact, last_priority = f, priority(f.overdue_fen, f.risk_score, f.dpd, base)
+        grouped[key] = [
+            day,
+            work,
+            f.case_id,
+            f.loan_id,
+            f.customer_id,
+            rule.action,
+            role,
+            f.owner if role == "collector" else None,
+            f.team,
+            f.territory,
+            1,
+            f.dpd,
+            last_priority,
+            None,
+            "queued",
+        ]
+    rows = list(grouped.values())
     active = session.execute(
         select(Collector.user_id, Collector.daily_capacity, Collector.tier).where(
             Collector.active.is_(True)
@@ -123,30 +161,31 @@ def build_tasks(
     ).all()
     capacity: dict[str, int] = {user: cap for user, cap, _ in active}
     desk = settings.stages[0].tier
-    _assign_reminder_calls(grouped, sorted(u for u, _, tier in active if tier == desk))
+    _assign_reminder_calls(rows, sorted(u for u, _, tier in active if tier == desk))
     queues: dict[tuple[str, str | None], list[list[Any]]] = defaultdict(list)
-    for row in grouped.values():
-        queues[(row[4], row[5] if row[5] else row[6])].append(row)
-    result = TaskResult(tasks=len(grouped))
-    for (kind, who), rows in queues.items():
+    for row in rows:
+        queues[(row[_ROLE], row[_OWNER] or row[_TEAM])].append(row)
+    result = TaskResult(tasks=len(rows))
+    for (role, who), queue in queues.items():
         # highest priority first; ties by loan and kind (two stable sorts, no key tuples)
-        rows.sort(key=itemgetter(1, 3))
-        rows.sort(key=itemgetter(10), reverse=True)
-        cap = capacity.get(who) if kind == "collector" and who else None
-        for rank, row in enumerate(rows, start=1):
-            row[11] = rank
-            if cap is not None and rank > cap:
-                row[12] = "deferred"
-                result.deferred += 1
-            if kind == "collector" and row[5] is None:
-                result.unowned += 1
+        queue.sort(key=itemgetter(_LOAN, _KIND))
+        queue.sort(key=itemgetter(_PRIORITY), reverse=True)
+        for rank, row in enumerate(queue, start=1):
+            row[_RANK] = rank
+        if role != "collector":
+            continue
+        cap = capacity.get(who) if who else None
+        if cap is not None and len(queue) > cap:
+            for row in queue[cap:]:
+                row[_STATUS] = "deferred"
+            result.deferred += len(queue) - cap
+        result.unowned += sum(1 for row in queue if row[_OWNER] is None)
     t = CollectionTask
     existing = set(session.execute(select(t.loan_id, t.kind).where(t.business_date == d)).all())
-    fast = FastRows(session)
-    day, work = fast.date(d), fast.date(d + timedelta(days=1))
-    new = [(day, work, *row) for key, row in grouped.items() if not existing or key not in existing]
-    fast.write(t, TASK_COLUMNS, new)
-    result.inserted = len(new)
+    if existing:
+        rows = [row for key, row in grouped.items() if key not in existing]
+    fast.write(t, TASK_COLUMNS, rows)
+    result.inserted = len(rows)
     return result
 
 

@@ -7,7 +7,7 @@ left as they are (whatever their status), and only missing ones are inserted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -92,10 +92,13 @@ def plan_treatments(
     }
     fast = FastRows(session)
     day, work = fast.date(d), fast.date(d + timedelta(days=1))
-    times: dict[datetime, Any] = {}
+    # a slot's time is one object per (time, slot) shared by its treatments
+    # (strategy.evaluate), so it is converted once, looked up by identity
+    times: dict[int, Any] = {}
     # the columns a rule fixes, once per (rule, strategy) rather than once per row
     fixed: dict[int, tuple[Any, ...]] = {}
     rows: list[tuple[Any, ...]] = []
+    append = rows.append
     for p in planned:
         f, r = p.fact, p.rule
         if existing and (f.loan_id, r.id, p.slot) in existing:
@@ -105,11 +108,11 @@ def plan_treatments(
         if head is None:
             channel, party = CONTACT_ACTIONS.get(r.action, (None, None))
             head = fixed[id(r)] = (r.id, r.action, channel, party, r.purpose, r.template)
-        at = times.get(p.at)
+        at = times.get(id(p.at))
         if at is None:
-            at = times[p.at] = fast.time(p.at.astimezone(UTC).replace(tzinfo=None))
+            at = times[id(p.at)] = fast.time(p.at.astimezone(UTC).replace(tzinfo=None))
         nxt = p.gate_next_allowed
-        rows.append(
+        append(
             (
                 day,
                 work,
