@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
+from daihou.auth.permissions import PermissionDenied
 from daihou.auth.service import actor_for
 from daihou.collection.agencies.placement import place_batch
 from daihou.collection.contacts import ContactDenied, log_contact
@@ -105,7 +106,10 @@ def work_task_lists(engine: Engine, work: date, ctx: SimContext) -> None:
                         _work_one(s, ctx, task_id, actor, case_id, loan_id, kind, at)
             except ContactDenied:
                 ctx.counts["gate denials (collectors)"] += 1
-            mark_task_feedback(s, task_id, at, actor=actor)
+            try:
+                mark_task_feedback(s, task_id, at, actor=actor)
+            except PermissionDenied:  # the case went to a colleague since the list was made
+                ctx.counts["task feedback refused"] += 1
 
 
 def _reminder_call(
