@@ -90,8 +90,10 @@ class CollectionTreatment(Base):
     message_id: Mapped[str | None] = mapped_column(String(32))  # outbox_messages.id
 
     __table_args__ = (
+        # the date's rows (the run's own re-run check, the messages step) are read
+        # through this key's business_date prefix; a first day inserts 400,000 rows,
+        # so no index is kept that no query uses
         UniqueConstraint("business_date", "loan_id", "rule_id", "slot", name="uq_treatment_slot"),
-        Index("ix_treatments_status_action", "work_date", "status", "action"),
         Index("ix_treatments_rule_case", "rule_id", "case_id"),  # `once` rules
     )
 
