@@ -256,7 +256,7 @@ def test_a_worked_list_is_marked_in_one_call_as_one_by_one(book: Engine) -> None
     with transaction(book) as s:
         tasks = task_list(s, actor=SUP1, work_date=work)
         first, second, third = tasks[0].id, tasks[1].id, tasks[2].id
-        mark_task_feedback(s, first, at)  # fed back before: keeps its time
+        mark_task_feedback(s, first, at, actor=SUP1)  # fed back before: keeps its time
     with transaction(book) as s:
         with pytest.raises(LookupError, match="no task 999999"):
             mark_tasks_feedback(s, [(second, at), (999999, at)])
