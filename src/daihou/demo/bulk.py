@@ -77,6 +77,8 @@ class Loader:
         if self.postgres:
             self.execute("SET LOCAL maintenance_work_mem = '512MB'")
             self.execute("SET LOCAL work_mem = '256MB'")  # the ORDER BY of the inserts
+            # each slice's plan costs more than jit_above_cost: compiling it is wasted
+            self.execute("SET LOCAL jit = off")
         return self
 
     def __exit__(
