@@ -9,8 +9,8 @@ transaction, and rebuilding a foreign key checks every row.
 On SQLite the load runs with load-time settings on its own connection (``SQLITE_LOAD``):
 foreign keys unchecked while writing and checked once at the end (``PRAGMA
 foreign_key_check`` of every loaded table, before the commit), the rollback journal in
-memory, no ``fsync``, a large page cache, temporary tables and sorts in memory, an
-exclusive lock and sorter threads for the index builds. A failure rolls the whole load
+memory, no ``fsync``, a large page cache, temporary tables and sorts in memory and an
+exclusive lock. A failure rolls the whole load
 back, but a *crash* (power loss, ``kill -9``) in the middle can leave the database file
 damaged: a generated book is a throwaway benchmark fixture, so generate it again into a
 new file. Afterwards the journal mode goes back to WAL and the connection is discarded,
@@ -46,7 +46,6 @@ SQLITE_LOAD = (
     ("cache_size", "-1000000"),  # 1 GB
     ("temp_store", "MEMORY"),
     ("locking_mode", "EXCLUSIVE"),
-    ("threads", "2"),  # CREATE INDEX sorts on both cores
 )
 """SQLite settings of the load's connection (set before its transaction begins)."""
 
@@ -77,6 +76,8 @@ class Loader:
         if self.postgres:
             self.execute("SET LOCAL maintenance_work_mem = '512MB'")
             self.execute("SET LOCAL work_mem = '256MB'")  # the ORDER BY of the inserts
+            # each slice's plan costs more than jit_above_cost: compiling it is wasted
+            self.execute("SET LOCAL jit = off")
         return self
 
     def __exit__(
