@@ -934,7 +934,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_installments")),
         sa.UniqueConstraint("loan_id", "period", name=op.f("uq_installments_loan_id_period")),
     )
-    op.create_index("ix_installments_due_date", "installments", ["due_date"], unique=False)
     op.create_index(
         "ix_installments_status_due_date", "installments", ["status", "due_date"], unique=False
     )
@@ -1191,12 +1190,6 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_treatments_rule_case", "collection_treatments", ["rule_id", "case_id"], unique=False
-    )
-    op.create_index(
-        "ix_treatments_status_action",
-        "collection_treatments",
-        ["work_date", "status", "action"],
-        unique=False,
     )
     op.create_table(
         "complaint_events",
@@ -1898,7 +1891,6 @@ def downgrade() -> None:
     op.drop_table("contact_logs")
     op.drop_index(op.f("ix_complaint_events_complaint_id"), table_name="complaint_events")
     op.drop_table("complaint_events")
-    op.drop_index("ix_treatments_status_action", table_name="collection_treatments")
     op.drop_index("ix_treatments_rule_case", table_name="collection_treatments")
     op.drop_table("collection_treatments")
     op.drop_index("ix_tasks_collector", table_name="collection_tasks")
@@ -1924,7 +1916,6 @@ def downgrade() -> None:
         postgresql_where=sa.text("status = 'due'"),
     )
     op.drop_index("ix_installments_status_due_date", table_name="installments")
-    op.drop_index("ix_installments_due_date", table_name="installments")
     op.drop_table("installments")
     op.drop_index("ix_complaints_state", table_name="complaints")
     op.drop_index("ix_complaints_received_at", table_name="complaints")
