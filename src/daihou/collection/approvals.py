@@ -35,7 +35,9 @@ from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.models import CollectionCase
 from daihou.compliance.audit.service import record as audit_record
 from daihou.eod.calendar import ensure_open
+from daihou.loans.models import Loan
 from daihou.payments.errors import NotFound, ServicingError
+from daihou.payments.service import lock_loan
 from daihou.policy import PolicyPack, load_pack
 
 # kind → the permission-matrix action to request / approve it (extensible: class
@@ -181,6 +183,19 @@ def load_pending(session: Session, request_id: int, *, kind: str | None = None) 
     if req.status != "pending":
         raise ApprovalError(f"request {request_id} is {req.status}", field="request_id")
     return req
+
+
+def lock_pending(
+    session: Session, request_id: int, *, kind: str, label: str
+) -> tuple[Loan, ApprovalRequest]:
+    """For deciding a request of ``kind``: its loan, locked first (the order payments
+    and end of day lock in), then the request, which must be pending (``load_pending``).
+    ``NotFound`` names the request (``label``: "write-off", "waiver" …)."""
+    found = session.get(ApprovalRequest, request_id)
+    if found is None or found.kind != kind:
+        raise NotFound(f"no {label} request {request_id}", field="request_id")
+    loan = lock_loan(session, found.loan_id)
+    return loan, load_pending(session, request_id, kind=kind)
 
 
 def decide(

@@ -100,11 +100,7 @@ def decide_class_override(
 ) -> ApprovalRequest:
     """Approve (the class is raised now) or reject a class override (maker–checker)."""
     pack = pack or load_pack()
-    found = session.get(ApprovalRequest, request_id)
-    if found is None or found.kind != KIND:
-        raise NotFound(f"no class override request {request_id}", field="request_id")
-    loan = lock_loan(session, found.loan_id)
-    req = approvals.load_pending(session, request_id, kind=KIND)
+    loan, req = approvals.lock_pending(session, request_id, kind=KIND, label="class override")
     target = str((req.payload or {}).get("risk_class", ""))
     if approve:
         problem = _raise_problem(loan, target)

@@ -29,7 +29,6 @@ from daihou.eod.calendar import ensure_open
 from daihou.eod.models import LoanEvent
 from daihou.kernel.money import ZERO, q2, to_money
 from daihou.loans.models import Installment, Loan
-from daihou.payments.errors import NotFound
 from daihou.payments.models import Transaction
 from daihou.payments.recompute import recompute_loan
 from daihou.payments.service import lock_loan
@@ -153,11 +152,7 @@ def decide_waiver(
 ) -> ApprovalRequest:
     """Approve (and post) or reject a waiver request."""
     pack = pack or load_pack()
-    found = session.get(ApprovalRequest, request_id)
-    if found is None or found.kind != "waiver":
-        raise NotFound(f"no waiver request {request_id}", field="request_id")
-    lock_loan(session, found.loan_id)  # loan lock first, then the request row
-    req = approvals.load_pending(session, request_id, kind="waiver")
+    _, req = approvals.lock_pending(session, request_id, kind="waiver", label="waiver")
     if approve:
         q = quote(session, req.loan_id, pack)
         if req.amount > q.cap:

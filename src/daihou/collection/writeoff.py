@@ -31,7 +31,6 @@ from daihou.kernel.money import ZERO
 from daihou.ledger import accounts
 from daihou.ledger.service import post_entry
 from daihou.loans.models import Installment, Loan
-from daihou.payments.errors import NotFound
 from daihou.payments.journal import WRITTEN_OFF
 from daihou.payments.models import Transaction
 from daihou.payments.recompute import recompute_loan
@@ -135,11 +134,7 @@ def decide_writeoff(
 ) -> ApprovalRequest:
     """Approve (and post) or reject a write-off proposal (maker–checker)."""
     pack = pack or load_pack()
-    found = session.get(ApprovalRequest, request_id)
-    if found is None or found.kind != "writeoff":
-        raise NotFound(f"no write-off request {request_id}", field="request_id")
-    loan = lock_loan(session, found.loan_id)
-    req = approvals.load_pending(session, request_id, kind="writeoff")
+    loan, req = approvals.lock_pending(session, request_id, kind="writeoff", label="write-off")
     if approve:
         problems = eligibility(loan, pack)
         if problems:
