@@ -23,7 +23,9 @@ DPD, the first 150 of each collector queued and the rest deferred (what the dail
 leaves), unless cases are open already; then requests the case page (HTML), the case
 API, the task list page and the task list API as ``col``, one kind at a time, and
 prints per kind the latencies and the server's CPU milliseconds per request (from
-/proc, so other load on the machine does not count).
+/proc, so other load on the machine does not count). ``--think S`` makes each user read
+a page for 0.5–1.5 × S seconds before the next request (50 collectors working, not 50
+scripts in a loop); without it the clients never pause and measure throughput.
 """
 
 from __future__ import annotations
@@ -232,7 +234,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_workbench(
-    base: str, secrets: dict[str, str], kind: str, clients: int, per_client: int
+    base: str,
+    secrets: dict[str, str],
+    kind: str,
+    clients: int,
+    per_client: int,
+    think: float = 0.0,
 ) -> list[float]:
     case_ids = secrets["case-ids"].split(",")
     timings: list[float] = []
@@ -245,6 +252,8 @@ def run_workbench(
         with httpx.Client(
             base_url=base, cookies={"daihou_session": secrets["col-session"]}, timeout=120
         ) as http:
+            if think:
+                time.sleep(rng.uniform(0, think))  # users do not all click at once
             for _ in range(per_client):
                 req = workbench_request(kind, rng.choice(case_ids), api)
                 started = time.perf_counter()
@@ -259,6 +268,8 @@ def run_workbench(
                         failures.append(f"{kind} {req[1]}: {status}")
                     else:
                         timings.append(elapsed)
+                if think:  # reads the page before the next click: half to 1.5 × think
+                    time.sleep(rng.uniform(0.5, 1.5) * think)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for t in threads:
@@ -379,7 +390,7 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.kill()
 
 
-def main_book(url: str, clients: int, per_client: int) -> int:
+def main_book(url: str, clients: int, per_client: int, think: float = 0.0) -> int:
     """The workbench on an existing book: each kind alone, latency and server CPU."""
     secrets = prepare_book(url)
     results = []
@@ -390,7 +401,7 @@ def main_book(url: str, clients: int, per_client: int) -> int:
                 run_workbench(base, secrets, kind, min(4, clients), 3)  # warm up
                 cpu = cpu_seconds(server.pid)
                 started = time.perf_counter()
-                timings = run_workbench(base, secrets, kind, clients, per_client)
+                timings = run_workbench(base, secrets, kind, clients, per_client, think)
                 wall = time.perf_counter() - started
                 used = cpu_seconds(server.pid) - cpu
                 results.append((kind, timings, wall, used))
@@ -404,7 +415,10 @@ def main_book(url: str, clients: int, per_client: int) -> int:
             if errors:
                 print(f"server log: {len(errors)} error lines, e.g. {errors[:5]}")
     print(f"database:   {database_url(url).split(':', 1)[0]}; loans: {int(secrets['loans']):,}")
-    print(f"clients:    {clients} × {per_client} requests per kind; load {os.getloadavg()}")
+    print(
+        f"clients:    {clients} × {per_client} requests per kind, think time {think:g} s "
+        f"(0.5–1.5 ×); load {os.getloadavg()}"
+    )
     print(
         f"{'kind':<16}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}{'CPU ms/req':>12}"
     )
@@ -429,9 +443,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--book", help="an existing book (database URL): benchmark the case page and task list"
     )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="with --book: seconds a user reads a page before the next request (mean)",
+    )
     args = parser.parse_args(argv)
     if args.book:
-        return main_book(args.book, args.clients, args.requests)
+        return main_book(args.book, args.clients, args.requests, args.think)
     if args.ci:
         args.loans, args.clients, args.requests = 500, 8, 20
     with tempfile.TemporaryDirectory(prefix="daihou-bench-web-") as tmp:
