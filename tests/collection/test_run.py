@@ -18,6 +18,7 @@ from daihou.collection.treatments import plan_treatments
 from daihou.compliance.gate.holds import opt_out, place_hold, release_hold
 from daihou.db.engine import transaction
 from daihou.eod.runner import run_eod
+from daihou.loans import access
 from daihou.loans.models import Loan
 from daihou.policy.loader import load_pack
 from tests.collection.conftest import FIRST_DUE
@@ -207,6 +208,56 @@ def test_other_loans_and_refusals_follow_the_callers_scope(book: Engine) -> None
             (theirs.loan_id, theirs.id)
         ]
         assert view.other_loans[0].overdue > 0
+
+
+def test_the_case_page_refuses_what_its_parts_refuse(book: Engine) -> None:
+    """The case page reads and authorises the case once; its loan and customer parts
+    still check ``loan.view`` on the loan's latest open case, so a case that is not it
+    (closed, or an older open case of the same loan) is refused as ``view_loan`` is."""
+    run_eod(book, through=FIRST_DUE + timedelta(days=3))
+    run_collections(book)
+    mine = open_case(book, "L1")
+    assert mine is not None
+    ann = Actor("ann", frozenset({"collector-junior"}), "north")
+    with transaction(book) as s:
+        s.execute(
+            update(CollectionCase)
+            .where(CollectionCase.id == mine.id)
+            .values(owner_user_id="ann", team="north")
+        )
+    with transaction(book) as s:
+        assert case_file(s, actor=ann, case_id=mine.id).loan.loan_id == "L1"
+    with transaction(book) as s:  # a newer open case of the same loan, someone else's
+        newer = CollectionCase(
+            loan_id="L1",
+            customer_id=mine.customer_id,
+            status="open",
+            opened_on=mine.opened_on,
+            stage=mine.stage,
+            strategy=mine.strategy,
+            arm=mine.arm,
+            owner_user_id="bob-owner",
+            team="south",
+        )
+        s.add(newer)
+    with transaction(book) as s:
+        assert case_view(s, case_id=mine.id, actor=ann).case.id == mine.id
+        with pytest.raises(PermissionDenied):
+            access.view_loan(s, actor=ann, loan_id="L1")
+        with pytest.raises(PermissionDenied):
+            case_file(s, actor=ann, case_id=mine.id)
+    with transaction(book) as s:  # only ann's case, now closed: the loan has no open case
+        s.execute(
+            update(CollectionCase)
+            .where(CollectionCase.loan_id == "L1")
+            .values(status="closed", owner_user_id="ann", team="north")
+        )
+    with transaction(book) as s:
+        assert case_view(s, case_id=mine.id, actor=ann).case.status == "closed"
+        with pytest.raises(PermissionDenied):
+            access.view_loan(s, actor=ann, loan_id="L1")
+        with pytest.raises(PermissionDenied):
+            case_file(s, actor=ann, case_id=mine.id)
 
 
 def test_treatment_rows_carry_what_the_outbox_needs(book: Engine) -> None:

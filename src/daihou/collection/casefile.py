@@ -14,14 +14,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
-from daihou.collection.cases import CaseView, case_view
+from daihou.collection.cases import CaseView, case_view_of
+from daihou.collection.casework import authorise_case
 from daihou.collection.contact_models import ContactLog, FieldVisit, PromiseToPay
-from daihou.collection.contacts import LoggedContact, contact_history, log_contact
+from daihou.collection.contacts import LoggedContact, contact_history_of_case, log_contact
 from daihou.collection.promises import list_promises
-from daihou.collection.repair import repairs_of
+from daihou.collection.repair import repairs_of_case
 from daihou.collection.tables import CollectionTask
 from daihou.collection.tasks import mark_task_feedback
-from daihou.collection.visits import visits_of
+from daihou.collection.visits import visits_of_case
 from daihou.compliance.gate.models import Hold
 from daihou.compliance.privacy.masking import mask_address, mask_phone
 from daihou.compliance.privacy.service import CustomerProfile
@@ -52,7 +53,10 @@ class CaseFile:
 
 
 def case_file(session: Session, *, actor: Actor, case_id: int) -> CaseFile:
-    view = case_view(session, case_id=case_id, actor=actor)  # authorises case.view
+    """The case read and ``case.view`` authorised once; each part then reads its rows
+    for that authorised case (the loan and the customer still check ``loan.view``)."""
+    authorised = authorise_case(session, actor=actor, case_id=case_id)
+    view = case_view_of(session, authorised, actor=actor)
     case = view.case
     points = [
         ContactPointLine(
@@ -63,17 +67,21 @@ def case_file(session: Session, *, actor: Actor, case_id: int) -> CaseFile:
             p.source,
             p.verified,
         )
-        for p in repairs_of(session, actor=actor, case_id=case_id)
+        for p in repairs_of_case(session, authorised)
     ]
+    loan = access.case_loan_view(
+        session, actor=actor, case=case, open_case_id=view.loan.open_case_id
+    )
+    customer, holds = access.case_customer(session, actor=actor, case=case)
     return CaseFile(
         view=view,
-        loan=access.view_loan(session, actor=actor, loan_id=case.loan_id),
-        customer=access.masked_customer(session, actor=actor, customer_id=case.customer_id),
+        loan=loan,
+        customer=customer,
         contact_points=points,
-        contacts=contact_history(session, actor=actor, case_id=case_id, limit=200),
+        contacts=contact_history_of_case(session, authorised, limit=200),
         promises=list_promises(session, actor=actor, case_id=case_id, limit=50),
-        visits=visits_of(session, actor=actor, case_id=case_id),
-        holds=access.customer_holds(session, actor=actor, customer_id=case.customer_id),
+        visits=visits_of_case(session, authorised),
+        holds=holds,
     )
 
 

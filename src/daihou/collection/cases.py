@@ -23,6 +23,7 @@ from daihou.auth.permissions import authorize
 from daihou.auth.scopes import ResourceScope
 from daihou.collection.arms import arm_for
 from daihou.collection.case_lists import case_scope_filter
+from daihou.collection.casework import AuthorisedCase, authorise_case
 from daihou.collection.lost_contact import mark_lost
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
@@ -267,7 +268,12 @@ def _lines(session: Session, customer_id: str, *, actor: Actor, loan_id: str) ->
             func.coalesce(od.c.overdue_fen, 0),
             Loan.dpd,
             Loan.bucket,
-            select(c.id).where(c.loan_id == Loan.id, c.status == "open").limit(1).scalar_subquery(),
+            # the loan's latest open case: the one ``access.loan_resource`` authorises on
+            select(c.id)
+            .where(c.loan_id == Loan.id, c.status == "open")
+            .order_by(c.id.desc())
+            .limit(1)
+            .scalar_subquery(),
         )
         .outerjoin(od, od.c.loan_id == Loan.id)
         .where(Loan.customer_id == customer_id, visible)
@@ -280,10 +286,14 @@ def _lines(session: Session, customer_id: str, *, actor: Actor, loan_id: str) ->
 
 def case_view(session: Session, *, case_id: int, actor: Actor) -> CaseView:
     """The case, its loan and the customer's other loans (共债) the actor may see."""
-    case = session.get(CollectionCase, case_id)
-    if case is None:
-        raise LookupError(f"no collection case {case_id}")
-    authorize(actor, "case.view", resource=case_scope(case))
+    authorised = authorise_case(session, actor=actor, case_id=case_id)
+    return case_view_of(session, authorised, actor=actor)
+
+
+def case_view_of(session: Session, authorised: AuthorisedCase, *, actor: Actor) -> CaseView:
+    """``case_view`` of a case already read and authorised for ``case.view``."""
+    case = authorised.require("case.view")
+    case_id = case.id
     lines = _lines(session, case.customer_id, actor=actor, loan_id=case.loan_id)
     own = next(line for line in lines if line.loan_id == case.loan_id)
     history = list(

@@ -7,6 +7,7 @@ then the audit append lock, then the contact gate's per-debtor lock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -50,6 +51,32 @@ def get_case(session: Session, case_id: int, *, lock: bool = False) -> Collectio
     if case is None:
         raise LookupError(f"no collection case {case_id}")
     return case
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorisedCase:
+    """A case read once and ``action`` authorised on its scope (``authorise_case``):
+    what the parts of the case page take instead of a case id, so that none of them
+    reads the case or checks the same right again."""
+
+    case: CollectionCase
+    basis: AuthorizationBasis
+
+    def require(self, action: str) -> CollectionCase:
+        """The case, for a part that needs ``action``: a case authorised for another
+        action is a programming error, not a pass."""
+        if self.basis.action != action:
+            raise ValueError(f"case {self.case.id} was authorised for {self.basis.action}")
+        return self.case
+
+
+def authorise_case(
+    session: Session, *, actor: Actor, case_id: int, action: str = "case.view"
+) -> AuthorisedCase:
+    """The case ``case_id`` (``LookupError`` if none) after ``action`` is authorised on
+    its scope (``PermissionDenied`` if not)."""
+    case = get_case(session, case_id)
+    return AuthorisedCase(case, authorize(actor, action, resource=case_scope(case)))
 
 
 def open_case(

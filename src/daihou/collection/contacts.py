@@ -29,11 +29,12 @@ from daihou.auth.actor import Actor
 from daihou.auth.permissions import authorize
 from daihou.collection import codes
 from daihou.collection.casework import (
+    AuthorisedCase,
     audit,
+    authorise_case,
     basis_of,
     case_scope,
     checked_note,
-    get_case,
     local_time,
     naive_utc,
     open_case,
@@ -396,11 +397,18 @@ def contact_history(
     session: Session, *, actor: Actor, case_id: int, limit: int = 500
 ) -> list[ContactLog]:
     """The case's contact log, newest first; needs ``case.view`` on the case."""
-    case = get_case(session, case_id)
-    authorize(actor, "case.view", resource=case_scope(case))
+    authorised = authorise_case(session, actor=actor, case_id=case_id)
+    return contact_history_of_case(session, authorised, limit=limit)
+
+
+def contact_history_of_case(
+    session: Session, authorised: AuthorisedCase, *, limit: int = 500
+) -> list[ContactLog]:
+    """``contact_history`` of a case already read and authorised for ``case.view``."""
+    case = authorised.require("case.view")
     query = (
         select(ContactLog)
-        .where(ContactLog.case_id == case_id)
+        .where(ContactLog.case_id == case.id)
         .order_by(ContactLog.at_utc.desc(), ContactLog.id.desc())
         .limit(limit)
     )

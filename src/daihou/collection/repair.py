@@ -22,11 +22,11 @@ from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
 from daihou.collection import codes
 from daihou.collection.casework import (
+    AuthorisedCase,
     audit,
+    authorise_case,
     basis_of,
-    case_scope,
     checked_note,
-    get_case,
     open_case,
     set_reachable,
 )
@@ -104,9 +104,13 @@ def record_repair(
 
 def repairs_of(session: Session, *, actor: Actor, case_id: int) -> list[ContactPoint]:
     """The repairs of a case, newest first (values decrypted: mask before showing)."""
-    case = get_case(session, case_id)
-    authorize(actor, "case.view", resource=case_scope(case))
-    query = select(ContactPoint).where(ContactPoint.case_id == case_id)
+    return repairs_of_case(session, authorise_case(session, actor=actor, case_id=case_id))
+
+
+def repairs_of_case(session: Session, authorised: AuthorisedCase) -> list[ContactPoint]:
+    """``repairs_of`` a case already read and authorised for ``case.view``."""
+    case = authorised.require("case.view")
+    query = select(ContactPoint).where(ContactPoint.case_id == case.id)
     return list(session.scalars(query.order_by(ContactPoint.id.desc())))
 
 

@@ -27,12 +27,12 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
-from daihou.auth.permissions import authorize
 from daihou.collection import codes
 from daihou.collection.casework import (
+    AuthorisedCase,
     audit,
+    authorise_case,
     basis_of,
-    case_scope,
     checked_note,
     get_case,
     local_time,
@@ -392,9 +392,13 @@ def early_placement_eligible(
 
 
 def visits_of(session: Session, *, actor: Actor, case_id: int) -> list[FieldVisit]:
-    case = get_case(session, case_id)
-    authorize(actor, "case.view", resource=case_scope(case))
-    query = select(FieldVisit).where(FieldVisit.case_id == case_id)
+    return visits_of_case(session, authorise_case(session, actor=actor, case_id=case_id))
+
+
+def visits_of_case(session: Session, authorised: AuthorisedCase) -> list[FieldVisit]:
+    """``visits_of`` a case already read and authorised for ``case.view``."""
+    case = authorised.require("case.view")
+    query = select(FieldVisit).where(FieldVisit.case_id == case.id)
     return list(session.scalars(query.order_by(FieldVisit.id.desc())))
 
 

@@ -128,6 +128,19 @@ def view_loan(session: Session, *, actor: Actor, loan_id: str) -> LoanView:
     return loan_view(session, loan_id)
 
 
+def case_loan_view(
+    session: Session, *, actor: Actor, case: CollectionCase, open_case_id: int | None
+) -> LoanView:
+    """``view_loan`` of a case's loan for the case page, whose case is already read:
+    when that case is the loan's latest open case (``open_case_id``, read with the
+    case's loan lines) it is what ``loan_resource`` would read, so ``loan.view`` is
+    checked on its scope without reading it again; otherwise as ``view_loan``."""
+    if case.status == "open" and open_case_id == case.id:
+        authorize(actor, "loan.view", resource=_case_scope(case))
+        return loan_view(session, case.loan_id)
+    return view_loan(session, actor=actor, loan_id=case.loan_id)
+
+
 def search_loans(
     session: Session,
     *,
@@ -241,6 +254,24 @@ def masked_customer(session: Session, *, actor: Actor, customer_id: str) -> Cust
     """The customer's personal data, masked (what every page shows by default)."""
     _customer_resource_checked(session, actor=actor, customer_id=customer_id, action="loan.view")
     return customer_profile(session, customer_id, actor=actor)
+
+
+def case_customer(
+    session: Session, *, actor: Actor, case: CollectionCase
+) -> tuple[CustomerProfile, list[Hold]]:
+    """``masked_customer`` and ``customer_holds`` of a case's customer for the case page,
+    whose case is already read: an open case the actor may ``loan.view`` is one of the
+    customer's open cases, which is what ``_customer_resource_checked`` looks for, so
+    the customer's cases are read only when it is not (closed, or out of scope)."""
+    scope = _case_scope(case)
+    if case.status == "open" and is_allowed(actor, "loan.view", resource=scope):
+        authorize(actor, "loan.view", resource=scope)
+    else:
+        _customer_resource_checked(
+            session, actor=actor, customer_id=case.customer_id, action="loan.view"
+        )
+    profile = customer_profile(session, case.customer_id, actor=actor)
+    return profile, active_holds(session, case.customer_id)
 
 
 def reveal_field(
