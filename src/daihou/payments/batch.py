@@ -328,11 +328,17 @@ class _Chunk:
         )
         touched = {k: w for k, w in self.work.items() if w.result is not None}
         results = {k: w.result for k, w in touched.items() if w.result is not None}
-        io.write_installments(s, results, today)
+        # a batch posts only repayments and recoveries dated by today: a loan's
+        # installments due later are as stored unless an LPR repricing is not stored yet
+        kept = [
+            k
+            for k, w in touched.items()
+            if w.result is not None
+            and (w.terms.floating is None or _write_rate_changes(s, w.loan, w.result))
+        ]
+        io.write_installments(s, results, today, kept)
         io.write_allocations(s, results, real)
         for work in touched.values():
-            if work.terms.floating is not None and work.result is not None:
-                _write_rate_changes(s, work.loan, work.result)
             work.loan.version += work.created
         drafts = [
             d
