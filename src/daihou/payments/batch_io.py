@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from daihou.db.types import RATE_SCALE, Money, Rate
 from daihou.eod.models import Accrual
@@ -247,7 +248,7 @@ def write_installments(
         return
     kept = set(future_kept) & results.keys()
     rest = sorted(results.keys() - kept)
-    where = INSTALLMENTS.c.loan_id.in_(sorted(results))
+    where: ColumnElement[bool] = INSTALLMENTS.c.loan_id.in_(sorted(results))
     if kept:
         near = INSTALLMENTS.c.due_date <= as_of
         where = and_(where, or_(INSTALLMENTS.c.loan_id.in_(rest), near) if rest else near)
