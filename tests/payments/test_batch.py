@@ -25,7 +25,7 @@ from daihou.payments.batch import BatchResult, PaymentRequest, _parse_date, post
 from daihou.payments.errors import ServicingError
 from daihou.payments.models import Transaction
 from daihou.payments.recompute import recompute_loan
-from daihou.payments.service import Posting, post_payment
+from daihou.payments.service import Posting, charge_fee, post_payment, prepay
 from tests.factories import add_loans, init_book, loan_row
 from tests.services.snapshots import loan_state
 
@@ -457,3 +457,47 @@ def test_batch_writes_a_repricing_not_stored_yet_as_posting_one_by_one(
             for i in s.scalars(select(Installment).where(Installment.loan_id == "F1"))
         }
     assert rates[date(2025, 2, 10)] == Decimal("0.034")
+
+
+def later_events_book(engine: Engine, tmp_path: Path) -> Decimal:
+    """The five loans of ``build``, then a prepayment on L3 and a fee on L4, both dated
+    after the backdated repayments the batch below posts before them."""
+    due = build(engine, tmp_path)
+    with transaction(engine) as s:
+        prepay(
+            session=s,
+            loan_id="L3",
+            amount="5000.00",
+            value_date=date(2024, 2, 18),
+            reference="PP-1",
+        )
+        charge_fee(
+            session=s,
+            loan_id="L4",
+            amount="30.00",
+            value_date=date(2024, 2, 19),
+            reason="test",
+            reference="FEE-1",
+        )
+    return due
+
+
+def test_a_backdated_repayment_before_a_prepayment_or_fee_rewrites_later_periods(
+    engine: Engine, other_engine: Engine, tmp_path: Path
+) -> None:
+    """Paid earlier, the arrears leave more of the prepayment to re-amortise the rest of
+    the schedule, and the fee falls on the next installment: the batch writes those
+    later installments as one by one does."""
+    due = later_events_book(engine, tmp_path)
+    later_events_book(other_engine, tmp_path)
+    requests = [
+        PaymentRequest("L3", str(due), date(2024, 2, 16), "counter", "E-1", row=2),
+        PaymentRequest("L4", str(due), date(2024, 2, 17), "counter", "E-2", row=3),
+    ]
+    expected = one_by_one(engine, requests)
+    result = post_payments(other_engine, requests)
+    assert [(r.row, r.status, r.posting, r.field, r.error) for r in result.rows] == expected
+    assert result.posted == 2
+    a, b = picture(engine), picture(other_engine)
+    for key in a:
+        assert b[key] == a[key], key
