@@ -25,7 +25,7 @@ from daihou.payments.batch import BatchResult, PaymentRequest, _parse_date, post
 from daihou.payments.errors import ServicingError
 from daihou.payments.models import Transaction
 from daihou.payments.recompute import recompute_loan
-from daihou.payments.service import Posting, post_payment
+from daihou.payments.service import Posting, charge_fee, post_payment, prepay
 from tests.factories import add_loans, init_book, loan_row
 from tests.services.snapshots import loan_state
 
@@ -401,3 +401,103 @@ def test_a_reference_committed_meanwhile_makes_the_chunk_run_again(
             )
         ).all()
     assert refs == ["RACE-2"]
+
+
+def repricing_book(engine: Engine, tmp_path: Path) -> None:
+    """A floating-rate mortgage imported in December and a fixed-rate loan; end of day
+    runs past 1 January, when the mortgage reprices (LPR 4.20% → 3.60%), so its stored
+    schedule still has the old rate for the periods after."""
+    init_book(engine, date(2024, 12, 20))
+    rows = [
+        loan_row(
+            "F1",
+            product="mortgage",
+            principal="300000",
+            annual_rate="4%",
+            term_months=120,
+            disbursed_on="2023-06-10",
+            lpr_spread_bps="-20",
+        ),
+        loan_row("X1", disbursed_on="2024-11-15"),
+    ]
+    add_loans(engine, tmp_path, rows)
+    run_eod(engine, through=date(2025, 1, 11))
+
+
+def test_batch_writes_a_repricing_not_stored_yet_as_posting_one_by_one(
+    engine: Engine, other_engine: Engine, tmp_path: Path
+) -> None:
+    """The batch reads only the installments due by today unless the loan's stored
+    LPR repricings differ from the replay's: then the repriced later periods are
+    written, as one by one."""
+    repricing_book(engine, tmp_path)
+    repricing_book(other_engine, tmp_path)
+    with transaction(other_engine) as s:
+        stored = {
+            i.due_date: i.annual_rate
+            for i in s.scalars(select(Installment).where(Installment.loan_id == "F1"))
+        }
+    assert stored[date(2025, 2, 10)] == Decimal("0.04")  # the repricing is not stored yet
+    when = date(2025, 1, 12)
+    requests = [
+        PaymentRequest("F1", "3000.00", when, "bank-debit", "R-1", row=2),
+        PaymentRequest("X1", "900.00", when, "bank-debit", "R-2", row=3),
+        PaymentRequest("X1", "50.00", date(2025, 1, 2), "bank-debit", "R-3", row=4),
+    ]
+    expected = one_by_one(engine, requests)
+    result = post_payments(other_engine, requests)
+    assert [(r.row, r.status, r.posting, r.field, r.error) for r in result.rows] == expected
+    assert result.posted == 3
+    a, b = picture(engine), picture(other_engine)
+    for key in a:
+        assert b[key] == a[key], key
+    with transaction(other_engine) as s:
+        rates = {
+            i.due_date: i.annual_rate
+            for i in s.scalars(select(Installment).where(Installment.loan_id == "F1"))
+        }
+    assert rates[date(2025, 2, 10)] == Decimal("0.034")
+
+
+def later_events_book(engine: Engine, tmp_path: Path) -> Decimal:
+    """The five loans of ``build``, then a prepayment on L3 and a fee on L4, both dated
+    after the backdated repayments the batch below posts before them."""
+    due = build(engine, tmp_path)
+    with transaction(engine) as s:
+        prepay(
+            session=s,
+            loan_id="L3",
+            amount="5000.00",
+            value_date=date(2024, 2, 18),
+            reference="PP-1",
+        )
+        charge_fee(
+            session=s,
+            loan_id="L4",
+            amount="30.00",
+            value_date=date(2024, 2, 19),
+            reason="test",
+            reference="FEE-1",
+        )
+    return due
+
+
+def test_a_backdated_repayment_before_a_prepayment_or_fee_rewrites_later_periods(
+    engine: Engine, other_engine: Engine, tmp_path: Path
+) -> None:
+    """Paid earlier, the arrears leave more of the prepayment to re-amortise the rest of
+    the schedule, and the fee falls on the next installment: the batch writes those
+    later installments as one by one does."""
+    due = later_events_book(engine, tmp_path)
+    later_events_book(other_engine, tmp_path)
+    requests = [
+        PaymentRequest("L3", str(due), date(2024, 2, 16), "counter", "E-1", row=2),
+        PaymentRequest("L4", str(due), date(2024, 2, 17), "counter", "E-2", row=3),
+    ]
+    expected = one_by_one(engine, requests)
+    result = post_payments(other_engine, requests)
+    assert [(r.row, r.status, r.posting, r.field, r.error) for r in result.rows] == expected
+    assert result.posted == 2
+    a, b = picture(engine), picture(other_engine)
+    for key in a:
+        assert b[key] == a[key], key

@@ -328,11 +328,22 @@ class _Chunk:
         )
         touched = {k: w for k, w in self.work.items() if w.result is not None}
         results = {k: w.result for k, w in touched.items() if w.result is not None}
-        io.write_installments(s, results, today)
+        # a batch posts only repayments and recoveries dated by today: a loan's
+        # installments due later are as stored unless an LPR repricing is not stored yet
+        # or a later event (a prepayment re-amortising, a fee) follows a new posting
+        repriced = {
+            k: not _write_rate_changes(s, w.loan, w.result)
+            for k, w in touched.items()
+            if w.terms.floating is not None and w.result is not None
+        }
+        kept = [
+            k
+            for k, w in touched.items()
+            if not repriced.get(k, False) and _only_repayments_since(w, today)
+        ]
+        io.write_installments(s, results, today, kept)
         io.write_allocations(s, results, real)
         for work in touched.values():
-            if work.terms.floating is not None and work.result is not None:
-                _write_rate_changes(s, work.loan, work.result)
             work.loan.version += work.created
         drafts = [
             d
@@ -374,6 +385,16 @@ class _Chunk:
                 audit.append(_audit_entry(posting))
         record_many(s, audit, actor=self.actor, basis=self.basis, business_date=today)
         return rows
+
+
+def _only_repayments_since(work: io.LoanWork, today: date) -> bool:
+    """Whether every event of the loan from its earliest new posting on is a repayment
+    or a recovery (which pay only what is due by their date)."""
+    since = work.since or today
+    return all(e.kind in _PAYS_DUE for e in work.events if e.value_date >= since)
+
+
+_PAYS_DUE = frozenset({"repayment", "recovery"})
 
 
 def _transaction_row(txn: Transaction) -> dict[str, Any]:

@@ -9,7 +9,7 @@ same replay result.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,15 +19,18 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     Table,
+    and_,
     bindparam,
     delete,
     func,
     insert,
+    or_,
     select,
     type_coerce,
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from daihou.db.types import RATE_SCALE, Money, Rate
 from daihou.eod.models import Accrual
@@ -225,25 +228,47 @@ def installment_values(state: InstallmentState, as_of: date) -> dict[str, object
     return {name: get(state, as_of) for name, get in _GETTERS}
 
 
-def write_installments(session: Session, results: dict[str, ReplayResult], as_of: date) -> None:
+def write_installments(
+    session: Session,
+    results: dict[str, ReplayResult],
+    as_of: date,
+    future_kept: Collection[str] = (),
+) -> None:
     """Write only the installments that changed, for all loans at once. The comparison
-    runs on the stored integers (no Decimal made for the rows read)."""
+    runs on the stored integers (no Decimal made for the rows read).
+
+    ``future_kept``: loans whose installments due after ``as_of`` the chunk's postings
+    cannot have changed, so they are neither read nor compared. A repayment (or
+    recovery) dated on or before ``as_of`` pays only installments due by then, and its
+    credit only those falling due by ``as_of``; a later installment changes only with a
+    prepayment, a restructuring or an LPR repricing, and the caller names a floating-rate
+    loan here only when its stored repricings equal the replay's. On a typical loan
+    that is most of its schedule (a mortgage's 360 rows)."""
     if not results:
         return
+    kept = set(future_kept) & results.keys()
+    rest = sorted(results.keys() - kept)
+    where: ColumnElement[bool] = INSTALLMENTS.c.loan_id.in_(sorted(results))
+    if kept:
+        near = INSTALLMENTS.c.due_date <= as_of
+        where = and_(where, or_(INSTALLMENTS.c.loan_id.in_(rest), near) if rest else near)
     existing: dict[tuple[str, int], tuple[int, tuple[Any, ...]]] = {
         (row[0], row[1]): (row[2], tuple(row[3:]))
         for row in session.execute(
             select(
                 INSTALLMENTS.c.loan_id, INSTALLMENTS.c.period, INSTALLMENTS.c.id, *_STORED.columns
-            ).where(INSTALLMENTS.c.loan_id.in_(sorted(results)))
+            ).where(where)
         ).all()  # one fetchall, not a fetch per row
     }
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     for loan_id, result in results.items():
+        skip_after = as_of if loan_id in kept else date.max
         for state in result.installments:
             old = existing.pop((loan_id, state.period), None)
             if old is None:
+                if state.due_date > skip_after:
+                    continue  # not read: stored as it stands
                 values = installment_values(state, as_of)
                 inserts.append({"loan_id": loan_id, "period": state.period, **values})
             elif old[1] != _STORED.key(state, as_of):

@@ -159,7 +159,9 @@ def _write_allocations(session: Session, loan: Loan, result: ReplayResult) -> No
         session.execute(insert(table), rows)
 
 
-def _write_rate_changes(session: Session, loan: Loan, result: ReplayResult) -> None:
+def _write_rate_changes(session: Session, loan: Loan, result: ReplayResult) -> bool:
+    """Write the loan's LPR repricings if they differ from those stored; whether they
+    were already stored (then the cached schedule already holds every repricing)."""
     table = cast(Table, RateChange.__table__)
     have = session.execute(
         select(table.c.effective_on, table.c.old_rate, table.c.new_rate, table.c.lpr_rate)
@@ -168,12 +170,12 @@ def _write_rate_changes(session: Session, loan: Loan, result: ReplayResult) -> N
     ).all()
     want = [(rc.effective_on, rc.old_rate, rc.new_rate, rc.lpr) for rc in result.rate_changes]
     if [tuple(r) for r in have] == want:
-        return
+        return True
     session.execute(
         delete(table).where(table.c.loan_id == loan.id, table.c.reason == "lpr-repricing")
     )
     if not want:
-        return
+        return False
     session.execute(
         insert(table),
         [
@@ -189,6 +191,7 @@ def _write_rate_changes(session: Session, loan: Loan, result: ReplayResult) -> N
             for d, old, new, lpr in want
         ],
     )
+    return False
 
 
 def _sync_accruals(session: Session, loan_id: str, result: ReplayResult, today: date) -> int:
