@@ -22,6 +22,7 @@ whole batch in the gate's order (sorted key text), before reading.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -70,34 +71,70 @@ def _lock_all(session: Session, requests: Sequence[ContactRequest], providers: P
         )
 
 
-def check_batch(
+@dataclass(slots=True)
+class BatchHistory:
+    """The history of a batch's debtors and numbers, read once: attempts since the
+    earliest request's look-back window (by id, by debtor and by number), active holds
+    and opt-outs. ``attempts`` cuts each request's own window out of it."""
+
+    by_customer: dict[str, list[tuple[int, PastAttempt]]] = field(default_factory=dict)
+    by_address: dict[str, list[tuple[int, PastAttempt]]] = field(default_factory=dict)
+    holds: dict[str, list[ActiveHold]] = field(default_factory=dict)
+    opt_outs: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, attempt_id: int, past: PastAttempt) -> None:
+        self.by_customer.setdefault(past.customer_id, []).append((attempt_id, past))
+        if past.address_key:
+            self.by_address.setdefault(past.address_key, []).append((attempt_id, past))
+
+    def attempts(
+        self, request: ContactRequest, key: str | None, rules: EffectiveRules
+    ) -> tuple[PastAttempt, ...]:
+        """The debtor's attempts, and the number's, in the request's look-back window,
+        in the order they were recorded — what ``load_history`` reads."""
+        since = _naive(
+            datetime.combine(
+                request.local_date - timedelta(days=rules.lookback_days - 1),
+                time(0),
+                tzinfo=request.zone,
+            )
+        )
+        seen: dict[int, PastAttempt] = dict(self.by_customer.get(request.customer_id, []))
+        if key:
+            seen.update(self.by_address.get(key, []))
+        return tuple(p for _, p in sorted(seen.items()) if _naive(p.at) >= since)
+
+    def holds_of(self, customer_id: str) -> tuple[ActiveHold, ...]:
+        return tuple(self.holds.get(customer_id, []))
+
+    def opt_outs_of(self, customer_id: str) -> frozenset[str]:
+        return frozenset(self.opt_outs.get(customer_id, set()))
+
+    def quiet(self, customer_id: str) -> bool:
+        """No attempt, hold or opt-out of the debtor at all."""
+        return (
+            customer_id not in self.by_customer
+            and customer_id not in self.holds
+            and customer_id not in self.opt_outs
+        )
+
+
+def load_batch_history(
     session: Session,
     requests: Sequence[ContactRequest],
+    keys: Sequence[str | None],
     *,
     rules: EffectiveRules,
-    providers: Providers | None = None,
-    outcomes: Sequence[Outcome] | None = None,
-) -> list[Decision]:
-    """Decide each request in order; record denials, and an attempt for each allowed
-    one — outcome ``outcomes[i]`` (what the contact came to: a call ``connected`` or
-    ``unanswered``), ``sent`` by default. All requests share ``rules``."""
+) -> BatchHistory:
+    """One query per table, scoped in SQL to the batch's debtors and numbers (``keys``:
+    each request's address key, or None): the one way a batch's history is loaded."""
+    out = BatchHistory()
     if not requests:
-        return []
-    if outcomes is not None and len(outcomes) != len(requests):
-        raise ValueError(f"outcomes: {len(outcomes)} given for {len(requests)} requests")
-    for outcome in outcomes or ():
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {outcome!r}; known: {list(OUTCOMES)}")
-    providers = providers or current_providers()
-    _lock_all(session, requests, providers)
-    keys = [providers.key(r.address) for r in requests]
+        return out
     customers = sorted({r.customer_id for r in requests})
     addresses = sorted({k for k in keys if k})
     first_day = min(r.local_date for r in requests) - timedelta(days=rules.lookback_days - 1)
     since = min(_naive(datetime.combine(first_day, time(0), tzinfo=r.zone)) for r in requests)
-
-    by_customer: dict[str, list[tuple[int, PastAttempt]]] = {}
-    by_address: dict[str, list[tuple[int, PastAttempt]]] = {}
     a = ContactAttempt
     scope: ColumnElement[bool] = a.customer_id.in_(customers)
     if addresses:
@@ -127,49 +164,59 @@ def check_batch(
             address_key=row.address_key,
             direction=row.direction,
         )
-        by_customer.setdefault(row.customer_id, []).append((row.id, past))
-        if row.address_key:
-            by_address.setdefault(row.address_key, []).append((row.id, past))
-    holds: dict[str, list[ActiveHold]] = {}
+        out.add(row.id, past)
     for h in session.execute(
         select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
             Hold.customer_id.in_(customers), Hold.released_at.is_(None)
         )
     ):
-        holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
-    opt_outs: dict[str, set[str]] = {}
+        out.holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
     for o in session.execute(
         select(OptOut.customer_id, OptOut.medium).where(
             OptOut.customer_id.in_(customers), OptOut.opted_in_at.is_(None)
         )
     ):
-        opt_outs.setdefault(o.customer_id, set()).add(o.medium)
+        out.opt_outs.setdefault(o.customer_id, set()).add(o.medium)
+    return out
 
+
+def check_batch(
+    session: Session,
+    requests: Sequence[ContactRequest],
+    *,
+    rules: EffectiveRules,
+    providers: Providers | None = None,
+    outcomes: Sequence[Outcome] | None = None,
+) -> list[Decision]:
+    """Decide each request in order; record denials, and an attempt for each allowed
+    one — outcome ``outcomes[i]`` (what the contact came to: a call ``connected`` or
+    ``unanswered``), ``sent`` by default. All requests share ``rules``."""
+    if not requests:
+        return []
+    if outcomes is not None and len(outcomes) != len(requests):
+        raise ValueError(f"outcomes: {len(outcomes)} given for {len(requests)} requests")
+    for outcome in outcomes or ():
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; known: {list(OUTCOMES)}")
+    providers = providers or current_providers()
+    _lock_all(session, requests, providers)
+    keys = [providers.key(r.address) for r in requests]
+    loaded = load_batch_history(session, requests, keys, rules=rules)
     dates = _case_dates(session, requests, providers)
     decisions: list[Decision] = []
     attempts: list[dict[str, Any]] = []
     denials: list[dict[str, Any]] = []
     fresh = -1  # in-memory ids of attempts recorded by this batch
     for n, (request, key) in enumerate(zip(requests, keys, strict=True)):
-        mine_since = _naive(
-            datetime.combine(
-                request.local_date - timedelta(days=rules.lookback_days - 1),
-                time(0),
-                tzinfo=request.zone,
-            )
-        )
         if attempts and _needs_reachability(request, rules):
             # reachability is read from the table: write the batch's attempts so far
             session.execute(insert(_table(ContactAttempt)), attempts)
             attempts = []
-        seen: dict[int, PastAttempt] = dict(by_customer.get(request.customer_id, []))
-        if key:
-            seen.update(by_address.get(key, []))
         history = ContactHistory(
-            attempts=tuple(p for _, p in sorted(seen.items()) if _naive(p.at) >= mine_since),
+            attempts=loaded.attempts(request, key, rules),
             address_key=key,
-            holds=tuple(holds.get(request.customer_id, [])),
-            opt_outs=frozenset(opt_outs.get(request.customer_id, set())),
+            holds=loaded.holds_of(request.customer_id),
+            opt_outs=loaded.opt_outs_of(request.customer_id),
             **_extras(session, request, rules, providers, dates),
         )
         decision = decide(request, history, rules)
@@ -216,9 +263,7 @@ def check_batch(
             organisation=request.organisation,
             address_key=key,
         )
-        by_customer.setdefault(request.customer_id, []).append((fresh, past))
-        if key:
-            by_address.setdefault(key, []).append((fresh, past))
+        loaded.add(fresh, past)
         fresh -= 1
     if attempts:
         session.execute(insert(_table(ContactAttempt)), attempts)
