@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, insert, or_, select, text
+from sqlalchemy import Table, and_, insert, select, text
 from sqlalchemy.orm import Session
 
 from daihou.compliance.gate.decide import decide
@@ -42,11 +42,13 @@ from daihou.compliance.gate.schema import (
     PastAttempt,
 )
 from daihou.compliance.gate.service import (
+    _ATTEMPT_COLUMNS,
     CaseDates,
     Providers,
     _lock_id,
     _reachability,
     current_providers,
+    past_attempt,
 )
 
 
@@ -119,6 +121,13 @@ class BatchHistory:
         )
 
 
+_CHUNK = 900  # bound parameters a query: under SQLite's and PostgreSQL's limits
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+
+
 def load_batch_history(
     session: Session,
     requests: Sequence[ContactRequest],
@@ -126,8 +135,9 @@ def load_batch_history(
     *,
     rules: EffectiveRules,
 ) -> BatchHistory:
-    """One query per table, scoped in SQL to the batch's debtors and numbers (``keys``:
-    each request's address key, or None): the one way a batch's history is loaded."""
+    """One query per table (per 900 debtors or numbers), scoped in SQL to the batch's
+    debtors and numbers (``keys``: each request's address key, or None): the one way
+    a batch's history is loaded."""
     out = BatchHistory()
     if not requests:
         return out
@@ -136,47 +146,28 @@ def load_batch_history(
     first_day = min(r.local_date for r in requests) - timedelta(days=rules.lookback_days - 1)
     since = min(_naive(datetime.combine(first_day, time(0), tzinfo=r.zone)) for r in requests)
     a = ContactAttempt
-    scope: ColumnElement[bool] = a.customer_id.in_(customers)
-    if addresses:
-        scope = or_(scope, a.address_key.in_(addresses))
-    for row in session.execute(
-        select(
-            a.id,
-            a.at_utc,
-            a.channel,
-            a.party,
-            a.outcome,
-            a.customer_id,
-            a.loan_id,
-            a.organisation,
-            a.address_key,
-            a.direction,
-        ).where(and_(a.at_utc >= since, scope))
-    ):
-        past = PastAttempt(
-            at=row.at_utc.replace(tzinfo=UTC),
-            channel=row.channel,
-            party=row.party,
-            outcome=row.outcome,
-            customer_id=row.customer_id,
-            loan_id=row.loan_id,
-            organisation=row.organisation,
-            address_key=row.address_key,
-            direction=row.direction,
-        )
-        out.add(row.id, past)
-    for h in session.execute(
-        select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
-            Hold.customer_id.in_(customers), Hold.released_at.is_(None)
-        )
-    ):
-        out.holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
-    for o in session.execute(
-        select(OptOut.customer_id, OptOut.medium).where(
-            OptOut.customer_id.in_(customers), OptOut.opted_in_at.is_(None)
-        )
-    ):
-        out.opt_outs.setdefault(o.customer_id, set()).add(o.medium)
+    scopes = [a.customer_id.in_(part) for part in _chunks(customers)]
+    scopes += [a.address_key.in_(part) for part in _chunks(addresses)]
+    seen: set[int] = set()
+    for scope in scopes:
+        query = select(a.id, *_ATTEMPT_COLUMNS).where(and_(a.at_utc >= since, scope))
+        for row in session.execute(query):
+            if row.id not in seen:  # a debtor's attempt on a batch's number: once
+                seen.add(row.id)
+                out.add(row.id, past_attempt(row))
+    for part in _chunks(customers):
+        for h in session.execute(
+            select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
+                Hold.customer_id.in_(part), Hold.released_at.is_(None)
+            )
+        ):
+            out.holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
+        for o in session.execute(
+            select(OptOut.customer_id, OptOut.medium).where(
+                OptOut.customer_id.in_(part), OptOut.opted_in_at.is_(None)
+            )
+        ):
+            out.opt_outs.setdefault(o.customer_id, set()).add(o.medium)
     return out
 
 
