@@ -6,11 +6,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-import daihou.compliance.gate.batch as gate_batch
 from daihou.auth.actor import Actor
 from daihou.collection.arms import arm_bucket, arm_outcomes
 from daihou.collection.gate_link import GateAsk, ask_gate
@@ -136,15 +134,12 @@ def test_batched_gate_answers_as_check_contact(engine: Engine) -> None:
     assert any(b.allowed for b in batched)
 
 
-@pytest.mark.parametrize("chunk", [900, 3])
 def test_batched_gate_reads_third_parties_holds_and_windows_and_records_nothing(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch, chunk: int
+    engine: Engine,
 ) -> None:
     """Third parties (reachability), holds, opt-outs, attempts before the window and
     asks on two days: each answer is check_contact's, and asking writes no attempt or
-    denial (a planning check is advisory). With 3 debtors a query, the history is read
-    in several queries (as the daily run's 100k debtors are) and is the same."""
-    monkeypatch.setattr(gate_batch, "_CHUNK", chunk)
+    denial (a planning check is advisory)."""
     at = datetime(2026, 3, 9, 10, 0, tzinfo=SH)
     officer = Actor(user_id="zhang.wei", roles=frozenset({"supervisor"}))
 

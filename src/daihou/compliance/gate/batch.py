@@ -21,12 +21,26 @@ whole batch in the gate's order (sorted key text), before reading.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, insert, select, text
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from daihou.compliance.gate.decide import decide
@@ -121,11 +135,16 @@ class BatchHistory:
         )
 
 
-_CHUNK = 900  # bound parameters a query: under SQLite's and PostgreSQL's limits
-
-
-def _chunks(values: list[str]) -> list[list[str]]:
-    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+def _among(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
+    """``column IN values`` with the values as ONE bound parameter: a batch may name the
+    whole book (the daily run's 100k debtors), past the bound-parameter limits, and
+    100k parameters cost more to bind than the query costs to run. PostgreSQL:
+    ``= ANY(array)``; SQLite: ``IN (SELECT value FROM json_each(list))``. Both use the
+    column's index."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))  # type: ignore[no-any-return]
+    listed = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
+    return column.in_(select(listed.c.value))  # type: ignore[no-any-return]
 
 
 def load_batch_history(
@@ -135,9 +154,8 @@ def load_batch_history(
     *,
     rules: EffectiveRules,
 ) -> BatchHistory:
-    """One query per table (per 900 debtors or numbers), scoped in SQL to the batch's
-    debtors and numbers (``keys``: each request's address key, or None): the one way
-    a batch's history is loaded."""
+    """One query per table, scoped in SQL to the batch's debtors and numbers (``keys``:
+    each request's address key, or None): the one way a batch's history is loaded."""
     out = BatchHistory()
     if not requests:
         return out
@@ -146,28 +164,24 @@ def load_batch_history(
     first_day = min(r.local_date for r in requests) - timedelta(days=rules.lookback_days - 1)
     since = min(_naive(datetime.combine(first_day, time(0), tzinfo=r.zone)) for r in requests)
     a = ContactAttempt
-    scopes = [a.customer_id.in_(part) for part in _chunks(customers)]
-    scopes += [a.address_key.in_(part) for part in _chunks(addresses)]
-    seen: set[int] = set()
-    for scope in scopes:
-        query = select(a.id, *_ATTEMPT_COLUMNS).where(and_(a.at_utc >= since, scope))
-        for row in session.execute(query):
-            if row.id not in seen:  # a debtor's attempt on a batch's number: once
-                seen.add(row.id)
-                out.add(row.id, past_attempt(row))
-    for part in _chunks(customers):
-        for h in session.execute(
-            select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
-                Hold.customer_id.in_(part), Hold.released_at.is_(None)
-            )
-        ):
-            out.holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
-        for o in session.execute(
-            select(OptOut.customer_id, OptOut.medium).where(
-                OptOut.customer_id.in_(part), OptOut.opted_in_at.is_(None)
-            )
-        ):
-            out.opt_outs.setdefault(o.customer_id, set()).add(o.medium)
+    scope = _among(session, a.customer_id, customers)
+    if addresses:
+        scope = or_(scope, _among(session, a.address_key, addresses))
+    query = select(a.id, *_ATTEMPT_COLUMNS).where(and_(a.at_utc >= since, scope))
+    for row in session.execute(query):
+        out.add(row.id, past_attempt(row))
+    for h in session.execute(
+        select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
+            _among(session, Hold.customer_id, customers), Hold.released_at.is_(None)
+        )
+    ):
+        out.holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
+    for o in session.execute(
+        select(OptOut.customer_id, OptOut.medium).where(
+            _among(session, OptOut.customer_id, customers), OptOut.opted_in_at.is_(None)
+        )
+    ):
+        out.opt_outs.setdefault(o.customer_id, set()).add(o.medium)
     return out
 
 
