@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from daihou.compliance.gate.batch import _needs_reachability, load_batch_history
+from daihou.compliance.gate.batch import load_batch_history, needs_reachability, window_start
 from daihou.compliance.gate.decide import decide
 from daihou.compliance.gate.packs import EffectiveRules, load_rules
 from daihou.compliance.gate.schema import ContactHistory, ContactRequest, Decision
@@ -85,16 +85,20 @@ def ask_gate(
         return []
     if rules is None:
         rules = load_rules(on=min(a.at.date() for a in asks))
-    requests = [_request(ask) for ask in asks]
-    loaded = load_batch_history(session, requests, [None] * len(requests), rules=rules)
+    loaded = load_batch_history(
+        session,
+        customers=[a.customer_id for a in asks],
+        addresses=[],
+        since=min(window_start(a.at.date(), a.at.tzinfo or UTC, rules) for a in asks),
+    )
     reach: dict[str, tuple[datetime | None, bool]] = {}  # nothing is written meanwhile
     hold_rules = frozenset(r for by_medium in rules.holds.values() for r in by_medium.values())
     memo: dict[tuple[object, ...], GateAnswer] = {}
     out: list[GateAnswer] = []
-    for ask, request in zip(asks, requests, strict=True):
+    for ask in asks:
         cid = ask.customer_id
         quiet = loaded.quiet(cid)
-        needs_reach = _needs_reachability(request, rules)
+        needs_reach = needs_reachability(ask.party, rules)
         key = (
             ask.channel,
             ask.party,
@@ -106,6 +110,7 @@ def ask_gate(
         if quiet and not needs_reach and key in memo:
             out.append(memo[key])
             continue
+        request = _request(ask)
         unreachable_since, number_invalid = None, False
         if needs_reach:
             if cid not in reach:

@@ -108,13 +108,7 @@ class BatchHistory:
     ) -> tuple[PastAttempt, ...]:
         """The debtor's attempts, and the number's, in the request's look-back window,
         in the order they were recorded — what ``load_history`` reads."""
-        since = _naive(
-            datetime.combine(
-                request.local_date - timedelta(days=rules.lookback_days - 1),
-                time(0),
-                tzinfo=request.zone,
-            )
-        )
+        since = window_start(request.local_date, request.zone, rules)
         seen: dict[int, PastAttempt] = dict(self.by_customer.get(request.customer_id, []))
         if key:
             seen.update(self.by_address.get(key, []))
@@ -135,6 +129,12 @@ class BatchHistory:
         )
 
 
+def window_start(local_day: date, zone: Any, rules: EffectiveRules) -> datetime:
+    """Naive UTC start of the look-back window of a request on ``local_day`` in ``zone``."""
+    first_day = local_day - timedelta(days=rules.lookback_days - 1)
+    return _naive(datetime.combine(first_day, time(0), tzinfo=zone))
+
+
 def _among(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
     """``column IN values`` with the values as ONE bound parameter: a batch may name the
     whole book (the daily run's 100k debtors), past the bound-parameter limits, and
@@ -148,21 +148,16 @@ def _among(session: Session, column: Any, values: list[str]) -> ColumnElement[bo
 
 
 def load_batch_history(
-    session: Session,
-    requests: Sequence[ContactRequest],
-    keys: Sequence[str | None],
-    *,
-    rules: EffectiveRules,
+    session: Session, *, customers: Sequence[str], addresses: Sequence[str], since: datetime
 ) -> BatchHistory:
-    """One query per table, scoped in SQL to the batch's debtors and numbers (``keys``:
-    each request's address key, or None): the one way a batch's history is loaded."""
+    """One query per table, scoped in SQL to the batch's debtors and numbers: attempts
+    since ``since`` (naive UTC, the earliest request's look-back window: see
+    ``window_start``), active holds, open opt-outs. The one way a batch's history is
+    loaded."""
     out = BatchHistory()
-    if not requests:
+    customers, addresses = sorted(set(customers)), sorted(set(addresses))
+    if not customers and not addresses:
         return out
-    customers = sorted({r.customer_id for r in requests})
-    addresses = sorted({k for k in keys if k})
-    first_day = min(r.local_date for r in requests) - timedelta(days=rules.lookback_days - 1)
-    since = min(_naive(datetime.combine(first_day, time(0), tzinfo=r.zone)) for r in requests)
     a = ContactAttempt
     scope = _among(session, a.customer_id, customers)
     if addresses:
@@ -206,7 +201,12 @@ def check_batch(
     providers = providers or current_providers()
     _lock_all(session, requests, providers)
     keys = [providers.key(r.address) for r in requests]
-    loaded = load_batch_history(session, requests, keys, rules=rules)
+    loaded = load_batch_history(
+        session,
+        customers=[r.customer_id for r in requests],
+        addresses=[k for k in keys if k],
+        since=min(window_start(r.local_date, r.zone, rules) for r in requests),
+    )
     dates = _case_dates(session, requests, providers)
     decisions: list[Decision] = []
     attempts: list[dict[str, Any]] = []
@@ -283,7 +283,12 @@ def _table(model: Any) -> Table:
 
 
 def _needs_reachability(request: ContactRequest, rules: EffectiveRules) -> bool:
-    third = rules.third_party.get(request.party)
+    return needs_reachability(request.party, rules)
+
+
+def needs_reachability(party: str, rules: EffectiveRules) -> bool:
+    """The rules read the borrower's reachability from the table for this party."""
+    third = rules.third_party.get(party)  # type: ignore[call-overload]
     return third is not None and third.lost_contact_rule is not None
 
 
