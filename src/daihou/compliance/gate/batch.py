@@ -22,7 +22,7 @@ whole batch in the gate's order (sorted key text), before reading.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -135,16 +135,21 @@ def window_start(local_day: date, zone: Any, rules: EffectiveRules) -> datetime:
     return _naive(datetime.combine(first_day, time(0), tzinfo=zone))
 
 
-def _among(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
-    """``column IN values`` with the values as ONE bound parameter: a batch may name the
-    whole book (the daily run's 100k debtors), past the bound-parameter limits, and
-    100k parameters cost more to bind than the query costs to run. PostgreSQL:
-    ``= ANY(array)``; SQLite: ``IN (SELECT value FROM json_each(list))``. Both use the
-    column's index."""
+def _among(session: Session, values: list[str]) -> Callable[[Any], ColumnElement[bool]]:
+    """``column IN values`` with the values as ONE bound parameter (encoded once for the
+    batch's queries): a batch may name the whole book (the daily run's 100k debtors),
+    past the bound-parameter limits, and 100k parameters cost more to bind than the
+    query costs to run. PostgreSQL: ``= ANY(array)``; SQLite: ``IN (SELECT value FROM
+    json_each(list))``. Both use the column's index."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))  # type: ignore[no-any-return]
-    listed = func.json_each(bindparam(None, json.dumps(values))).table_valued("value")
-    return column.in_(select(listed.c.value))  # type: ignore[no-any-return]
+        return lambda column: column == any_(bindparam(None, values, type_=ARRAY(String)))
+    encoded = json.dumps(values)
+
+    def member(column: Any) -> ColumnElement[bool]:
+        listed = func.json_each(bindparam(None, encoded)).table_valued("value")
+        return column.in_(select(listed.c.value))  # type: ignore[no-any-return]
+
+    return member
 
 
 def load_batch_history(
@@ -155,25 +160,26 @@ def load_batch_history(
     ``window_start``), active holds, open opt-outs. The one way a batch's history is
     loaded."""
     out = BatchHistory()
-    customers, addresses = sorted(set(customers)), sorted(set(addresses))
+    customers, addresses = list(dict.fromkeys(customers)), list(dict.fromkeys(addresses))
     if not customers and not addresses:
         return out
     a = ContactAttempt
-    scope = _among(session, a.customer_id, customers)
+    of_customers = _among(session, customers)
+    scope = of_customers(a.customer_id)
     if addresses:
-        scope = or_(scope, _among(session, a.address_key, addresses))
+        scope = or_(scope, _among(session, addresses)(a.address_key))
     query = select(a.id, *_ATTEMPT_COLUMNS).where(and_(a.at_utc >= since, scope))
     for row in session.execute(query):
         out.add(row.id, past_attempt(row))
     for h in session.execute(
         select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
-            _among(session, Hold.customer_id, customers), Hold.released_at.is_(None)
+            of_customers(Hold.customer_id), Hold.released_at.is_(None)
         )
     ):
         out.holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
     for o in session.execute(
         select(OptOut.customer_id, OptOut.medium).where(
-            _among(session, OptOut.customer_id, customers), OptOut.opted_in_at.is_(None)
+            of_customers(OptOut.customer_id), OptOut.opted_in_at.is_(None)
         )
     ):
         out.opt_outs.setdefault(o.customer_id, set()).add(o.medium)
