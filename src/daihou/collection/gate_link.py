@@ -1,13 +1,14 @@
 """The one place where collections asks the compliance contact gate (联系闸门).
 
 ``ask_gate`` answers a batch of planned contacts with the gate's own ``decide`` over
-the same history ``check_contact`` would load, read for the whole batch in a few
-queries instead of per request: the attempts of the rules' look-back window, active
-holds and opt-outs, and the case's promise and lost-contact dates (the gate's
-``Providers`` read the same case columns). Requests whose rules need reachability
-(third parties) go through the gate's own ``load_history``. Debtors with no attempts,
-holds or opt-outs in the window have the same history, so their identical questions
-are decided once.
+the same history ``check_contact`` would load, read for the whole batch by the batched
+gate's loader (``compliance.gate.batch.load_batch_history``: one query per table,
+scoped in SQL to the batch's debtors): the attempts of each request's look-back
+window, active holds and opt-outs; the case's promise and lost-contact dates come with
+the ask (the gate's ``Providers`` read the same case columns). Requests whose rules
+need reachability (third parties) read it as the gate does, once per debtor. Debtors
+with no attempts, holds or opt-outs in the window have the same history, so their
+identical questions are decided once.
 
 A planning check is advisory: it records no denial and takes no debtor lock. The
 worker that sends a message and the collector who dials ask ``check_contact`` again,
@@ -16,26 +17,18 @@ and record the attempt, in the transaction that makes the contact.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daihou.compliance.gate.batch import load_batch_history, needs_reachability, window_start
 from daihou.compliance.gate.decide import decide
-from daihou.compliance.gate.models import ContactAttempt, Hold, OptOut
 from daihou.compliance.gate.packs import EffectiveRules, load_rules
-from daihou.compliance.gate.schema import (
-    ActiveHold,
-    ContactHistory,
-    ContactRequest,
-    Decision,
-    PastAttempt,
-)
-from daihou.compliance.gate.service import load_history
+from daihou.compliance.gate.schema import ContactHistory, ContactRequest, Decision
+from daihou.compliance.gate.service import _reachability
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,62 +83,22 @@ def ask_gate(
     """The gate's answer to each planned contact, in order."""
     if not asks:
         return []
-    first_day = min(a.at.date() for a in asks)
     if rules is None:
-        rules = load_rules(on=first_day)
-    zone = asks[0].at.tzinfo or UTC
-    since_local = datetime.combine(
-        first_day - timedelta(days=rules.lookback_days - 1), time(0), tzinfo=zone
+        rules = load_rules(on=min(a.at.date() for a in asks))
+    loaded = load_batch_history(
+        session,
+        customers=[a.customer_id for a in asks],
+        addresses=[],
+        since=min(window_start(a.at.date(), a.at.tzinfo or UTC, rules) for a in asks),
     )
-    since = since_local.astimezone(UTC).replace(tzinfo=None)
-    wanted = {a.customer_id for a in asks}
-    attempts: dict[str, list[PastAttempt]] = defaultdict(list)
-    a = ContactAttempt
-    for r in session.execute(
-        select(
-            a.at_utc,
-            a.channel,
-            a.party,
-            a.outcome,
-            a.customer_id,
-            a.loan_id,
-            a.organisation,
-            a.address_key,
-            a.direction,
-        ).where(a.at_utc >= since)
-    ):
-        if r.customer_id in wanted:
-            attempts[r.customer_id].append(
-                PastAttempt(
-                    at=r.at_utc.replace(tzinfo=UTC),
-                    channel=r.channel,
-                    party=r.party,
-                    outcome=r.outcome,
-                    customer_id=r.customer_id,
-                    loan_id=r.loan_id,
-                    organisation=r.organisation,
-                    address_key=r.address_key,
-                    direction=r.direction,
-                )
-            )
-    holds: dict[str, list[ActiveHold]] = defaultdict(list)
-    for h in session.execute(
-        select(Hold.id, Hold.customer_id, Hold.kind, Hold.loan_id).where(Hold.released_at.is_(None))
-    ):
-        holds[h.customer_id].append(ActiveHold(kind=h.kind, loan_id=h.loan_id, hold_id=h.id))
-    opt_outs: dict[str, set[str]] = defaultdict(set)
-    for customer_id, medium in session.execute(
-        select(OptOut.customer_id, OptOut.medium).where(OptOut.opted_in_at.is_(None))
-    ):
-        opt_outs[customer_id].add(medium)
-
+    reach: dict[str, tuple[datetime | None, bool]] = {}  # nothing is written meanwhile
     hold_rules = frozenset(r for by_medium in rules.holds.values() for r in by_medium.values())
     memo: dict[tuple[object, ...], GateAnswer] = {}
     out: list[GateAnswer] = []
     for ask in asks:
         cid = ask.customer_id
-        quiet = cid not in attempts and cid not in holds and cid not in opt_outs
-        needs_reach = ask.party in rules.third_party
+        quiet = loaded.quiet(cid)
+        needs_reach = needs_reachability(ask.party, rules)
         key = (
             ask.channel,
             ask.party,
@@ -158,25 +111,20 @@ def ask_gate(
             out.append(memo[key])
             continue
         request = _request(ask)
+        unreachable_since, number_invalid = None, False
         if needs_reach:
-            loaded = load_history(session, request, rules=rules)
-            history = ContactHistory(
-                attempts=loaded.attempts,
-                holds=loaded.holds,
-                opt_outs=loaded.opt_outs,
-                open_promise_until=ask.promise_until,
-                lost_contact_since=ask.lost_contact_since,
-                unreachable_since=loaded.unreachable_since,
-                borrower_number_invalid=loaded.borrower_number_invalid,
-            )
-        else:
-            history = ContactHistory(
-                attempts=tuple(attempts.get(cid, ())),
-                holds=tuple(holds.get(cid, ())),
-                opt_outs=frozenset(opt_outs.get(cid, ())),
-                open_promise_until=ask.promise_until,
-                lost_contact_since=ask.lost_contact_since,
-            )
+            if cid not in reach:
+                reach[cid] = _reachability(session, cid)
+            unreachable_since, number_invalid = reach[cid]
+        history = ContactHistory(
+            attempts=loaded.attempts(request, None, rules),
+            holds=loaded.holds_of(cid),
+            opt_outs=loaded.opt_outs_of(cid),
+            open_promise_until=ask.promise_until,
+            lost_contact_since=ask.lost_contact_since,
+            unreachable_since=unreachable_since,
+            borrower_number_invalid=number_invalid,
+        )
         answer = _answer(decide(request, history, rules), hold_rules)
         if quiet and not needs_reach:
             memo[key] = answer

@@ -21,11 +21,26 @@ whole batch in the gate's order (sorted key text), before reading.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, insert, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from daihou.compliance.gate.decide import decide
@@ -41,11 +56,13 @@ from daihou.compliance.gate.schema import (
     PastAttempt,
 )
 from daihou.compliance.gate.service import (
+    _ATTEMPT_COLUMNS,
     CaseDates,
     Providers,
     _lock_id,
     _reachability,
     current_providers,
+    past_attempt,
 )
 
 
@@ -70,6 +87,105 @@ def _lock_all(session: Session, requests: Sequence[ContactRequest], providers: P
         )
 
 
+@dataclass(slots=True)
+class BatchHistory:
+    """The history of a batch's debtors and numbers, read once: attempts since the
+    earliest request's look-back window (by id, by debtor and by number), active holds
+    and opt-outs. ``attempts`` cuts each request's own window out of it."""
+
+    by_customer: dict[str, list[tuple[int, PastAttempt]]] = field(default_factory=dict)
+    by_address: dict[str, list[tuple[int, PastAttempt]]] = field(default_factory=dict)
+    holds: dict[str, list[ActiveHold]] = field(default_factory=dict)
+    opt_outs: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, attempt_id: int, past: PastAttempt) -> None:
+        self.by_customer.setdefault(past.customer_id, []).append((attempt_id, past))
+        if past.address_key:
+            self.by_address.setdefault(past.address_key, []).append((attempt_id, past))
+
+    def attempts(
+        self, request: ContactRequest, key: str | None, rules: EffectiveRules
+    ) -> tuple[PastAttempt, ...]:
+        """The debtor's attempts, and the number's, in the request's look-back window,
+        in the order they were recorded — what ``load_history`` reads."""
+        since = window_start(request.local_date, request.zone, rules)
+        seen: dict[int, PastAttempt] = dict(self.by_customer.get(request.customer_id, []))
+        if key:
+            seen.update(self.by_address.get(key, []))
+        return tuple(p for _, p in sorted(seen.items()) if _naive(p.at) >= since)
+
+    def holds_of(self, customer_id: str) -> tuple[ActiveHold, ...]:
+        return tuple(self.holds.get(customer_id, []))
+
+    def opt_outs_of(self, customer_id: str) -> frozenset[str]:
+        return frozenset(self.opt_outs.get(customer_id, set()))
+
+    def quiet(self, customer_id: str) -> bool:
+        """No attempt, hold or opt-out of the debtor at all."""
+        return (
+            customer_id not in self.by_customer
+            and customer_id not in self.holds
+            and customer_id not in self.opt_outs
+        )
+
+
+def window_start(local_day: date, zone: Any, rules: EffectiveRules) -> datetime:
+    """Naive UTC start of the look-back window of a request on ``local_day`` in ``zone``."""
+    first_day = local_day - timedelta(days=rules.lookback_days - 1)
+    return _naive(datetime.combine(first_day, time(0), tzinfo=zone))
+
+
+def _among(session: Session, values: list[str]) -> Callable[[Any], ColumnElement[bool]]:
+    """``column IN values`` with the values as ONE bound parameter (encoded once for the
+    batch's queries): a batch may name the whole book (the daily run's 100k debtors),
+    past the bound-parameter limits, and 100k parameters cost more to bind than the
+    query costs to run. PostgreSQL: ``= ANY(array)``; SQLite: ``IN (SELECT value FROM
+    json_each(list))``. Both use the column's index."""
+    if session.get_bind().dialect.name == "postgresql":
+        return lambda column: column == any_(bindparam(None, values, type_=ARRAY(String)))
+    encoded = json.dumps(values)
+
+    def member(column: Any) -> ColumnElement[bool]:
+        listed = func.json_each(bindparam(None, encoded)).table_valued("value")
+        return column.in_(select(listed.c.value))  # type: ignore[no-any-return]
+
+    return member
+
+
+def load_batch_history(
+    session: Session, *, customers: Sequence[str], addresses: Sequence[str], since: datetime
+) -> BatchHistory:
+    """One query per table, scoped in SQL to the batch's debtors and numbers: attempts
+    since ``since`` (naive UTC, the earliest request's look-back window: see
+    ``window_start``), active holds, open opt-outs. The one way a batch's history is
+    loaded."""
+    out = BatchHistory()
+    customers, addresses = list(dict.fromkeys(customers)), list(dict.fromkeys(addresses))
+    if not customers and not addresses:
+        return out
+    a = ContactAttempt
+    of_customers = _among(session, customers)
+    scope = of_customers(a.customer_id)
+    if addresses:
+        scope = or_(scope, _among(session, addresses)(a.address_key))
+    query = select(a.id, *_ATTEMPT_COLUMNS).where(and_(a.at_utc >= since, scope))
+    for row in session.execute(query):
+        out.add(row.id, past_attempt(row))
+    for h in session.execute(
+        select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
+            of_customers(Hold.customer_id), Hold.released_at.is_(None)
+        )
+    ):
+        out.holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
+    for o in session.execute(
+        select(OptOut.customer_id, OptOut.medium).where(
+            of_customers(OptOut.customer_id), OptOut.opted_in_at.is_(None)
+        )
+    ):
+        out.opt_outs.setdefault(o.customer_id, set()).add(o.medium)
+    return out
+
+
 def check_batch(
     session: Session,
     requests: Sequence[ContactRequest],
@@ -91,85 +207,27 @@ def check_batch(
     providers = providers or current_providers()
     _lock_all(session, requests, providers)
     keys = [providers.key(r.address) for r in requests]
-    customers = sorted({r.customer_id for r in requests})
-    addresses = sorted({k for k in keys if k})
-    first_day = min(r.local_date for r in requests) - timedelta(days=rules.lookback_days - 1)
-    since = min(_naive(datetime.combine(first_day, time(0), tzinfo=r.zone)) for r in requests)
-
-    by_customer: dict[str, list[tuple[int, PastAttempt]]] = {}
-    by_address: dict[str, list[tuple[int, PastAttempt]]] = {}
-    a = ContactAttempt
-    scope: ColumnElement[bool] = a.customer_id.in_(customers)
-    if addresses:
-        scope = or_(scope, a.address_key.in_(addresses))
-    for row in session.execute(
-        select(
-            a.id,
-            a.at_utc,
-            a.channel,
-            a.party,
-            a.outcome,
-            a.customer_id,
-            a.loan_id,
-            a.organisation,
-            a.address_key,
-            a.direction,
-        ).where(and_(a.at_utc >= since, scope))
-    ):
-        past = PastAttempt(
-            at=row.at_utc.replace(tzinfo=UTC),
-            channel=row.channel,
-            party=row.party,
-            outcome=row.outcome,
-            customer_id=row.customer_id,
-            loan_id=row.loan_id,
-            organisation=row.organisation,
-            address_key=row.address_key,
-            direction=row.direction,
-        )
-        by_customer.setdefault(row.customer_id, []).append((row.id, past))
-        if row.address_key:
-            by_address.setdefault(row.address_key, []).append((row.id, past))
-    holds: dict[str, list[ActiveHold]] = {}
-    for h in session.execute(
-        select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
-            Hold.customer_id.in_(customers), Hold.released_at.is_(None)
-        )
-    ):
-        holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
-    opt_outs: dict[str, set[str]] = {}
-    for o in session.execute(
-        select(OptOut.customer_id, OptOut.medium).where(
-            OptOut.customer_id.in_(customers), OptOut.opted_in_at.is_(None)
-        )
-    ):
-        opt_outs.setdefault(o.customer_id, set()).add(o.medium)
-
+    loaded = load_batch_history(
+        session,
+        customers=[r.customer_id for r in requests],
+        addresses=[k for k in keys if k],
+        since=min(window_start(r.local_date, r.zone, rules) for r in requests),
+    )
     dates = _case_dates(session, requests, providers)
     decisions: list[Decision] = []
     attempts: list[dict[str, Any]] = []
     denials: list[dict[str, Any]] = []
     fresh = -1  # in-memory ids of attempts recorded by this batch
     for n, (request, key) in enumerate(zip(requests, keys, strict=True)):
-        mine_since = _naive(
-            datetime.combine(
-                request.local_date - timedelta(days=rules.lookback_days - 1),
-                time(0),
-                tzinfo=request.zone,
-            )
-        )
         if attempts and _needs_reachability(request, rules):
             # reachability is read from the table: write the batch's attempts so far
             session.execute(insert(_table(ContactAttempt)), attempts)
             attempts = []
-        seen: dict[int, PastAttempt] = dict(by_customer.get(request.customer_id, []))
-        if key:
-            seen.update(by_address.get(key, []))
         history = ContactHistory(
-            attempts=tuple(p for _, p in sorted(seen.items()) if _naive(p.at) >= mine_since),
+            attempts=loaded.attempts(request, key, rules),
             address_key=key,
-            holds=tuple(holds.get(request.customer_id, [])),
-            opt_outs=frozenset(opt_outs.get(request.customer_id, set())),
+            holds=loaded.holds_of(request.customer_id),
+            opt_outs=loaded.opt_outs_of(request.customer_id),
             **_extras(session, request, rules, providers, dates),
         )
         decision = decide(request, history, rules)
@@ -216,9 +274,7 @@ def check_batch(
             organisation=request.organisation,
             address_key=key,
         )
-        by_customer.setdefault(request.customer_id, []).append((fresh, past))
-        if key:
-            by_address.setdefault(key, []).append((fresh, past))
+        loaded.add(fresh, past)
         fresh -= 1
     if attempts:
         session.execute(insert(_table(ContactAttempt)), attempts)
@@ -233,7 +289,12 @@ def _table(model: Any) -> Table:
 
 
 def _needs_reachability(request: ContactRequest, rules: EffectiveRules) -> bool:
-    third = rules.third_party.get(request.party)
+    return needs_reachability(request.party, rules)
+
+
+def needs_reachability(party: str, rules: EffectiveRules) -> bool:
+    """The rules read the borrower's reachability from the table for this party."""
+    third = rules.third_party.get(party)  # type: ignore[call-overload]
     return third is not None and third.lost_contact_rule is not None
 
 

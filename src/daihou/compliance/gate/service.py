@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -257,6 +257,22 @@ _OPT_OUTS = select(OptOut.medium).where(
 )
 
 
+def past_attempt(row: Any) -> PastAttempt:
+    """A row of ``contact_attempts`` (the columns of ``_ATTEMPT_COLUMNS``) as the rules
+    read it."""
+    return PastAttempt(
+        at=row.at_utc.replace(tzinfo=UTC),
+        channel=row.channel,
+        party=row.party,
+        outcome=row.outcome,
+        customer_id=row.customer_id,
+        loan_id=row.loan_id,
+        organisation=row.organisation,
+        address_key=row.address_key,
+        direction=row.direction,
+    )
+
+
 def load_history(
     session: Session,
     request: ContactRequest,
@@ -271,20 +287,7 @@ def load_history(
     since = _naive_utc(datetime.combine(first_day, time(0), tzinfo=request.zone))
     params = {"customer_id": customer_id, "since": since, "key": key}
     rows = session.execute(_ATTEMPTS if key is None else _ATTEMPTS_OR_NUMBER, params).all()
-    attempts = tuple(
-        PastAttempt(
-            at=r.at_utc.replace(tzinfo=UTC),
-            channel=r.channel,
-            party=r.party,
-            outcome=r.outcome,
-            customer_id=r.customer_id,
-            loan_id=r.loan_id,
-            organisation=r.organisation,
-            address_key=r.address_key,
-            direction=r.direction,
-        )
-        for r in rows
-    )
+    attempts = tuple(past_attempt(r) for r in rows)
     holds = tuple(
         ActiveHold(kind=r.kind, loan_id=r.loan_id, hold_id=r.id)
         for r in session.execute(_HOLDS, params)
