@@ -24,7 +24,6 @@ from daihou.collection.approvals import ApprovalError
 from daihou.eod.classify import override_class
 from daihou.kernel.delinquency import CLASSES, rank
 from daihou.loans.models import Loan
-from daihou.payments.errors import NotFound
 from daihou.payments.service import lock_loan
 from daihou.policy import PolicyPack, load_pack
 
@@ -56,9 +55,7 @@ def request_class_override(
         )
     if not reason or not reason.strip():
         raise ApprovalError("reason: a reason is required", field="reason")
-    if session.get(Loan, loan_id) is None:
-        raise NotFound(f"loan {loan_id!r} not found", field="loan_id")
-    loan = lock_loan(session, loan_id)
+    loan = lock_loan(session, loan_id)  # NotFound (field loan_id) if there is no such loan
     case = approvals.open_case(session, loan_id)
     authorize(actor, approvals.REQUEST_ACTION[KIND], resource=approvals.case_scope(case))
     problem = _raise_problem(loan, risk_class)
