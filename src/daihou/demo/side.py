@@ -34,7 +34,10 @@ from sqlalchemy import Engine
 SIDE_PRAGMAS = (
     ("journal_mode", "OFF"),  # a scratch file: nothing to roll back
     ("synchronous", "OFF"),
-    ("cache_size", "-500000"),  # 500 MB: the index sort of 23 M installments
+    # 50 MB: also the sorter's in-memory run size for CREATE INDEX; smaller runs merged
+    # cost less CPU than one 500 MB sort (the 4.7 M-key (status, due_date) build at 200k:
+    # 13–17 s against 17.4 s, side by side) — and the inserts only append
+    ("cache_size", "-50000"),
     ("temp_store", "MEMORY"),
     ("locking_mode", "EXCLUSIVE"),
 )
