@@ -3,7 +3,7 @@
 
     python bench/generate.py --loans 200000                 # SQLite file in /var/tmp
     python bench/generate.py --loans 200000 --db postgresql://postgres@127.0.0.1:5432/test
-    python bench/generate.py --loans 1000000 --dir /var/tmp  # needs ~6 GB free there
+    python bench/generate.py --loans 1000000 --dir /var/tmp  # ~10 GB free: book + scratch
     python bench/generate.py --ci                           # 10,000 loans
 
 Prints, for the whole run and for each part (``GenerateResult.seconds``): wall seconds,
