@@ -3,12 +3,14 @@
 
     python bench/generate.py --loans 200000                 # SQLite file in /var/tmp
     python bench/generate.py --loans 200000 --db postgresql://postgres@127.0.0.1:5432/test
-    python bench/generate.py --loans 1000000 --dir /var/tmp  # needs ~6 GB free there
+    python bench/generate.py --loans 1000000 --dir /var/tmp  # ~10 GB free: book + scratch
     python bench/generate.py --ci                           # 10,000 loans
 
 Prints, for the whole run and for each part (``GenerateResult.seconds``): wall seconds,
 the CPU seconds of this process, of its worker processes (customer encryption) and, on
-PostgreSQL when the server runs on this machine, of the server backends; the peak RSS
+PostgreSQL when the server runs on this machine, of the server backends (and, per part
+where known, the CPU seconds of this process or of the worker that built a table); the
+peak RSS
 and the load average. Then checks the book: the foreign keys hold (``PRAGMA
 foreign_key_check`` on SQLite; on PostgreSQL the keys were re-validated when rebuilt)
 and every index of the model exists. The SQLite file or PostgreSQL schema is dropped at
@@ -87,8 +89,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f}"
                 f" MB; load average {load0:.1f} → {os.getloadavg()[0]:.1f}"
             )
-            for part, seconds in (result.seconds or {}).items():
-                print(f"  {part:<16} {seconds:8.1f} s")
+            print(f"  {'part':<36} {'wall s':>8} {'CPU s':>8}")
+            for part in {**(result.seconds or {}), **result.cpu}:
+                wall_s = (result.seconds or {}).get(part)
+                cpu_s = result.cpu.get(part)
+                print(
+                    f"  {part:<36} {'' if wall_s is None else f'{wall_s:.1f}':>8}"
+                    f" {'' if cpu_s is None else f'{cpu_s:.1f}':>8}"
+                )
             problems = check_book(engine)
             for p in problems:
                 print("PROBLEM:", p)

@@ -214,3 +214,68 @@ def test_customers_are_computed_a_bounded_way_ahead(monkeypatch: pytest.MonkeyPa
     # keyed hashes of ID number and phone do not)
     here = generate.customer_rows(3, 1, 7)
     assert [(r[0], *r[-2:]) for r in taken[0]] == [(r[0], *r[-2:]) for r in here]
+
+
+def _book_rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row the generator writes, as stored (customers by id and keyed hashes: the
+    ciphertexts differ by nonce; no ``created_at``: the clock)."""
+    from daihou.demo.generate import LOADED
+
+    out = {}
+    with engine.connect() as c:
+        for table in LOADED:
+            names = [col["name"] for col in inspect(c).get_columns(table)]
+            if table == "customers":
+                names = ["id", "id_number_hash", "phone_hash"]
+            columns = ", ".join(n for n in names if n != "created_at")
+            out[table] = [tuple(r) for r in c.exec_driver_sql(f"SELECT {columns} FROM {table}")]
+    return out
+
+
+def test_tables_built_beside_the_load_equal_those_built_in_it(
+    engine: Engine, other_engine: Engine, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite files: installments and allocations are built by worker processes in
+    # scratch files and copied in (demo.side); in memory or on PostgreSQL the load's
+    # own connection writes them. Same seed, same book, row for row and id for id.
+    if backend != "sqlite":
+        pytest.skip("the tables are built beside the load on SQLite files only")
+    from daihou.demo import generate
+
+    _generated(engine, 150, seed=11)
+    beside = _book_rows(engine)
+    monkeypatch.setattr(generate, "book_file", lambda _engine: None)
+    _generated(other_engine, 150, seed=11)
+    here = _book_rows(other_engine)
+    assert beside.keys() == here.keys()
+    for table in beside:
+        assert beside[table] == here[table], table
+    assert len(beside["installments"]) > 150 and beside["allocations"]
+    # the scratch files are gone
+    folder = Path(engine.url.database or "").parent
+    assert list(folder.glob(".daihou-generate-*")) == []
+
+
+def test_side_tables_are_copied_by_transfer(engine: Engine, backend: str, tmp_path: Path) -> None:
+    # the copy is cheap only if SQLite can move stored records and index entries as they
+    # are, which needs the very same table and indexes on both sides: ``RowData`` is the
+    # opcode of that transfer (the row-by-row fallback decodes columns instead)
+    if backend != "sqlite":
+        pytest.skip("SQLite only")
+    import sqlite3
+
+    from daihou.demo.generate import SIDE
+    from daihou.demo.side import schema_of
+
+    for table, _ in SIDE:
+        side = sqlite3.connect(tmp_path / f"{table}.db")
+        for statement in schema_of(engine, table):
+            side.execute(statement)
+        side.close()
+        book = sqlite3.connect(engine.url.database or "")
+        book.execute("PRAGMA foreign_keys = OFF")  # as in the load (demo.bulk.SQLITE_LOAD)
+        book.execute(f"ATTACH DATABASE '{tmp_path / table}.db' AS side")
+        plan = book.execute(f"EXPLAIN INSERT INTO {table} SELECT * FROM side.{table}")
+        ops = {row[1] for row in plan}
+        book.close()
+        assert "RowData" in ops, table

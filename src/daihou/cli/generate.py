@@ -23,7 +23,8 @@ def generate(
 ) -> None:
     """Write a generated book (about 90% current, the rest M1–M7) straight into an empty
     database with bulk inserts: the state importing the loans and posting their past
-    repayments would leave. Creates the schema if needed. 1 M loans take minutes."""
+    repayments would leave. Creates the schema if needed. 1 M loans take minutes; on
+    SQLite, scratch files next to the database (about 4 GB at 1 M) until the end."""
     from daihou.compliance.privacy.crypto import KeyNotConfigured, current_keyring
     from daihou.db.engine import make_engine, transaction
     from daihou.db.schema import init_database

@@ -20,6 +20,7 @@ so the engine's ordinary connections never see these settings.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from datetime import date
 from types import TracebackType
 from typing import Any, cast
@@ -63,6 +64,7 @@ class Loader:
         self.postgres = engine.dialect.name == "postgresql"
         self._restore: list[str] = []
         self._loaded: list[str] = []
+        self._attached: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Loader:
@@ -93,6 +95,9 @@ class Loader:
                 self.session.rollback()
         finally:
             self.session.close()
+            for alias in self._attached:  # before WAL is set back: it would apply to them
+                with suppress(Exception):  # the connection is discarded anyway
+                    self.raw.execute(f"DETACH DATABASE {alias}")
             if not self.postgres:
                 self._sqlite_normal(analyse=kind is None)
             self.conn.close()
@@ -152,6 +157,17 @@ class Loader:
         if self.postgres:
             self.execute(f"ANALYZE {table}")
 
+    def attach(self, alias: str, path: str) -> None:
+        """SQLite: attach a scratch file (``demo.side``) to the load's connection; its
+        tables are found by their bare names. Detached at the end."""
+        self.raw.execute("ATTACH DATABASE ? AS " + alias, (path,))
+        self._attached.append(alias)
+
+    def copy_table(self, table: str, alias: str) -> None:
+        """SQLite: copy the whole ``alias.table`` (same schema, built by ``demo.side``)
+        into the empty ``table``: stored records and index entries as they are."""
+        self.execute(f"INSERT INTO {table} SELECT * FROM {alias}.{table}")
+
     def insert_customers(self, rows: Sequence[tuple[Any, ...]]) -> None:
         from daihou.loans.book import _Personal, _Writer
 
@@ -209,12 +225,13 @@ class Loader:
         _Writer(self.session.connection()).restore_indexes(self._restore)
         self._restore = []
 
-    def check_keys(self) -> None:
-        """SQLite: the foreign keys of the loaded tables hold (they were not checked
-        row by row). PostgreSQL checked them when ``resume`` added them back."""
+    def check_keys(self, tables: Sequence[str] | None = None) -> None:
+        """SQLite: the foreign keys of the loaded tables (or of ``tables``) hold (they
+        were not checked row by row). PostgreSQL checked them when ``resume`` added them
+        back."""
         if self.postgres:
             return
-        for table in self._loaded:
+        for table in self._loaded if tables is None else tables:
             bad = self.session.execute(text(f"PRAGMA foreign_key_check({table})")).first()
             if bad is not None:
                 raise ForeignKeyViolation(

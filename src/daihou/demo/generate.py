@@ -21,11 +21,14 @@ How it is fast: schedules come from a few hundred templates (amount rows depend 
 principal, rate, term and method when the first period is a regular month; due dates
 only on the disbursement date), both computed with ``kernel.schedule``; installments,
 allocations, transactions and journal rows are then produced by ``INSERT … SELECT``
-joins inside the database, the two big ones (installments, allocations) in slices of
-``SLICE`` loans. The plan is streamed into its work table, never held whole. Customers'
-personal data is encrypted with the same bulk encryptors as the import
-(``loans.book._Personal``) in one worker process, a bounded few chunks ahead, and
-written between slices (``CustomerBatches``). The book is written in one transaction
+joins inside the database. The plan is streamed into its work table, never held whole.
+On a SQLite file the two big tables (installments, allocations) are built by worker
+processes in scratch files and copied in whole at the end (``demo.side``), so the second
+core works too; elsewhere (PostgreSQL, in-memory SQLite) the load's connection runs
+those statements in slices of ``SLICE`` loans. Customers' personal data is encrypted
+with the same bulk encryptors as the import (``loans.book._Personal``) in one worker
+process, a bounded few chunks ahead, and written between statements
+(``CustomerBatches``). The book is written in one transaction
 (``demo.bulk.Loader``): the secondary indexes of the loaded tables are dropped and
 rebuilt inside it; on PostgreSQL the foreign keys too (re-adding them validates every
 row); on SQLite foreign keys are checked once before the commit and the load runs with
@@ -38,12 +41,16 @@ from __future__ import annotations
 import bisect
 import multiprocessing
 import random
+import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -54,7 +61,8 @@ from daihou.compliance.audit.service import record as audit_record
 from daihou.compliance.privacy.crypto import current_keyring
 from daihou.db.engine import transaction
 from daihou.db.types import RATE_SCALE
-from daihou.demo.bulk import Loader
+from daihou.demo.bulk import WORK_TABLES, Loader
+from daihou.demo.side import SideTables, WorkFile, book_file, schema_of
 from daihou.demo.synthetic import EMPLOYERS, GIVEN, REGIONS, SURNAMES, id_number, mobile
 from daihou.eod.calendar import business_date
 from daihou.kernel.schedule import ScheduleTerms, generate_schedule
@@ -115,6 +123,8 @@ class GenerateResult:
     repayments: int = 0
     delinquent: int = 0
     seconds: dict[str, float] | None = None
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per part: of this process, and of the worker that built a side table."""
 
 
 def _fen(x: Decimal) -> int:
@@ -311,8 +321,6 @@ def generate_book(
 ) -> GenerateResult:
     """Write ``loans`` generated loans into an initialised database whose book is
     empty, as of its business date. Same seed and business date, same book."""
-    import time
-
     say = progress or (lambda _s: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -338,61 +346,199 @@ def _write(
     timings: dict[str, float],
     say: Callable[[str], None],
 ) -> None:
-    import time
+    book = book_file(engine)
+    if book is None:
+        _write_here(engine, loans, seed, today, tpls, result, timings, say)
+    else:
+        with tempfile.TemporaryDirectory(dir=book.parent, prefix=".daihou-generate-") as tmp:
+            _write_beside(engine, Path(tmp), loans, seed, today, tpls, result, timings, say)
 
+
+def _work_tables(
+    sink: Any, loans: int, seed: int, today: date, tpls: list[Template], result: GenerateResult
+) -> None:
+    """Write the plan and the template tables through ``sink`` (``Loader`` or
+    ``side.WorkFile``): the plan is streamed, never held whole."""
+    dues: dict[date, list[date]] = {}
+    days = _Days(sink.day)
+    sink.copy(
+        "gen_loans",
+        (
+            "n",
+            "loan_id",
+            "customer_id",
+            "template",
+            "start",
+            "paid",
+            "partial",
+            "pay_on",
+            "paid_principal",
+            "paid_interest",
+        ),
+        (
+            (*r[:4], days[r[4]], r[5], r[6], days[r[7]], r[8], r[9])
+            for r in iter_plan(loans, seed, today, tpls, dues, result)
+        ),
+    )
+    sink.copy(
+        "gen_templates",
+        ("template", "period", "principal", "interest", "rate"),
+        (
+            (i, k + 1, p, it, t.rate_units)
+            for i, t in enumerate(tpls)
+            for k, (p, it) in enumerate(zip(t.principal, t.interest, strict=True))
+        ),
+    )
+    sink.copy(
+        "gen_dates",
+        ("start", "period", "start_date", "due_date"),
+        (
+            (days[s], k + 1, days[s if k == 0 else d[k - 1]], days[d[k]])
+            for s, d in dues.items()
+            for k in range(len(d))
+        ),
+    )
+    sink.copy(
+        "gen_products",
+        ("template", "product", "method", "term", "principal", "rate"),
+        (
+            (i, t.product, t.method, t.term, t.principal_fen, t.rate_units)
+            for i, t in enumerate(tpls)
+        ),
+    )
+
+
+class _Parts:
+    """Wall and CPU seconds of this process per part of the load."""
+
+    def __init__(self, wall: dict[str, float], cpu: dict[str, float]) -> None:
+        self.wall, self.cpu = wall, cpu
+
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        w, c = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - w
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c
+
+
+SIDE = (("allocations", "allocations"), ("installments", "installments"))
+"""(table, book statement) built beside the load on SQLite (``demo.side``); the
+smaller first, so it is copied while the other is still being built."""
+
+
+def _write_beside(
+    engine: Engine,
+    tmp: Path,
+    loans: int,
+    seed: int,
+    today: date,
+    tpls: list[Template],
+    result: GenerateResult,
+    timings: dict[str, float],
+    say: Callable[[str], None],
+) -> None:
+    """SQLite file: work tables in a scratch file, installments and allocations built
+    from them by worker processes (``demo.side``) while this process writes the rest,
+    then copied in whole; all inside the load's one transaction."""
+    parts = _Parts(timings, result.cpu)
+    with parts.part("plan and work tables"):
+        work = WorkFile(tmp / "work.db", WORK_TABLES)
+        try:
+            _work_tables(work, loans, seed, today, tpls, result)
+        finally:
+            work.close()
+    say(f"planned {loans:,} loans")
+    schemas = {table: schema_of(engine, table) for table, _ in SIDE}
+    statements = dict(book_statements())
+    params = {"today": work.day(today), "n": loans, "lo": 1, "hi": loans}
+    side = SideTables(tmp, work.path)
+    batches: CustomerBatches | None = None
+    try:
+        for table, name in SIDE:
+            side.start(table, schemas[table], statements[name], params)
+        batches = CustomerBatches(seed, result.customers)
+        say("writing the book")
+        t1 = time.perf_counter()
+        with Loader(engine) as load:
+            load.attach("gen_work", str(work.path))
+            here = tuple(t for t in LOADED if t not in {table for table, _ in SIDE})
+            load.pause(here)
+            built = {name for _, name in SIDE}
+            for name, sql in book_statements():
+                if name in built:
+                    continue
+                with parts.part(name):
+                    load.execute(sql, params)
+                with parts.part("customers"):
+                    for batch in batches.ready():
+                        load.insert_customers(batch)
+            with parts.part("customers"):
+                for batch in batches.rest():
+                    load.insert_customers(batch)
+            with parts.part("indexes"):  # the other tables', while the side ones are built
+                load.resume()
+            with parts.part("key check"):
+                load.check_keys(here)
+            for table, _ in SIDE:
+                with parts.part(f"{table}: wait for its worker"):
+                    path, cpu = side.wait(table)
+                result.cpu[f"{table}: built by a worker"] = cpu
+                with parts.part(f"{table}: copy"):
+                    load.attach(f"side_{table}", path)
+                    load.copy_table(table, f"side_{table}")
+                with parts.part("key check"):  # the first while the other is being built
+                    load.check_keys([table])
+            result.installments = load.scalar("SELECT count(*) FROM installments")
+            result.repayments = load.scalar(
+                "SELECT count(*) FROM transactions WHERE kind = 'repayment'"
+            )
+            _audit(load, seed, loans, today, result)
+            timings["write"] = time.perf_counter() - t1
+            t1, c1 = time.perf_counter(), time.process_time()
+        timings["commit and statistics"] = time.perf_counter() - t1
+        result.cpu["commit and statistics"] = time.process_time() - c1
+    finally:
+        side.close()
+        if batches is not None:
+            batches.close()
+
+
+def _audit(load: Loader, seed: int, loans: int, today: date, result: GenerateResult) -> None:
+    audit_record(
+        load.session,
+        actor=SYSTEM,
+        action="loan.import",
+        object_type="generated-book",
+        object_id=f"seed={seed}",
+        after={"created": loans, "installments": result.installments, "seed": seed},
+        basis=authorize(SYSTEM, "loan.import").as_dict(),
+        business_date=today,
+    )
+
+
+def _write_here(
+    engine: Engine,
+    loans: int,
+    seed: int,
+    today: date,
+    tpls: list[Template],
+    result: GenerateResult,
+    timings: dict[str, float],
+    say: Callable[[str], None],
+) -> None:
+    """PostgreSQL (the server does the work) or an in-memory SQLite database: every
+    table written by this connection, the big statements in slices with customers
+    written between them."""
     with Loader(engine) as load:
         t1 = time.perf_counter()
         load.work_tables(today)
-        dues: dict[date, list[date]] = {}
-        days = _Days(load.day)
-        load.copy(  # planned as written: the plan is never held whole
-            "gen_loans",
-            (
-                "n",
-                "loan_id",
-                "customer_id",
-                "template",
-                "start",
-                "paid",
-                "partial",
-                "pay_on",
-                "paid_principal",
-                "paid_interest",
-            ),
-            (
-                (*r[:4], days[r[4]], r[5], r[6], days[r[7]], r[8], r[9])
-                for r in iter_plan(loans, seed, today, tpls, dues, result)
-            ),
-        )
+        _work_tables(load, loans, seed, today, tpls, result)
         say(f"planned {loans:,} loans")
         batches = CustomerBatches(seed, result.customers)
         try:
-            load.copy(
-                "gen_templates",
-                ("template", "period", "principal", "interest", "rate"),
-                (
-                    (i, k + 1, p, it, t.rate_units)
-                    for i, t in enumerate(tpls)
-                    for k, (p, it) in enumerate(zip(t.principal, t.interest, strict=True))
-                ),
-            )
-            load.copy(
-                "gen_dates",
-                ("start", "period", "start_date", "due_date"),
-                (
-                    (days[s], k + 1, days[s if k == 0 else d[k - 1]], days[d[k]])
-                    for s, d in dues.items()
-                    for k in range(len(d))
-                ),
-            )
-            load.copy(
-                "gen_products",
-                ("template", "product", "method", "term", "principal", "rate"),
-                (
-                    (i, t.product, t.method, t.term, t.principal_fen, t.rate_units)
-                    for i, t in enumerate(tpls)
-                ),
-            )
             timings["plan and work tables"] = time.perf_counter() - t1
             say("writing the book")
             t1 = time.perf_counter()
@@ -416,16 +562,7 @@ def _write(
         result.repayments = load.scalar(
             "SELECT count(*) FROM transactions WHERE kind = 'repayment'"
         )
-        audit_record(
-            load.session,
-            actor=SYSTEM,
-            action="loan.import",
-            object_type="generated-book",
-            object_id=f"seed={seed}",
-            after={"created": loans, "installments": result.installments, "seed": seed},
-            basis=authorize(SYSTEM, "loan.import").as_dict(),
-            business_date=today,
-        )
+        _audit(load, seed, loans, today, result)
         timings["write"] = time.perf_counter() - t1
         t1 = time.perf_counter()
     timings["commit and statistics"] = time.perf_counter() - t1
@@ -452,8 +589,6 @@ def _book(
     batches: CustomerBatches,
     timings: dict[str, float],
 ) -> None:
-    import time
-
     timings["customers"] = 0.0
     params: dict[str, Any] = {"today": load.day(today), "n": loans}
     for name, sql in book_statements():
