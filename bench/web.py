@@ -350,7 +350,7 @@ def run_clients(
     return timings
 
 
-def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
