@@ -26,6 +26,8 @@ prints per kind the latencies and the server's CPU milliseconds per request (fro
 /proc, so other load on the machine does not count). ``--think S`` makes each user read
 a page for 0.5–1.5 × S seconds before the next request (50 collectors working, not 50
 scripts in a loop); without it the clients never pause and measure throughput.
+``--processes N`` runs N server worker processes; their CPU is counted with the
+supervisor's.
 """
 
 from __future__ import annotations
