@@ -394,7 +394,11 @@ def start_server(
     ]
     log = (folder / "server.log").open("wb")
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
-    wait_ready(base, server)
+    try:
+        wait_ready(base, server)
+    except BaseException:
+        stop(server)  # never leave a server behind when it did not come up
+        raise
     return server, base
 
 
