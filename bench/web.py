@@ -26,6 +26,8 @@ prints per kind the latencies and the server's CPU milliseconds per request (fro
 /proc, so other load on the machine does not count). ``--think S`` makes each user read
 a page for 0.5–1.5 × S seconds before the next request (50 collectors working, not 50
 scripts in a loop); without it the clients never pause and measure throughput.
+``--processes N`` runs N server worker processes; their CPU is counted with the
+supervisor's.
 """
 
 from __future__ import annotations
@@ -228,9 +230,23 @@ def workbench_request(
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` (/proc/PID/stat, clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of process ``pid`` and its live descendants (/proc, clock ticks).
+
+    With ``--processes N`` uvicorn's supervisor forks the workers that serve the
+    requests, so the children's CPU is what counts.
+    """
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:  # exited meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+        pending.extend(int(child) for child in children)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_workbench(
@@ -336,7 +352,7 @@ def run_clients(
     return timings
 
 
-def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -378,7 +394,11 @@ def start_server(
     ]
     log = (folder / "server.log").open("wb")
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
-    wait_ready(base, server)
+    try:
+        wait_ready(base, server)
+    except BaseException:
+        stop(server)  # never leave a server behind when it did not come up
+        raise
     return server, base
 
 
@@ -390,12 +410,14 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.kill()
 
 
-def main_book(url: str, clients: int, per_client: int, think: float = 0.0) -> int:
+def main_book(
+    url: str, clients: int, per_client: int, think: float = 0.0, processes: int = 1
+) -> int:
     """The workbench on an existing book: each kind alone, latency and server CPU."""
     secrets = prepare_book(url)
     results = []
     with tempfile.TemporaryDirectory(prefix="daihou-bench-web-") as tmp:
-        server, base = start_server(url, Path(tmp), max(8, clients), 1)
+        server, base = start_server(url, Path(tmp), max(8, clients), processes)
         try:
             for kind in WORKBENCH:
                 run_workbench(base, secrets, kind, min(4, clients), 3)  # warm up
@@ -417,7 +439,7 @@ def main_book(url: str, clients: int, per_client: int, think: float = 0.0) -> in
     print(f"database:   {database_url(url).split(':', 1)[0]}; loans: {int(secrets['loans']):,}")
     print(
         f"clients:    {clients} × {per_client} requests per kind, think time {think:g} s "
-        f"(0.5–1.5 ×); load {os.getloadavg()}"
+        f"(0.5–1.5 ×); server processes: {processes}; load {os.getloadavg()}"
     )
     print(
         f"{'kind':<16}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}{'CPU ms/req':>12}"
@@ -451,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.book:
-        return main_book(args.book, args.clients, args.requests, args.think)
+        return main_book(args.book, args.clients, args.requests, args.think, args.processes)
     if args.ci:
         args.loans, args.clients, args.requests = 500, 8, 20
     with tempfile.TemporaryDirectory(prefix="daihou-bench-web-") as tmp:
@@ -469,32 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         server = None
         try:
             secrets = prepare(url, args.loans, folder)
-            import socket
-
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
-            base = f"http://127.0.0.1:{port}"
-            command = [
-                sys.executable,
-                "-c",
-                "from daihou.cli import main; main()",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--db",
-                url,
-                "--plain-logs",
-                "--workers",
-                str(max(8, args.clients)),
-                "--processes",
-                str(args.processes),
-            ]
-            log = (folder / "server.log").open("wb")
-            server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
-            wait_ready(base, server)
+            server, base = start_server(url, folder, max(8, args.clients), args.processes)
             run_clients(base, secrets, min(4, args.clients), 5)  # warm up
             started = time.perf_counter()
             timings = run_clients(base, secrets, args.clients, args.requests)
@@ -508,11 +505,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"server log: {len(errors)} error lines, e.g. {errors[:3]}")
         finally:
             if server is not None:
-                server.terminate()
-                try:
-                    server.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    server.kill()
+                stop(server)
             if admin is not None:
                 with admin.begin() as conn:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

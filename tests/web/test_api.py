@@ -356,3 +356,50 @@ def test_class_override_request_waits_for_a_manager(client: TestClient, book: Bo
         headers=book.headers("risk"),
     )
     assert bad.status_code == 422 and "class" in bad.text
+
+
+def test_session_and_token_follow_the_users_current_roles_and_state(
+    client: TestClient, book: Book
+) -> None:
+    """The sign-in check reads the user on every request: a role taken away, or the
+    user deactivated, applies at once to their session and their tokens."""
+    from datetime import UTC, datetime
+
+    from daihou.auth.actor import SYSTEM
+    from daihou.auth.service import create_user, deactivate, set_roles
+    from daihou.auth.sessions import create_token, start_session
+    from daihou.web.deps import SESSION_COOKIE
+
+    now = datetime.now(UTC)
+    with transaction(book.engine) as s:
+        create_user(
+            s,
+            actor=SYSTEM,
+            username="leaver",
+            password="a-long-password-1",
+            roles=["operations", "risk-analyst"],
+            now=now,
+            display_name="Le Aver",
+            territory="north",
+        )
+        token, _ = create_token(s, actor=SYSTEM, name="t", now=now, username="leaver")
+        actor = SYSTEM.__class__(user_id="leaver", roles=frozenset({"operations"}))
+        cookie, _csrf = start_session(s, actor=actor, now=now)
+    bearer = {"Authorization": f"Bearer {token}"}
+    by_cookie = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+    for how in (bearer, by_cookie):
+        me = client.get("/api/v1/me", headers=how).json()
+        assert (me["username"], me["display_name"], me["territory"]) == (
+            "leaver",
+            "Le Aver",
+            "north",
+        )
+        assert me["roles"] == ["operations", "risk-analyst"]
+    with transaction(book.engine) as s:
+        set_roles(s, actor=SYSTEM, username="leaver", roles=["risk-analyst"])
+    for how in (bearer, by_cookie):
+        assert client.get("/api/v1/me", headers=how).json()["roles"] == ["risk-analyst"]
+    with transaction(book.engine) as s:
+        deactivate(s, actor=SYSTEM, username="leaver", now=now)
+    for how in (bearer, by_cookie):
+        assert client.get("/api/v1/me", headers=how).status_code == 401

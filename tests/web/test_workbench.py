@@ -124,6 +124,16 @@ def test_log_contact_marks_the_task_and_the_gate_refuses_at_night(
         assert s.get(CollectionTask, task).status == "done"  # type: ignore[union-attr]
     history = client.get(path, headers=book.headers("col")).json()
     assert history[0]["id"] == logged.json()["contact"]["id"]
+    # the task list shows the next action of the case's latest contact
+    again = client.post(
+        path,
+        json={**body, "task_id": None, "at": at(11).isoformat(), "next_action": "visit"},
+        headers=book.headers("col"),
+    )
+    assert again.status_code == 201, again.text
+    listed = client.get("/api/v1/tasks?per_page=500", headers=book.headers("col")).json()
+    [line] = [t for t in listed["items"] if t["id"] == task]
+    assert (line["status"], line["next_action"]) == ("done", "visit")
     # the gate refuses 23:00 and keeps the denial; nothing is logged
     logs = count(book, ContactLog, ContactLog.case_id == case_id)
     denials = count(book, ContactDenial, ContactDenial.case_id == str(case_id))

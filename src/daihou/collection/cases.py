@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, func, or_, select, type_coerce, update
+from sqlalchemy import BigInteger, String, and_, bindparam, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -239,13 +240,14 @@ class CaseView:
     history: list[CaseStatusChange]
 
 
-def _lines(session: Session, customer_id: str, *, actor: Actor, loan_id: str) -> list[LoanLine]:
-    """The customer's loans the actor may see: the case's own loan, and each other loan
-    whose open case lies in the actor's ``loan.view`` scope — the rule of the loan
-    search and the loan page, so the 共债 table never shows a loan, or links a case, that
-    a look-up would refuse. Overdue is summed over this customer's loans only."""
+@lru_cache(maxsize=256)
+def _lines_statement(actor: Actor) -> Any:
+    """``_lines``'s statement for ``actor``, built once and kept: it depends on the
+    actor's scope only (customer and loan are bound at execution), and building it and
+    its cache key costs more Python than running it."""
     c = CollectionCase
     i = Installment
+    customer_id = bindparam("customer_id", type_=String)
     theirs = select(Loan.id).where(Loan.customer_id == customer_id)
     od = (
         select(i.loan_id, func.sum(owed_fen()).label("overdue_fen"))
@@ -254,12 +256,12 @@ def _lines(session: Session, customer_id: str, *, actor: Actor, loan_id: str) ->
         .subquery()
     )
     visible = or_(
-        Loan.id == loan_id,
+        Loan.id == bindparam("loan_id", type_=String),
         select(c.id)
         .where(c.loan_id == Loan.id, c.status == "open", case_scope_filter(actor, "loan.view"))
         .exists(),
     )
-    rows = session.execute(
+    return (
         select(
             Loan.id,
             Loan.product,
@@ -278,6 +280,16 @@ def _lines(session: Session, customer_id: str, *, actor: Actor, loan_id: str) ->
         .outerjoin(od, od.c.loan_id == Loan.id)
         .where(Loan.customer_id == customer_id, visible)
         .order_by(Loan.id)
+    )
+
+
+def _lines(session: Session, customer_id: str, *, actor: Actor, loan_id: str) -> list[LoanLine]:
+    """The customer's loans the actor may see: the case's own loan, and each other loan
+    whose open case lies in the actor's ``loan.view`` scope — the rule of the loan
+    search and the loan page, so the 共债 table never shows a loan, or links a case, that
+    a look-up would refuse. Overdue is summed over this customer's loans only."""
+    rows = session.execute(
+        _lines_statement(actor), {"customer_id": customer_id, "loan_id": loan_id}
     ).all()
     return [
         LoanLine(r[0], r[1], r[2], r[3], Decimal(int(r[4])) / 100, r[5], r[6], r[7]) for r in rows

@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, and_, bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from daihou.auth.actor import Actor
 from daihou.auth.models import User
@@ -156,6 +157,64 @@ def _day_tasks(
     return query
 
 
+# The statements of a list are built once per (actor, day, collector, filters) and kept:
+# building a statement and its cache key costs more Python than SQLite spends running
+# it. They are a pure function of these arguments (the scope rule reads only the
+# actor), so a kept one is the statement a new build would give; the caller still
+# authorises every request (``authorize_collector_list``) before running one.
+_KEPT = 256
+
+
+@lru_cache(maxsize=_KEPT)
+def _page_statement(
+    actor: Actor,
+    work_date: date,
+    who: str,
+    kind: str | None,
+    stage: str | None,
+    bucket: str | None,
+    limited: bool,
+) -> Any:
+    """A page of the list in rank order with, per task, the overdue amount of its loan
+    and the next action of its case's latest contact (correlated sub-selects: computed
+    by the database for the page's rows, in the same statement). ``offset`` and
+    ``limit`` (if ``limited``) are bound at execution."""
+    t = CollectionTask
+    i = Installment
+    latest = aliased(ContactLog)
+    overdue = (
+        select(func.coalesce(func.sum(owed_fen()), 0))
+        .where(i.loan_id == t.loan_id, i.status == "due")
+        .scalar_subquery()
+    )
+    last_log = select(func.max(latest.id)).where(latest.case_id == t.case_id).scalar_subquery()
+    query = (
+        _day_tasks(actor, work_date, who, kind=kind, stage=stage, bucket=bucket)
+        .outerjoin(ContactLog, ContactLog.id == last_log)
+        .add_columns(overdue, ContactLog.next_action, ContactLog.next_action_on)
+        .order_by(*TASK_ORDER)
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return query.limit(bindparam("limit", type_=Integer)) if limited else query
+
+
+@lru_cache(maxsize=_KEPT)
+def _summary_statement(actor: Actor, work_date: date, who: str) -> Any:
+    t = CollectionTask
+    return (
+        _day_tasks(actor, work_date, who)
+        .with_only_columns(
+            t.kind,
+            CollectionCase.stage,
+            Loan.bucket,
+            t.status,
+            func.count(),
+            maintain_column_froms=True,
+        )
+        .group_by(t.kind, CollectionCase.stage, Loan.bucket, t.status)
+    )
+
+
 def todays_tasks(
     session: Session,
     *,
@@ -169,47 +228,26 @@ def todays_tasks(
     limit: int | None = None,
 ) -> list[TaskLine]:
     """A collector's tasks for ``work_date`` (default: the actor's own) in rank order,
-    filtered and paged in SQL: three queries (tasks with their case and bucket, the
-    overdue amounts, the latest contact) whatever the size of the list or the book."""
+    filtered and paged in SQL, with the overdue amount and the latest contact's next
+    action: one statement whatever the size of the list or the book."""
     if offset < 0:
         raise ValueError("offset: must not be negative")
     who = collector or actor.user_id
     authorize_collector_list(session, actor, who)
-    query = _day_tasks(actor, work_date, who, kind=kind, stage=stage, bucket=bucket)
-    query = query.order_by(*TASK_ORDER).offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    rows = session.execute(query).all()
-    if not rows:
-        return []
-    case_ids = sorted({r[0].case_id for r in rows if r[0].case_id is not None})
-    owed = overdue_of(session, sorted({r[0].loan_id for r in rows}))
-    nexts: dict[int, tuple[str | None, date | None]] = {}
-    if case_ids:
-        latest = (
-            select(ContactLog.case_id, func.max(ContactLog.id).label("log_id"))
-            .where(ContactLog.case_id.in_(case_ids))
-            .group_by(ContactLog.case_id)
-            .subquery()
-        )
-        nexts = {
-            r[0]: (r[1], r[2])
-            for r in session.execute(
-                select(ContactLog.case_id, ContactLog.next_action, ContactLog.next_action_on).join(
-                    latest, latest.c.log_id == ContactLog.id
-                )
-            )
-        }
+    authorize(actor, "task.view")
+    query = _page_statement(
+        actor, work_date, who, kind or None, stage or None, bucket or None, limit is not None
+    )
+    rows = session.execute(query, {"offset": offset, "limit": limit})
     lines = []
-    for t, case_stage, promise_until, loan_bucket in rows:
-        action, on = nexts.get(t.case_id, (None, None)) if t.case_id else (None, None)
+    for t, case_stage, promise_until, loan_bucket, owed, action, on in rows:
         channel = CONTACT_ACTIONS.get(t.kind, (None, None))[0]
         lines.append(
             TaskLine(
                 task=t,
                 stage=case_stage,
                 bucket=loan_bucket,
-                overdue=owed.get(t.loan_id, _yuan(0)),
+                overdue=_yuan(owed),
                 promise_until=promise_until,
                 next_action=action,
                 next_action_on=on,
@@ -234,19 +272,8 @@ def task_summary(
     """Counts and filter choices of a day's list, in one grouped query."""
     who = collector or actor.user_id
     authorize_collector_list(session, actor, who)
-    t = CollectionTask
-    rows = session.execute(
-        _day_tasks(actor, work_date, who)
-        .with_only_columns(
-            t.kind,
-            CollectionCase.stage,
-            Loan.bucket,
-            t.status,
-            func.count(),
-            maintain_column_froms=True,
-        )
-        .group_by(t.kind, CollectionCase.stage, Loan.bucket, t.status)
-    ).all()
+    authorize(actor, "task.view")
+    rows = session.execute(_summary_statement(actor, work_date, who)).all()
     return TaskSummary(
         total=sum(r[4] for r in rows),
         done=sum(r[4] for r in rows if r[3] == "done"),

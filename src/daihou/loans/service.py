@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from daihou.eod.calendar import business_date
@@ -76,24 +76,58 @@ class LoanView:
     rate_changes: list[tuple[date, Decimal, Decimal, str]]
 
 
+# The loan page's and case page's statements, built once: columns, not ORM objects
+# (nothing here is changed, so identity-mapped instances would only cost Python).
+_DUE = [getattr(Installment, f"{c}_due") for c in COMPONENTS]
+_PAID = [getattr(Installment, f"{c}_paid") for c in COMPONENTS]
+_SCHEDULE = (
+    select(Installment.period, Installment.due_date, Installment.status, Installment.paid_on)
+    .add_columns(*_DUE, *_PAID)
+    .where(Installment.loan_id == bindparam("loan_id"))
+    .order_by(Installment.period)
+)
+_ALLOCATIONS = select(Allocation.transaction_id, Allocation.component, Allocation.amount).where(
+    Allocation.loan_id == bindparam("loan_id")
+)
+_TRANSACTIONS = (
+    select(
+        Transaction.id,
+        Transaction.kind,
+        Transaction.value_date,
+        Transaction.booked_on,
+        Transaction.amount,
+        Transaction.channel,
+        Transaction.reference,
+        Transaction.status,
+        Transaction.reverses_id,
+    )
+    .where(Transaction.loan_id == bindparam("loan_id"))
+    .order_by(Transaction.id)
+)
+_RATE_CHANGES = (
+    select(RateChange.effective_on, RateChange.old_rate, RateChange.new_rate, RateChange.reason)
+    .where(RateChange.loan_id == bindparam("loan_id"))
+    .order_by(RateChange.effective_on)
+)
+
+
 def loan_view(session: Session, loan_id: str) -> LoanView:
     loan = session.get(Loan, loan_id)
     if loan is None:
         raise NotFound(f"loan {loan_id!r} not found", field="loan_id")
     today = business_date(session)
-    rows = session.execute(
-        select(Installment).where(Installment.loan_id == loan_id).order_by(Installment.period)
-    ).scalars()
+    key = {"loan_id": loan_id}
+    n = len(COMPONENTS)
     installments = [
         InstallmentView(
-            period=i.period,
-            due_date=i.due_date,
-            status=i.status,
-            due={c: getattr(i, f"{c}_due") for c in COMPONENTS},
-            paid={c: getattr(i, f"{c}_paid") for c in COMPONENTS},
-            paid_on=i.paid_on,
+            period=r[0],
+            due_date=r[1],
+            status=r[2],
+            due=dict(zip(COMPONENTS, r[4 : 4 + n], strict=True)),
+            paid=dict(zip(COMPONENTS, r[4 + n : 4 + 2 * n], strict=True)),
+            paid_on=r[3],
         )
-        for i in rows
+        for r in session.execute(_SCHEDULE, key)
     ]
     overdue = dict.fromkeys(COMPONENTS, ZERO)
     for inst in installments:
@@ -101,34 +135,25 @@ def loan_view(session: Session, loan_id: str) -> LoanView:
             for c in COMPONENTS:
                 overdue[c] += inst.due[c] - inst.paid[c]
     allocs: dict[int, dict[str, Decimal]] = {}
-    for a in session.execute(select(Allocation).where(Allocation.loan_id == loan_id)).scalars():
-        per = allocs.setdefault(a.transaction_id, {})
-        per[a.component] = per.get(a.component, ZERO) + a.amount
+    for transaction_id, component, amount in session.execute(_ALLOCATIONS, key):
+        per = allocs.setdefault(transaction_id, {})
+        per[component] = per.get(component, ZERO) + amount
     txns = [
         TransactionView(
-            id=t.id,
-            kind=t.kind,
-            value_date=t.value_date,
-            booked_on=t.booked_on,
-            amount=t.amount,
-            channel=t.channel,
-            reference=t.reference,
-            status=t.status,
-            reverses_id=t.reverses_id,
-            allocation=allocs.get(t.id, {}),
+            id=t[0],
+            kind=t[1],
+            value_date=t[2],
+            booked_on=t[3],
+            amount=t[4],
+            channel=t[5],
+            reference=t[6],
+            status=t[7],
+            reverses_id=t[8],
+            allocation=allocs.get(t[0], {}),
         )
-        for t in session.execute(
-            select(Transaction).where(Transaction.loan_id == loan_id).order_by(Transaction.id)
-        ).scalars()
+        for t in session.execute(_TRANSACTIONS, key)
     ]
-    changes = [
-        (r.effective_on, r.old_rate, r.new_rate, r.reason)
-        for r in session.execute(
-            select(RateChange)
-            .where(RateChange.loan_id == loan_id)
-            .order_by(RateChange.effective_on)
-        ).scalars()
-    ]
+    changes = [(r[0], r[1], r[2], r[3]) for r in session.execute(_RATE_CHANGES, key)]
     return LoanView(
         loan_id=loan.id,
         customer_id=loan.customer_id,

@@ -75,11 +75,17 @@ def tasks_page(
     )
     tz = settings_of().borrower_tz
     filters = {"kind": kind or "", "stage": stage or "", "bucket": bucket or ""}
+    _ = translator(ctx.locale)
+    shown = lines[:PAGE_SIZE]
+    # each row's action, status and next action translated once per page, not per row
+    words = {x.task.kind for x in shown} | {x.task.status for x in shown}
+    words |= {x.next_action for x in shown if x.next_action}
     return page(
         request,
         ctx,
         "workbench/tasks.html",
-        lines=lines[:PAGE_SIZE],
+        lines=shown,
+        labels={w: _(w) for w in words},
         today=today,
         windows=contact_windows(ctx.now, tz),
         collector=collector or "",
