@@ -8,24 +8,25 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from daihou.demo.run import default_hooks, fresh_sqlite, letters_dir_of, run_simulation
 from daihou.demo.simulate import SimContext
 
 
-def _temp_entries() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).iterdir()}
-
-
-def test_letters_go_beside_the_database_file(db_url: str, tmp_path: Path) -> None:
+def test_letters_go_beside_the_database_file(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "system-temp"  # this process's temporary folder, for the test
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     seen: list[Path] = []
 
     def spy(_engine: Engine, _day: date, ctx: SimContext) -> None:
         assert ctx.post is not None
         seen.append(ctx.post.settings.letters_dir)
 
-    before = _temp_entries()
     db = tmp_path / "book.db"
     run_simulation(f"sqlite:///{db}", loans=20, days=2, seed=1, hooks=[*default_hooks(), spy])
     assert seen == [tmp_path / "book-letters"] * 2
@@ -34,8 +35,7 @@ def test_letters_go_beside_the_database_file(db_url: str, tmp_path: Path) -> Non
     run_simulation(db_url, loans=20, days=1, seed=1, hooks=[spy])
     beside = letters_dir_of(db_url)
     assert seen == [beside] if beside is not None else len(seen) == 1 and not seen[0].exists()
-    leftovers = {n for n in _temp_entries() - before if "letters" in n}
-    assert not leftovers
+    assert not list(temp.iterdir())  # nothing left behind
 
 
 def test_letters_folder_of_a_url(tmp_path: Path) -> None:
