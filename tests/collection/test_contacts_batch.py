@@ -28,7 +28,7 @@ from tests.collection.contact_helpers import LI, TODAY, WANG, at, make_book
 
 
 def _book(engine: Engine, tmp_path: Path) -> dict[str, int]:
-    ids = make_book(engine, tmp_path, {f"L{n}": {} for n in range(1, 8)})
+    ids = make_book(engine, tmp_path, {f"L{n}": {} for n in range(1, 9)})
     c = CollectionCase
     with transaction(engine) as s:
         s.execute(update(c).where(c.loan_id == "L1").values(promise_until=TODAY + timedelta(2)))
@@ -63,6 +63,10 @@ def _contacts(ids: dict[str, int]) -> list[Contact]:
         call("L5", "12:00", "rpc"),
         call("L5", "13:00", "rpc"),  # the third conversation of the day
         call("L5", "14:00", "rpc"),  # the fourth: over the cap
+        # two contacts of a debtor in one gate run: the first's audit shows the case
+        # as it left it, not as the second left it
+        call("L8", "10:00", "no-answer"),
+        call("L8", "10:05", "refused", party="borrower"),
     ]
 
 
@@ -150,6 +154,8 @@ def test_batch_logs_as_one_by_one(engine: Engine, tmp_path: Path) -> None:
         None,
         None,
         "daily-connected-calls",
+        None,
+        None,
     ]
     assert len(state["logs"]) == rules.count(None) == len(state["attempts"])
     assert len(state["denials"]) == len(rules) - rules.count(None)

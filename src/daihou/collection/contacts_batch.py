@@ -9,11 +9,12 @@ one by one, in list order, each allowed contact's attempt counted by the later o
 writes the logs with one flush and appends the audit records with ``record_many`` —
 the same records, chained the same way, as ``log_contact`` one by one.
 
-What one contact changes (a promise, a right-party contact, a hold) can change the
-gate's answer to a later contact of the same debtor, so the list is asked of the gate
-in runs of distinct debtors: a debtor's second contact starts a new run, asked after
-the first run's contacts are written. A contact the gate refuses is not logged; its
-denial is recorded (as ``check_contact`` records it) and returned.
+What one contact changes (a promise, a hold, a right-party contact that ends lost
+contact) can change the gate's answer to a later contact of the same debtor, so after
+such a contact the debtor's next contact starts a new run, asked of the gate after the
+earlier run's contacts are written; within a run the batch counts its own attempts.
+A contact the gate refuses is not logged; its denial is recorded (as ``check_contact``
+records it) and returned.
 
 Scope: outbound conversations and messages of a case without a note (a note goes
 through ``log_contact``, which reviews it); the lock order is the service's (case
@@ -174,22 +175,35 @@ def log_contacts(
         items.append(_Item(c, case, bases[c.case_id], request, code))
     hold_append_lock(session)  # audit lock before the gate's debtor locks
     out: list[Logged] = []
-    for run in _runs(items):
+    for run in _runs(items, settings.hold_on_outcome):
         out += _log_run(session, actor, run, pack=pack, rules=rules)
     return out
 
 
-def _runs(items: list[_Item]) -> list[list[_Item]]:
-    """Consecutive runs of distinct debtors on one local date."""
+def _changes_gate(item: _Item, holds: dict[str, str]) -> bool:
+    """Whether the contact, if made, changes what the gate reads about its debtor
+    besides the attempt itself (which the batch counts): a promise, a hold, or a
+    right-party contact that ends lost contact."""
+    c = item.contact
+    ends_lost = (
+        c.party == "borrower" and item.code.borrower_engaged and item.case.contact_status == "lost"
+    )
+    return c.outcome == "promise" or c.outcome in holds or ends_lost
+
+
+def _runs(items: list[_Item], holds: dict[str, str]) -> list[list[_Item]]:
+    """Consecutive runs on one local date in which no contact follows a contact of
+    the same debtor that changes the gate's answer (``_changes_gate``)."""
     runs: list[list[_Item]] = []
-    seen: set[str] = set()
+    changed: set[str] = set()  # debtors whose gate answer a contact of the run changes
     for item in items:
         r = item.request
-        if not runs or r.customer_id in seen or r.local_date != runs[-1][0].request.local_date:
+        if not runs or r.customer_id in changed or r.local_date != runs[-1][0].request.local_date:
             runs.append([])
-            seen = set()
+            changed = set()
         runs[-1].append(item)
-        seen.add(r.customer_id)
+        if _changes_gate(item, holds):
+            changed.add(r.customer_id)
     return runs
 
 
@@ -245,7 +259,7 @@ def _log_run(
         )
     session.add_all(logs)
     session.flush()
-    done: list[tuple[_Item, Decision, ContactLog, Any, Any, dict[str, Any]]] = []
+    done: list[tuple[_Item, Decision, ContactLog, Any, Any, dict[str, Any], dict[str, Any]]] = []
     for (item, decision, _), log in zip(allowed, logs, strict=True):
         c, case = item.contact, item.case
         before = case_state(case)
@@ -271,18 +285,19 @@ def _log_run(
             session, case, actor, outcome=c.outcome, settings=settings,
             why=f"contact log {log.id}: {c.outcome}",
         )  # fmt: skip
-        done.append((item, decision, log, promise, hold, before))
+        # the case as this contact left it (a later contact of the case may change it)
+        done.append((item, decision, log, promise, hold, before, case_state(case)))
     session.flush()
     entries: list[tuple[dict[str, Any], Entry]] = []
     results: dict[int, Logged] = {}
-    for item, decision, log, promise, hold, before in done:
+    for item, decision, log, promise, hold, before, case_after in done:
         extra = {
             "gate": decision.packs,
             "hold_rule": f"contacts.hold_on_outcome.{log.outcome}" if hold is not None else None,
         }
         after = {
             "log": log_snapshot(log),
-            "case": case_state(item.case),
+            "case": case_after,
             "promise": promise_snapshot(promise) if promise else None,
             "hold_id": hold.id if hold else None,
         }
