@@ -63,20 +63,29 @@ class Ask:
 def hear(ctx: SimContext, loan_id: str, case_id: int, work: date, segment: str) -> bool:
     """A reached borrower may ask for a plan or a waiver (at most once in the run);
     returns whether they asked (a borrower asking for a plan promises no date)."""
+    kind = would_ask(ctx, loan_id, work, segment)
+    if kind is not None:
+        take_ask(ctx, loan_id, case_id, kind)
+    return kind == "plan"
+
+
+def would_ask(ctx: SimContext, loan_id: str, work: date, segment: str) -> str | None:
+    """What a reached borrower would ask for today (``plan``, ``waiver`` or nothing),
+    without noting it: ``take_ask`` notes it once the call is made."""
     if loan_id in ctx.asked:
-        return False
+        return None
     dpd = ctx.dpd.get(loan_id, 0)
-    kind = None
     if dpd >= PLAN_MIN_DPD and ctx.u(loan_id, work, "ask-plan") < PLAN_ASK.get(segment, 0.0):
-        kind = "plan"
-    elif dpd > 0 and ctx.u(loan_id, work, "ask-waiver") < WAIVER_ASK.get(segment, 0.0):
-        kind = "waiver"
-    if kind is None:
-        return False
+        return "plan"
+    if dpd > 0 and ctx.u(loan_id, work, "ask-waiver") < WAIVER_ASK.get(segment, 0.0):
+        return "waiver"
+    return None
+
+
+def take_ask(ctx: SimContext, loan_id: str, case_id: int, kind: str) -> None:
     ctx.asked.add(loan_id)
     ctx.asks[loan_id] = Ask(kind, case_id)
     ctx.counts[f"{kind}s asked"] += 1
-    return kind == "plan"
 
 
 def negotiate(s: Session, boss: Actor, work: date, ctx: SimContext) -> None:

@@ -3,7 +3,6 @@ e-mail standing in for the SMS gateway and the mail server (letters become PDFs)
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from datetime import date, datetime, time
 from pathlib import Path
@@ -42,13 +41,12 @@ class LocalSink:
 
 
 class DemoPost:
-    """One sink and one worker configuration for the whole simulation."""
+    """One sink and one worker configuration for the whole simulation; letters are
+    written to ``letters_dir`` (the demo's own folder: see ``run.letters_dir_of``)."""
 
-    def __init__(self, zone: str = "Asia/Shanghai") -> None:
+    def __init__(self, letters_dir: Path, zone: str = "Asia/Shanghai") -> None:
         self.sink = LocalSink()
-        self.settings = NotifySettings(
-            letters_dir=Path(tempfile.mkdtemp(prefix="daihou-demo-letters-")), timezone=zone
-        )
+        self.settings = NotifySettings(letters_dir=letters_dir, timezone=zone)
         self.zone = ZoneInfo(zone)
         self.seen: set[str] = set()
 

@@ -6,12 +6,14 @@ Deterministic: the same seed, size, start date and policy give the same summary.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, make_url, select
 
 from daihou.collection.message_templates import seed_templates
 from daihou.compliance.privacy.crypto import (
@@ -49,10 +51,28 @@ def demo_key(db_path: Path) -> None:
 
 
 def fresh_sqlite(db_path: Path) -> str:
+    """Remove the file, its journal and an earlier run's letters; returns the URL."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(letters_beside(Path(db_path)), ignore_errors=True)
     demo_key(db_path)
     return f"sqlite:///{db_path}"
+
+
+def letters_beside(db_path: Path) -> Path:
+    """The folder of a demo's letters (PDFs): ``demo.db`` → ``demo-letters/`` beside it."""
+    return db_path.with_name(f"{db_path.stem}-letters")
+
+
+def letters_dir_of(db_url: str) -> Path | None:
+    """Where the demo at ``db_url`` writes its letters: beside a SQLite file; ``None``
+    for a server database or an in-memory one (the run uses a folder of its own that
+    is removed when it ends)."""
+    url = make_url(db_url)
+    path = url.database
+    if url.get_backend_name() != "sqlite" or path is None or path in ("", ":memory:"):
+        return None
+    return letters_beside(Path(path))
 
 
 def build_world(
@@ -94,22 +114,29 @@ def run_simulation(
     behaviour: BehaviourModel | None = None,
     hooks: Sequence[DayHook] | None = None,
     progress: Progress | None = None,
+    letters_dir: Path | None = None,
 ) -> SimSummary:
-    """Build the world in the (empty) database at ``db_url`` and run ``days`` days."""
+    """Build the world in the (empty) database at ``db_url`` and run ``days`` days.
+
+    Letters go to ``letters_dir``, by default ``letters_dir_of(db_url)``."""
     if loans < 1:
         raise ValueError("loans: must be at least 1")
     if days < 1:
         raise ValueError("days: must be at least 1")
     pack = pack or load_pack()
     engine = make_engine(db_url)
-    try:
+    with ExitStack() as cleanup:
+        cleanup.callback(engine.dispose)
+        letters = letters_dir or letters_dir_of(db_url)
+        if letters is None:
+            letters = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="letters-")))
         build_world(engine, loans=loans, seed=seed, start=start, pack=pack, progress=progress)
         ctx = SimContext(
             seed=seed,
             behaviour=behaviour or load_behaviour(),
             start=start,
             pack=pack,
-            post=DemoPost(pack.collections.timezone),
+            post=DemoPost(letters, pack.collections.timezone),
         )
         simulate_days(
             engine,
@@ -120,8 +147,6 @@ def run_simulation(
         )
         with transaction(engine) as s:
             return summarise(s, ctx, start + timedelta(days=days - 1), pack=pack)
-    finally:
-        engine.dispose()
 
 
 def default_hooks() -> list[DayHook]:

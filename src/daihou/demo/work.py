@@ -7,7 +7,8 @@ the audit and the promise book all apply); what reached a borrower is remembered
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -19,7 +20,8 @@ from sqlalchemy.orm import Session
 from daihou.auth.actor import Actor
 from daihou.auth.service import actor_for
 from daihou.collection.agencies.placement import place_batch
-from daihou.collection.contacts import ContactDenied, log_contact
+from daihou.collection.contacts import ContactDenied
+from daihou.collection.contacts_batch import Contact, log_contacts
 from daihou.collection.gate_providers import case_providers
 from daihou.collection.legal.service import refer
 from daihou.collection.models import CollectionCase
@@ -33,7 +35,7 @@ from daihou.compliance.gate.schema import ContactRequest
 from daihou.compliance.gate.schema import Outcome as GateOutcome
 from daihou.db.engine import transaction
 from daihou.demo.complaints import handle_complaints, overhear
-from daihou.demo.negotiate import hear, negotiate
+from daihou.demo.negotiate import negotiate, take_ask, would_ask
 from daihou.demo.simulate import Promise, SimContext, owed_today
 from daihou.demo.staff import SUPERVISOR
 from daihou.loans.models import Loan
@@ -98,18 +100,115 @@ def work_task_lists(engine: Engine, work: date, ctx: SimContext) -> None:
         reminders = [row for row in queued if row.case_id is None and row.collector_user_id]
         done = _reminder_calls(s, ctx, reminders, work, zone)
         actors: dict[str, Actor] = {}
-        for task_id, user, case_id, loan_id, kind, rank, _customer in queued:
+        calls: list[_Call] = []  # a run of one collector's calls (log_contacts)
+        spoken: set[int] = set()  # the cases called in the run
+        for task_id, user, case_id, loan_id, kind, rank, customer in queued:
             if user is None or case_id is None:
                 continue
             at = _task_time(work, rank, zone)
+            done.append((task_id, at))
+            if kind not in CALLS and kind != "visit":
+                ctx.counts[kind] += 1  # a task the simulation only counts
+                continue
             actor = actors.get(user) or actors.setdefault(user, actor_for(s, user))
+            # what a borrower call decides (a promise, an ask) reads what an earlier
+            # borrower call of the case did: such a call starts a new run
+            again = kind == "call" and case_id in spoken
+            if calls and (kind == "visit" or calls[0].actor is not actor or again):
+                _call_run(s, ctx, calls)
+                calls, spoken = [], set()
+            if kind in CALLS:
+                calls.append(_Call(task_id, actor, case_id, loan_id, customer, kind, at))
+                spoken.add(case_id)
+                continue
             try:
                 with s.begin_nested():
-                    _work_one(s, ctx, task_id, actor, case_id, loan_id, kind, at)
+                    _visit(s, ctx, task_id, actor, case_id, loan_id, at)
             except ContactDenied:
                 ctx.counts["gate denials (collectors)"] += 1
-            done.append((task_id, at))
+        if calls:
+            _call_run(s, ctx, calls)
         mark_tasks_feedback(s, done)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    task_id: int
+    actor: Actor
+    case_id: int
+    loan_id: str
+    customer_id: str
+    kind: str
+    at: datetime
+
+
+def _call_run(s: Session, ctx: SimContext, calls: list[_Call]) -> None:
+    """A collector's consecutive calls, logged as one batch (``log_contacts``: the
+    gate, the contact log, the promise book and the audit as one by one). The
+    borrower's side — reached, complaint, asks, the promise kept or not — is drawn
+    first and applied to ``ctx`` for the calls the gate allowed."""
+    ids = sorted({c.case_id for c in calls})
+    promised = {
+        case_id: until
+        for case_id, until in s.execute(
+            select(CollectionCase.id, CollectionCase.promise_until).where(
+                CollectionCase.id.in_(ids)
+            )
+        )
+    }
+    contacts: list[Contact] = []
+    effects: list[Callable[[], None]] = []
+    for call in calls:
+        contact, effect = _call(ctx, call, open_promise=promised.get(call.case_id) is not None)
+        contacts.append(contact)
+        effects.append(effect)
+    logged = log_contacts(s, actor=calls[0].actor, contacts=contacts, pack=ctx.pack)
+    for result, effect in zip(logged, effects, strict=True):
+        if result.logged is None:
+            ctx.counts["gate denials (collectors)"] += 1
+        else:
+            effect()
+
+
+def _call(
+    ctx: SimContext, call: _Call, *, open_promise: bool
+) -> tuple[Contact, Callable[[], None]]:
+    """The contact a call comes to, and what it does to the simulation if made."""
+    loan_id, work, user = call.loan_id, call.at.date(), call.actor.user_id
+    seg_name = ctx.segment(loan_id)
+    seg = ctx.behaviour.segments[seg_name]
+    party = "borrower" if call.kind == "call" else "contact-person"
+    reached = ctx.u(loan_id, work, f"reach-{call.task_id}") < seg.reachable
+    ctx.counts["call"] += 1
+    ctx.counts["contacts"] += 1
+    base = Contact(call.case_id, "call", "no-answer", call.at, party, task_id=call.task_id)
+    if not reached:
+        outcome = "invalid-number" if seg.reachable == 0 else "no-answer"
+        return replace(base, outcome=outcome), lambda: None
+    ask = would_ask(ctx, loan_id, work, seg_name) if party == "borrower" else None
+    promise = None
+    if party == "borrower" and not open_promise and ask != "plan":
+        promise = _promise(ctx, loan_id, work, seg_name)
+
+    def effect() -> None:
+        if party == "borrower":
+            ctx.reach(loan_id, "call")
+            overhear(ctx, loan_id, work, call.task_id, user)
+            if ask is not None:
+                take_ask(ctx, loan_id, call.case_id, ask)
+        if promise is not None:
+            ctx.promises[loan_id] = promise
+            ctx.counts["promises made"] += 1
+
+    if promise is not None:
+        contact = replace(
+            base, outcome="promise", duration_seconds=180, promise_amount=promise.amount,
+            promise_date=promise.due_on,
+        )  # fmt: skip
+    else:
+        outcome = "refused" if seg_name == "unwilling" else "rpc"
+        contact = replace(base, outcome=outcome, duration_seconds=120)
+    return contact, effect
 
 
 def _task_time(work: date, rank: int | None, zone: ZoneInfo) -> datetime:
@@ -152,68 +251,25 @@ def _reminder_calls(
     return feedback
 
 
-def _work_one(
-    s: Session,
-    ctx: SimContext,
-    task_id: int,
-    actor: Actor,
-    case_id: int,
-    loan_id: str,
-    kind: str,
+def _visit(
+    s: Session, ctx: SimContext, task_id: int, actor: Actor, case_id: int, loan_id: str,
     at: datetime,
-) -> None:
+) -> None:  # fmt: skip
+    """A home visit through ``record_visit`` (the gate, the visit record, the audit)."""
     user = actor.user_id
-    seg_name = ctx.segment(loan_id)
-    seg = ctx.behaviour.segments[seg_name]
+    seg = ctx.behaviour.segments[ctx.segment(loan_id)]
     work = at.date()
     reached = ctx.u(loan_id, work, f"reach-{task_id}") < seg.reachable
-    if kind in CALLS:
-        party = "borrower" if kind == "call" else "contact-person"
-        ctx.counts["call"] += 1
-        ctx.counts["contacts"] += 1
-        if not reached:
-            outcome = "invalid-number" if seg.reachable == 0 else "no-answer"
-            log_contact(
-                s, actor=actor, case_id=case_id, channel="call", party=party,
-                outcome=outcome, at=at, task_id=task_id, pack=ctx.pack,
-            )  # fmt: skip
-            return
-        if party == "borrower":
-            ctx.reach(loan_id, "call")
-            overhear(ctx, loan_id, work, task_id, user)
-        case = s.get(CollectionCase, case_id)
-        open_promise = case is not None and case.promise_until is not None
-        promise = None
-        asks_plan = party == "borrower" and hear(ctx, loan_id, case_id, work, seg_name)
-        if party == "borrower" and not open_promise and not asks_plan:
-            promise = _promise(ctx, loan_id, work, seg_name)
-        if promise is not None:
-            log_contact(
-                s, actor=actor, case_id=case_id, channel="call", party=party,
-                outcome="promise", at=at, task_id=task_id, duration_seconds=180,
-                promise_amount=promise.amount, promise_date=promise.due_on, pack=ctx.pack,
-            )  # fmt: skip
-            ctx.promises[loan_id] = promise
-            ctx.counts["promises made"] += 1
-            return
-        outcome = "refused" if seg_name == "unwilling" else "rpc"
-        log_contact(
-            s, actor=actor, case_id=case_id, channel="call", party=party, outcome=outcome,
-            at=at, task_id=task_id, duration_seconds=120, pack=ctx.pack,
-        )  # fmt: skip
-    elif kind == "visit":
-        ctx.counts["visit"] += 1
-        ctx.counts["contacts"] += 1
-        result = "met-borrower" if reached else ("moved" if seg.reachable == 0 else "not-at-home")
-        record_visit(
-            s, actor=actor, case_id=case_id, at=at, result=result, kind="home",
-            place="registered address", visitors=[user], pack=ctx.pack,
-        )  # fmt: skip
-        if reached:
-            ctx.reach(loan_id, "visit")
-            overhear(ctx, loan_id, work, task_id, user)
-    else:
-        ctx.counts[kind] += 1
+    ctx.counts["visit"] += 1
+    ctx.counts["contacts"] += 1
+    result = "met-borrower" if reached else ("moved" if seg.reachable == 0 else "not-at-home")
+    record_visit(
+        s, actor=actor, case_id=case_id, at=at, result=result, kind="home",
+        place="registered address", visitors=[user], pack=ctx.pack,
+    )  # fmt: skip
+    if reached:
+        ctx.reach(loan_id, "visit")
+        overhear(ctx, loan_id, work, task_id, user)
 
 
 def _promise(ctx: SimContext, loan_id: str, work: date, segment: str) -> Promise | None:

@@ -45,6 +45,7 @@ from daihou.db.engine import transaction
 from daihou.db.models import Base
 from daihou.db.types import RATE_SCALE
 from daihou.eod.calendar import business_date, ensure_open
+from daihou.kernel.floating import repricing_dates
 from daihou.ledger.accounts import FUNDING, LOAN_PRINCIPAL
 from daihou.ledger.models import JournalEntry
 from daihou.loans.import_file import ImportRejected, read_rows
@@ -194,7 +195,7 @@ def import_loans(
         from daihou.payments.recompute import recompute_loan
 
         for loan in loans:
-            if loan.spread_bps is not None:
+            if needs_replay(loan, pack, today, new=loan.loan_id not in existing_loans):
                 recompute_loan(session, loan.loan_id, pack=pack)
         audit_record(
             session,
@@ -209,6 +210,21 @@ def import_loans(
         )
     return ImportResult(
         result.created, result.updated, result.unchanged, len(source), result.installments
+    )
+
+
+def needs_replay(loan: LoanRow, pack: PolicyPack, today: date, *, new: bool) -> bool:
+    """A floating-rate loan is replayed after the import unless it is new and no
+    repricing date falls between its disbursement and ``today``: then the replay has
+    no rate change to apply and would write exactly what ``write_book`` wrote (a
+    mortgage's 360 installments compared for nothing)."""
+    if loan.spread_bps is None:
+        return False
+    floating = pack.product(loan.product).floating
+    if not new or floating is None:
+        return True
+    return bool(
+        repricing_dates(disbursed_on=loan.disbursed_on, repricing=floating.repricing, until=today)
     )
 
 

@@ -197,8 +197,24 @@ def check_batch(
     """Decide each request in order; record denials, and an attempt for each allowed
     one — outcome ``outcomes[i]`` (what the contact came to: a call ``connected`` or
     ``unanswered``), ``sent`` by default. All requests share ``rules``."""
+    return check_batch_ids(
+        session, requests, rules=rules, providers=providers, outcomes=outcomes, ids=False
+    )[0]
+
+
+def check_batch_ids(
+    session: Session,
+    requests: Sequence[ContactRequest],
+    *,
+    rules: EffectiveRules,
+    providers: Providers | None = None,
+    outcomes: Sequence[Outcome] | None = None,
+    ids: bool = True,
+) -> tuple[list[Decision], list[int | None]]:
+    """``check_batch``, also returning the id of each allowed request's recorded
+    attempt (``None`` for a denied one) when ``ids``: what a contact log links to."""
     if not requests:
-        return []
+        return [], []
     if outcomes is not None and len(outcomes) != len(requests):
         raise ValueError(f"outcomes: {len(outcomes)} given for {len(requests)} requests")
     for outcome in outcomes or ():
@@ -217,12 +233,25 @@ def check_batch(
     decisions: list[Decision] = []
     attempts: list[dict[str, Any]] = []
     denials: list[dict[str, Any]] = []
+    attempt_ids: list[int | None] = []
+    owners: list[int] = []  # the request index of each attempt in ``attempts``
     fresh = -1  # in-memory ids of attempts recorded by this batch
+
+    def write_attempts() -> None:
+        if ids:
+            written = _insert_returning_ids(session, attempts)
+            for n, attempt_id in zip(owners, written, strict=True):
+                attempt_ids[n] = attempt_id
+        else:
+            session.execute(insert(_table(ContactAttempt)), attempts)
+        attempts.clear()
+        owners.clear()
+
     for n, (request, key) in enumerate(zip(requests, keys, strict=True)):
+        attempt_ids.append(None)
         if attempts and _needs_reachability(request, rules):
             # reachability is read from the table: write the batch's attempts so far
-            session.execute(insert(_table(ContactAttempt)), attempts)
-            attempts = []
+            write_attempts()
         history = ContactHistory(
             attempts=loaded.attempts(request, key, rules),
             address_key=key,
@@ -264,6 +293,7 @@ def check_batch(
         attempts.append(
             {**common, "medium": request.medium, "direction": "outbound", "outcome": outcome}
         )
+        owners.append(n)
         past = PastAttempt(
             at=at_utc.replace(tzinfo=UTC),
             channel=request.channel,
@@ -277,10 +307,17 @@ def check_batch(
         loaded.add(fresh, past)
         fresh -= 1
     if attempts:
-        session.execute(insert(_table(ContactAttempt)), attempts)
+        write_attempts()
     if denials:
         session.execute(insert(_table(ContactDenial)), denials)
-    return decisions
+    return decisions, attempt_ids
+
+
+def _insert_returning_ids(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert attempts in one statement; their ids in the order of ``rows``."""
+    table = _table(ContactAttempt)
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return [int(i) for i in session.execute(stmt, rows).scalars()]
 
 
 def _table(model: Any) -> Table:
