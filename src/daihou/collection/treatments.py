@@ -99,6 +99,9 @@ def plan_treatments(
     fixed: dict[int, tuple[Any, ...]] = {}
     rows: list[tuple[Any, ...]] = []
     append = rows.append
+    # person-work beyond its collector's capacity: no task, its treatments say whose
+    # list it overflowed, at which rank and priority (only ``planned`` ones are work)
+    deferred = result.tasks.deferred_work
     for p in planned:
         f, r = p.fact, p.rule
         if existing and (f.loan_id, r.id, p.slot) in existing:
@@ -112,6 +115,9 @@ def plan_treatments(
         if at is None:
             at = times[id(p.at)] = fast.time(p.at.astimezone(UTC).replace(tzinfo=None))
         nxt = p.gate_next_allowed
+        later: tuple[str | None, int | None, int | None] = _NOT_DEFERRED
+        if deferred and p.status == "planned":
+            later = deferred.get((f.loan_id, r.action), _NOT_DEFERRED)
         append(
             (
                 day,
@@ -129,6 +135,7 @@ def plan_treatments(
                 p.status,
                 p.gate_rule,
                 None if nxt is None else fast.time(nxt),
+                *later,
             )
         )
     fast.write(t, TREATMENT_COLUMNS, rows)
@@ -158,7 +165,11 @@ TREATMENT_COLUMNS = (
     "status",
     "gate_rule",
     "gate_next_allowed",
+    "deferred_to",
+    "deferred_rank",
+    "deferred_priority",
 )
+_NOT_DEFERRED = (None, None, None)
 
 
 def _gate(session: Session, planned: list[Planned], rules: EffectiveRules | None) -> None:
