@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -47,13 +47,8 @@ def priority(overdue_fen: int, risk_score: int | None, dpd: int | None, base: in
 class TaskResult:
     tasks: int = 0  # task rows and deferred work of the day (one a loan and kind)
     inserted: int = 0
-    deferred: int = 0
+    deferred: int = 0  # beyond capacity: on no task row, ``Planned.deferred`` says it
     unowned: int = 0
-    # (loan, kind) → (collector, rank, priority) of the work beyond capacity, for its
-    # treatment rows (``treatments.plan_treatments`` writes them after the tasks)
-    deferred_work: dict[tuple[str, str], tuple[str, int, int]] = field(
-        default_factory=dict, repr=False
-    )
 
     def counts(self) -> dict[str, int]:
         return {
@@ -149,10 +144,11 @@ def build_tasks(
         row = grouped.get(key)
         if row is not None:
             row[_SLOTS] += 1
+            p.task = row
             continue
         if f is not last_fact:
             last_fact, last_priority = f, priority(f.overdue_fen, f.risk_score, f.dpd, base)
-        grouped[key] = [
+        grouped[key] = p.task = [
             day,
             work,
             f.case_id,
@@ -182,7 +178,6 @@ def build_tasks(
     for row in rows:
         queues[(row[_ROLE], row[_OWNER] or row[_TEAM])].append(row)
     result = TaskResult(tasks=len(rows))
-    deferred = result.deferred_work
     for (role, who), queue in queues.items():
         # highest priority first; ties by loan and kind (two stable sorts, no key tuples)
         queue.sort(key=itemgetter(_LOAN, _KIND))
@@ -196,8 +191,7 @@ def build_tasks(
             over = queue[cap:]
             del queue[cap:]
             for row in over:
-                row[_STATUS] = None  # no task: the treatments carry it
-                deferred[(row[_LOAN], row[_KIND])] = (row[_OWNER], row[_RANK], row[_PRIORITY])
+                row[_STATUS] = None  # no task: its treatments carry it
             result.deferred += len(over)
         result.unowned += sum(1 for row in queue if row[_OWNER] is None)
     t = CollectionTask
@@ -209,6 +203,11 @@ def build_tasks(
     ]
     fast.write(t, TASK_COLUMNS, rows)
     result.inserted = len(rows)
+    if result.deferred:
+        for p in planned:
+            row = p.task
+            if row is not None and row[_STATUS] is None:
+                p.deferred = (row[_OWNER], row[_RANK], row[_PRIORITY])
     return result
 
 

@@ -99,9 +99,6 @@ def plan_treatments(
     fixed: dict[int, tuple[Any, ...]] = {}
     rows: list[tuple[Any, ...]] = []
     append = rows.append
-    # person-work beyond its collector's capacity: no task, its treatments say whose
-    # list it overflowed, at which rank and priority (only ``planned`` ones are work)
-    deferred = result.tasks.deferred_work
     for p in planned:
         f, r = p.fact, p.rule
         if existing and (f.loan_id, r.id, p.slot) in existing:
@@ -115,9 +112,9 @@ def plan_treatments(
         if at is None:
             at = times[id(p.at)] = fast.time(p.at.astimezone(UTC).replace(tzinfo=None))
         nxt = p.gate_next_allowed
-        later: tuple[str | None, int | None, int | None] = _NOT_DEFERRED
-        if deferred and p.status == "planned":
-            later = deferred.get((f.loan_id, r.action), _NOT_DEFERRED)
+        # person-work beyond its collector's capacity: no task, its treatments say
+        # whose list it overflowed, at which rank and priority (``build_tasks``)
+        later = p.deferred or _NOT_DEFERRED
         append(
             (
                 day,
@@ -169,7 +166,7 @@ TREATMENT_COLUMNS = (
     "deferred_rank",
     "deferred_priority",
 )
-_NOT_DEFERRED = (None, None, None)
+_NOT_DEFERRED: tuple[None, None, None] = (None, None, None)
 
 
 def _gate(session: Session, planned: list[Planned], rules: EffectiveRules | None) -> None:
