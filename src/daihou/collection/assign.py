@@ -151,12 +151,16 @@ def assign_cases(
     history: list[dict[str, Any]] = []
     session.flush()
     # through the connection: plain rows, without the ORM's per-row loading (100k rows)
-    rows = session.connection().execute(
-        select(c.id, c.stage, c.owner_user_id, c.territory, c.risk_score, Loan.dpd)
-        .join(Loan, Loan.id == c.loan_id)
-        .where(c.status == "open")
-        .order_by(c.id)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(c.id, c.stage, c.owner_user_id, c.territory, c.risk_score, Loan.dpd)
+            .join(Loan, Loan.id == c.loan_id)
+            .where(c.status == "open")
+            .order_by(c.id)
+        )
+        .all()
+    )
     for case_id, stage, owner, territory, risk, dpd in rows:
         tier = tiers.get(stage)
         high = risk is not None and risk >= settings.high_risk_score
