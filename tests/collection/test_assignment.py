@@ -8,16 +8,17 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
-from daihou.auth.actor import Actor
+from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import PermissionDenied
 from daihou.collection.assign import reassign_case, transfer_cases
 from daihou.collection.cases import case_view, list_cases
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.run import run_collections
-from daihou.collection.tables import CollectionTask, Collector
+from daihou.collection.tables import CollectionTask, CollectionTreatment, Collector
 from daihou.collection.tasks import (
+    deferred_work,
     mark_task_feedback,
     mark_tasks_feedback,
     no_feedback,
@@ -72,15 +73,31 @@ def test_balance_capacity_priority_and_stickiness(book: Engine) -> None:
     assert len(first) == 7 and set(first.values()) == {"desk-a", "desk-b"}  # stage early
     loads = Counter(first.values())
     assert abs(loads["desk-a"] - loads["desk-b"]) <= 1
+    work = D + timedelta(days=1)
     for user in ("desk-a", "desk-b"):
         tasks = [t for t in tasks_of(book, user) if t.business_date == D]
-        queued = [t for t in tasks if t.status == "queued"]
-        assert len(queued) == 6 and len(tasks) == 4 * loads[user]  # 4 kinds a case
-        assert [t.rank for t in queued] == list(range(1, 7))
-        prios = [t.priority for t in tasks]
+        # within capacity: six task rows; beyond it no task, the treatments carry it
+        assert len(tasks) == 6 and {t.status for t in tasks} == {"queued"}
+        with transaction(book) as s:
+            later = deferred_work(s, actor=SYSTEM, work_date=work, collector=user)
+            carried = s.scalar(
+                select(func.count()).where(
+                    CollectionTreatment.deferred_to == user,
+                    CollectionTreatment.status == "planned",
+                )
+            )
+        assert len(tasks) + len(later) == 4 * loads[user]  # 4 kinds a case
+        assert {w.collector_user_id for w in later} == {user}
+        # the deferred work continues the list's ranking: ranks 7 …, priority descending
+        assert [t.rank for t in tasks] + [w.rank for w in later] == list(
+            range(1, 4 * loads[user] + 1)
+        )
+        prios = [t.priority for t in tasks] + [w.priority for w in later]
         assert prios == sorted(prios, reverse=True)
-        assert all(t.status == "deferred" for t in tasks if t.rank is not None and t.rank > 6)
-    # priority = overdue × risk × DPD: L6 (72,000) outranks L1 (12,000)
+        assert sum(w.slots for w in later) == carried  # every planned slot of that work
+        assert not {(t.loan_id, t.kind) for t in tasks} & {(w.loan_id, w.kind) for w in later}
+    # priority = overdue × risk × DPD: L6 (72,000) outranks L1 (12,000), whether the
+    # call is a task or beyond capacity
     with transaction(book) as s:
         prio = dict(
             s.execute(
@@ -89,6 +106,9 @@ def test_balance_capacity_priority_and_stickiness(book: Engine) -> None:
                 )
             ).all()
         )
+        later = deferred_work(s, actor=SYSTEM, work_date=work)
+    prio.update({w.loan_id: w.priority for w in later if w.kind == "call"})
+    assert len(prio) == 7
     assert prio["L6"] > prio["L5"] > prio["L1"]
     # a new collector the next day takes nothing away (stickiness within a stage)
     add_collector(book, "desk-c", "desk", capacity=6)
@@ -185,8 +205,9 @@ def _cases(engine: Engine) -> list[CollectionCase]:
 
 
 def test_lists_never_show_what_a_lookup_refuses(book: Engine) -> None:
-    add_collector(book, "desk-a", "desk")
-    add_collector(book, "desk-b", "desk", team="T2")
+    # capacity 3: each list has tasks and work beyond them (deferred, no task rows)
+    add_collector(book, "desk-a", "desk", capacity=3)
+    add_collector(book, "desk-b", "desk", team="T2", capacity=3)
     run_eod(book, through=D)
     run_collections(book, D)
     a = Actor(user_id="desk-a", roles=frozenset({"collector-junior"}), team="T1")
@@ -201,10 +222,16 @@ def test_lists_never_show_what_a_lookup_refuses(book: Engine) -> None:
                 with pytest.raises(PermissionDenied):
                     case_view(s, case_id=case.id, actor=a)
         assert visible
-        tasks = task_list(s, actor=a, work_date=D + timedelta(days=1), include_deferred=True)
+        tasks = task_list(s, actor=a, work_date=D + timedelta(days=1))
         assert tasks and {t.collector_user_id for t in tasks} == {"desk-a"}
-        sup = task_list(s, actor=SUP2, work_date=D + timedelta(days=1), include_deferred=True)
+        later = deferred_work(s, actor=a, work_date=D + timedelta(days=1))
+        assert later and {w.collector_user_id for w in later} == {"desk-a"}
+        sup = task_list(s, actor=SUP2, work_date=D + timedelta(days=1))
         assert sup and {t.team for t in sup} == {"T2"}
+        sup_later = deferred_work(s, actor=SUP2, work_date=D + timedelta(days=1))
+        assert sup_later and {w.team for w in sup_later} == {"T2"}
+        everyone = deferred_work(s, actor=SYSTEM, work_date=D + timedelta(days=1))
+        assert {w.collector_user_id for w in everyone} == {"desk-a", "desk-b"}
 
 
 def test_no_feedback_report_at_17(book: Engine) -> None:

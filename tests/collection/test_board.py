@@ -1,5 +1,5 @@
 """The team board (``collection.board``): each figure counts exactly the rows it
-should — deferred tasks, other days' contacts, cancelled or earlier promises, reversed
+should — other days' contacts and deferred work, cancelled or earlier promises, reversed
 payments and cases closed before the day are left out — and only the collectors the
 actor steers (active, in scope) appear."""
 
@@ -18,7 +18,7 @@ from daihou.collection.assign import register_collector
 from daihou.collection.board import steered_collectors, team_board
 from daihou.collection.contact_models import ContactLog, PromiseToPay
 from daihou.collection.models import CollectionCase
-from daihou.collection.tables import CollectionTask, Collector
+from daihou.collection.tables import CollectionTask, CollectionTreatment, Collector
 from daihou.db.engine import transaction
 from daihou.payments.models import Transaction
 from daihou.payments.service import post_payment, reverse_transaction
@@ -63,7 +63,6 @@ def board_book(book: Engine) -> dict[str, int]:
             [
                 ("ann", "done", ON),
                 ("ann", "queued", ON),
-                ("ann", "deferred", ON),
                 ("ann", "done", ON - timedelta(days=1)),
                 ("cat", "done", ON),
             ]
@@ -82,6 +81,36 @@ def board_book(book: Engine) -> dict[str, int]:
                     slots=1,
                     priority=1,
                     status=status,
+                )
+            )
+        # work beyond capacity is no task: its treatments carry the collector and rank.
+        # ann: one item of two slots on ON, one the day before, one not planned; cat's
+        # is outside the board's scope
+        for user, day, rank, slot, status in [
+            ("ann", ON, 7, 0, "planned"),
+            ("ann", ON, 7, 1, "planned"),
+            ("ann", ON - timedelta(days=1), 8, 0, "planned"),
+            ("ann", ON, 9, 0, "denied-by-gate"),
+            ("cat", ON, 3, 0, "planned"),
+        ]:
+            s.add(
+                CollectionTreatment(
+                    business_date=day - timedelta(days=1),
+                    work_date=day,
+                    case_id=cases["L1"],
+                    loan_id="L1",
+                    customer_id="C-L1",
+                    rule_id=f"r-{user}-{rank}",
+                    slot=slot,
+                    action="call",
+                    purpose="collection",
+                    strategy="default",
+                    arm="champion",
+                    planned_at=datetime(day.year, day.month, day.day, 2),
+                    status=status,
+                    deferred_to=user,
+                    deferred_rank=rank,
+                    deferred_priority=100,
                 )
             )
         at = datetime(ON.year, ON.month, ON.day, 2)
@@ -164,7 +193,7 @@ def test_each_figure_counts_only_its_rows(book: Engine, board_book: dict[str, in
     rows = {r.collector: r for r in board.rows}
     assert set(rows) == {"ann", "bob"}  # cat: team west; dan: inactive
     ann = rows["ann"]
-    assert (ann.tasks_done, ann.tasks_pending) == (1, 1)
+    assert (ann.tasks_done, ann.tasks_pending, ann.tasks_deferred) == (1, 1, 1)
     assert (ann.contacts, ann.rpc, ann.rpc_rate) == (4, 1, Decimal("25.00"))
     assert (ann.promises_kept, ann.promises_broken) == (2, 1)
     assert ann.promise_kept_rate == Decimal("66.67")

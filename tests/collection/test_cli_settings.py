@@ -18,7 +18,7 @@ from daihou.collection.models import CollectionCase
 from daihou.collection.run import run_collections
 from daihou.compliance.gate.schema import ContactRequest
 from daihou.compliance.gate.service import check_contact
-from daihou.db.engine import transaction
+from daihou.db.engine import make_engine, transaction
 from daihou.eod.runner import run_eod
 from daihou.policy.loader import PolicyError, load_pack
 from tests.collection.conftest import FIRST_DUE
@@ -57,6 +57,37 @@ def test_commands_end_to_end(tmp_path: Path) -> None:
     assert len(missing) == 3
     arms = json.loads(cli("collections", "arms", "--since", "2026-02-01", "--db", db))
     assert {a["arm"]: a["cases"] for a in arms} == {"champion": 3, "challenger": 0}
+
+
+def test_tasks_deferred_lists_the_work_beyond_capacity(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/c.db"
+    cli("init", "--db", db, "--business-date", "2026-01-15")
+    rows = [loan_row(f"K{i}", disbursed_on="2026-01-15", principal=f"{3000 * (i + 1)}.00")
+            for i in range(3)]  # fmt: skip
+    cli("import", "loans", str(write_csv(tmp_path / "b.csv", rows)), "--db", db)
+    engine = make_engine(db)
+    add_collector(engine, "desk-a", "desk", capacity=1)
+    engine.dispose()
+    cli("eod", "--through", "2026-02-17", "--db", db)
+    cli("collections", "run", "--db", db)
+    args = ("collections", "tasks", "--date", "2026-02-18", "--format", "json", "--db", db)
+    listed = [
+        (t["collector"], t["rank"], t["status"], t["id"] is None, t["kind"], t["slots"])
+        for t in json.loads(cli(*args))
+    ]
+    assert listed == [("desk-a", 1, "queued", False, "call", 2)]
+    both = json.loads(cli(*args, "--deferred"))
+    assert [
+        (t["collector"], t["rank"], t["status"], t["id"] is None, t["kind"], t["slots"])
+        for t in both
+    ] == [
+        ("desk-a", 1, "queued", False, "call", 2),
+        ("desk-a", 2, "deferred", True, "call", 2),  # no task row: nothing to feed back
+        ("desk-a", 3, "deferred", True, "call", 2),
+    ]
+    assert [t["loan"] for t in both] == ["K2", "K1", "K0"]  # priority: the larger overdue
+    prios = [t["priority"] for t in both]
+    assert prios == sorted(prios, reverse=True) and prios[-1] > 0
 
 
 def test_gate_providers_read_the_case(book: Engine) -> None:

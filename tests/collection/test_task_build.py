@@ -3,8 +3,9 @@
 The planned treatments are built by hand (no case rows: ``case_id`` None), so each rule
 of the grouping and ranking is seen on its own: two slots of one rule are one task,
 collectors' lists are ranked by priority then loan, work beyond a collector's capacity
-is deferred, review work goes to the team's supervisor list uncapped, and reminder calls
-(no case owner) go to the call desk, highest priority first, to whoever has fewest tasks.
+is deferred (no task row: its treatments carry it), review work goes to the team's
+supervisor list uncapped, and reminder calls (no case owner) go to the call desk,
+highest priority first, to whoever has fewest tasks.
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ def test_tasks_are_grouped_ranked_capped_and_reminder_calls_go_to_the_desk(
     planned += [Planned(f, placement, "champion", 0, AT) for f in owned]
     with transaction(engine) as s:
         result = build_tasks(s, business_date=D, settings=settings, planned=planned)
-    assert (result.tasks, result.inserted, result.deferred, result.unowned) == (7, 7, 1, 0)
+    assert (result.tasks, result.inserted, result.deferred, result.unowned) == (7, 6, 1, 0)
+    # beyond capacity: no task row; the collector, rank and priority its treatments carry
+    assert {(p.fact.loan_id, p.deferred) for p in planned if p.deferred} == {
+        ("R3", ("desk-a", 3, 0))
+    }
+    assert all(p.task is None for p in planned if p.status != "planned" or p.rule is sms)
     with transaction(engine) as s:
         rows = s.execute(
             select(
@@ -72,13 +78,12 @@ def test_tasks_are_grouped_ranked_capped_and_reminder_calls_go_to_the_desk(
         ("A2", "agency-placement", "supervisor", None, "T1", 1, 1800, 1, "queued"),
         ("A2", "call", "collector", "desk-a", "T1", 2, 1800, 1, "queued"),
         # reminders by loan (equal priority): R1, R2 to desk-b (no tasks yet), then
-        # R3 to desk-a (both at two; by name), beyond desk-a's capacity of two
+        # R3 to desk-a (both at two; by name), beyond desk-a's capacity of two: no row
         ("R1", "call", "collector", "desk-b", "T1", 1, 0, 1, "queued"),
         ("R2", "call", "collector", "desk-b", "T1", 1, 0, 2, "queued"),
-        ("R3", "call", "collector", "desk-a", "T1", 1, 0, 3, "deferred"),
     ]  # fmt: skip
     with transaction(engine) as s:
         assert set(s.scalars(select(CollectionTask.work_date))) == {date(2026, 4, 1)}
     with transaction(engine) as s:  # the same day again writes nothing new
         again = build_tasks(s, business_date=D, settings=settings, planned=planned)
-    assert (again.tasks, again.inserted) == (7, 0)
+    assert (again.tasks, again.inserted, again.deferred) == (7, 0, 1)

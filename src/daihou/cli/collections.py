@@ -127,25 +127,24 @@ def _print_tasks(title: str, rows: list[dict[str, Any]], fmt: OutputFormat) -> N
 def tasks(
     collector: Annotated[str | None, typer.Option("--collector", help="One collector")] = None,
     date_: Annotated[str | None, typer.Option("--date", help="Work date (default: today)")] = None,
-    deferred: Annotated[bool, typer.Option("--deferred", help="Include over-capacity")] = False,
+    deferred: Annotated[
+        bool, typer.Option("--deferred", help="Also the work beyond capacity (no task rows)")
+    ] = False,
     fmt: Fmt = OutputFormat.table,
     as_user: AsUser = None,
     db: DbOption = None,
 ) -> None:
     """The task list (催收任务单) of a work date, by collector and rank."""
-    from daihou.collection.tasks import task_list
+    from daihou.collection.tasks import deferred_work, task_list
 
     with refused(), unit_of_work(db) as session:
         day = _work_date(session, date_)
-        rows = _task_rows(
-            task_list(
-                session,
-                actor=acting(session, as_user),
-                work_date=day,
-                collector=collector,
-                include_deferred=deferred,
-            )
-        )
+        actor = acting(session, as_user)
+        found: list[Any] = task_list(session, actor=actor, work_date=day, collector=collector)
+        if deferred:  # the work beyond capacity (no task rows) after each collector's tasks
+            found += deferred_work(session, actor=actor, work_date=day, collector=collector)
+            found.sort(key=lambda t: (t.assignee_role, t.collector_user_id or "", t.rank or 0))
+        rows = _task_rows(found)
     _print_tasks(f"tasks {day}", rows, fmt)
 
 

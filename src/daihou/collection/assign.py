@@ -149,12 +149,18 @@ def assign_cases(
     result = AssignResult()
     moves: dict[str | None, list[int]] = defaultdict(list)
     history: list[dict[str, Any]] = []
-    rows = session.execute(
-        select(c.id, c.stage, c.owner_user_id, c.territory, c.risk_score, Loan.dpd)
-        .join(Loan, Loan.id == c.loan_id)
-        .where(c.status == "open")
-        .order_by(c.id)
-    ).all()
+    session.flush()
+    # through the connection: plain rows, without the ORM's per-row loading (100k rows)
+    rows = (
+        session.connection()
+        .execute(
+            select(c.id, c.stage, c.owner_user_id, c.territory, c.risk_score, Loan.dpd)
+            .join(Loan, Loan.id == c.loan_id)
+            .where(c.status == "open")
+            .order_by(c.id)
+        )
+        .all()
+    )
     for case_id, stage, owner, territory, risk, dpd in rows:
         tier = tiers.get(stage)
         high = risk is not None and risk >= settings.high_risk_score

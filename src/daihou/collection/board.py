@@ -4,7 +4,9 @@ For each active collector in the actor's scope (``case.assign``: a supervisor se
 their team, a manager their territory) and a date ``on``:
 
 - tasks done / pending: the collector's tasks of work date ``on`` that have feedback
-  (``done``) and that are still ``queued`` (deferred tasks are not counted);
+  (``done``) and that are still ``queued``;
+- deferred: the collector's work of ``on`` beyond their daily capacity, which is no
+  task (one per loan and kind, read from the treatments that carry ``deferred_to``);
 - contacts: contact logs the collector made on ``on``, and how many reached the
   right party (RPC); RPC rate = RPC / contacts;
 - promise-kept rate (兑现率): promises of the collector settled (kept or broken) from
@@ -21,11 +23,11 @@ two decimals (half up); ``None`` when there is nothing to divide by.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, func, null, or_, select, type_coerce
+from sqlalchemy import BigInteger, and_, case, distinct, func, null, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -33,7 +35,7 @@ from daihou.auth.permissions import authorize
 from daihou.auth.scopes import scope_filter
 from daihou.collection.contact_models import ContactLog, PromiseToPay
 from daihou.collection.models import CollectionCase
-from daihou.collection.tables import CollectionTask, Collector
+from daihou.collection.tables import CollectionTask, CollectionTreatment, Collector
 from daihou.kernel.money import ZERO, from_fen
 from daihou.payments.models import Transaction
 
@@ -48,6 +50,7 @@ class BoardRow:
     team: str | None
     tasks_done: int
     tasks_pending: int
+    tasks_deferred: int
     contacts: int
     rpc: int
     promises_kept: int
@@ -79,6 +82,7 @@ class Board:
             team=None,
             tasks_done=add("tasks_done"),
             tasks_pending=add("tasks_pending"),
+            tasks_deferred=add("tasks_deferred"),
             contacts=add("contacts"),
             rpc=add("rpc"),
             promises_kept=add("promises_kept"),
@@ -133,6 +137,21 @@ def team_board(session: Session, *, actor: Actor, on: date, since: date | None =
             )
             .where(t.work_date == on, t.collector_user_id.in_(ids))
             .group_by(t.collector_user_id)
+        )
+    }
+    tr = CollectionTreatment
+    deferred = {
+        who: int(n)
+        for who, n in session.execute(
+            # a work item's slots share its rank: one item per distinct rank
+            select(tr.deferred_to, func.count(distinct(tr.deferred_rank)))
+            .where(
+                tr.business_date == on - timedelta(days=1),  # the unique key's prefix
+                tr.work_date == on,
+                tr.status == "planned",
+                tr.deferred_to.in_(ids),
+            )
+            .group_by(tr.deferred_to)
         )
     }
     log = ContactLog
@@ -191,6 +210,7 @@ def team_board(session: Session, *, actor: Actor, on: date, since: date | None =
             team=col.team,
             tasks_done=tasks.get(col.user_id, (0, 0))[0],
             tasks_pending=tasks.get(col.user_id, (0, 0))[1],
+            tasks_deferred=deferred.get(col.user_id, 0),
             contacts=contacts.get(col.user_id, (0, 0))[0],
             rpc=contacts.get(col.user_id, (0, 0))[1],
             promises_kept=promises.get(col.user_id, (0, 0))[0],

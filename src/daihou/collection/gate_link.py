@@ -83,13 +83,16 @@ def ask_gate(
     """The gate's answer to each planned contact, in order."""
     if not asks:
         return []
+    # the run's asks share a few time objects (one per slot time): the earliest look-back
+    # is computed once per distinct one, not once per ask
+    times = list({id(a.at): a.at for a in asks}.values())
     if rules is None:
-        rules = load_rules(on=min(a.at.date() for a in asks))
+        rules = load_rules(on=min(at.date() for at in times))
     loaded = load_batch_history(
         session,
         customers=[a.customer_id for a in asks],
         addresses=[],
-        since=min(window_start(a.at.date(), a.at.tzinfo or UTC, rules) for a in asks),
+        since=min(window_start(at.date(), at.tzinfo or UTC, rules) for at in times),
     )
     reach: dict[str, tuple[datetime | None, bool]] = {}  # nothing is written meanwhile
     hold_rules = frozenset(r for by_medium in rules.holds.values() for r in by_medium.values())

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from daihou.collection.facts import Fact
 from daihou.collection.gate_link import local_time
@@ -105,6 +106,10 @@ class Planned:
     status: str = "planned"
     gate_rule: str | None = None
     gate_next_allowed: datetime | None = None
+    # set by ``tasks.build_tasks``: the task row this slot is part of, and for work
+    # beyond its collector's capacity (no task row) the collector, rank and priority
+    task: list[Any] | None = None
+    deferred: tuple[str, int, int] | None = None
 
 
 class CompiledStrategy:

@@ -9,7 +9,13 @@ for a business date, slot by slot. Other parts read it:
   UTC time to send, ``customer_id``/``loan_id``/``case_id`` the subject) and sets
   ``status = 'queued'`` and ``message_id``;
 - call, visit and review actions with status planned are grouped into
-  ``collection_tasks``, one per (business_date, loan_id, kind = action).
+  ``collection_tasks``, one per (business_date, loan_id, kind = action), as long as
+  the collector's daily capacity lasts. The work beyond it is written as no task: its
+  treatments stay ``planned`` and carry ``deferred_to`` (the collector whose list it
+  overflowed), ``deferred_rank`` (its place in that list, after the tasks: capacity +
+  1 …) and ``deferred_priority`` (the task priority it was ranked by), the same three
+  values on every slot of the (loan, action); tomorrow's run ranks it again.
+  ``tasks.deferred_work`` lists it.
 
 ``status``: planned (the gate allowed it at ``planned_at``), denied-by-gate (the gate
 refused: ``gate_rule``, ``gate_next_allowed``), skipped-hold (an active hold 停催),
@@ -56,7 +62,7 @@ TREATMENT_STATUSES = (
     "skipped-no-template",
     "done",
 )
-TASK_STATUSES = ("queued", "deferred", "done")
+TASK_STATUSES = ("queued", "done")  # over-capacity work is no task: see deferred_to
 TIERS = ("desk", "junior", "senior")
 
 
@@ -88,6 +94,11 @@ class CollectionTreatment(Base):
     gate_next_allowed: Mapped[datetime | None] = mapped_column(DateTime)  # UTC, naive
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
     message_id: Mapped[str | None] = mapped_column(String(32))  # outbox_messages.id
+    # person-work beyond its collector's daily capacity (no task row): whose list, the
+    # place in it and the priority it was ranked by; None on every other treatment
+    deferred_to: Mapped[str | None] = mapped_column(String(64))
+    deferred_rank: Mapped[int | None] = mapped_column(Integer)
+    deferred_priority: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         # the date's rows (the run's own re-run check, the messages step) are read
@@ -120,8 +131,9 @@ class CollectionTask(Base):
 
     ``assignee_role`` collector: the case owner's list (``collector_user_id``; None when
     no collector of the tier exists); supervisor: the review list of the case's team.
-    ``status``: queued (within the collector's daily capacity, ``rank`` 1…), deferred
-    (beyond it), done (feedback received: ``feedback_at``).
+    ``status``: queued (within the collector's daily capacity, ``rank`` 1…), done
+    (feedback received: ``feedback_at``). Work beyond the capacity is not a task: its
+    treatments carry ``deferred_to``/``deferred_rank`` (``tasks.deferred_work``).
     """
 
     __tablename__ = "collection_tasks"

@@ -5,7 +5,10 @@ litigation file) become one task per loan and kind on the case owner's list; age
 placement and litigation referral become review tasks on the case team's supervisor
 list. Priority = overdue amount (CNY) × risk factor × DPD, the risk factor being
 ``1 + risk_score / risk_factor_base`` (1 without a score). Each collector's tasks are
-ranked by priority; those beyond the collector's daily capacity are deferred.
+ranked by priority; the work beyond the collector's daily capacity is deferred: it is
+written as no task, its treatments carry the collector, the rank and the priority
+(``collection_treatments.deferred_to``/``deferred_rank``/``deferred_priority``), and
+``deferred_work`` lists it; tomorrow's run ranks it again.
 Feedback (the contact log referencing a task) is recorded by ``mark_task_feedback``
 (``mark_tasks_feedback`` for a worked list in one statement);
 ``no_feedback`` lists what had none by the deadline (17:00 by default, §6).
@@ -20,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, null, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -31,7 +34,7 @@ from daihou.collection.gate_link import local_time
 from daihou.collection.models import CollectionCase
 from daihou.collection.settings import TASK_ACTIONS, CollectionsSettings
 from daihou.collection.strategy import Planned
-from daihou.collection.tables import CollectionTask, Collector, FastRows
+from daihou.collection.tables import CollectionTask, CollectionTreatment, Collector, FastRows
 
 
 def priority(overdue_fen: int, risk_score: int | None, dpd: int | None, base: int) -> int:
@@ -42,10 +45,18 @@ def priority(overdue_fen: int, risk_score: int | None, dpd: int | None, base: in
 
 @dataclass
 class TaskResult:
-    tasks: int = 0
+    tasks: int = 0  # task rows and deferred work of the day (one a loan and kind)
     inserted: int = 0
-    deferred: int = 0
+    deferred: int = 0  # beyond capacity: on no task row, ``Planned.deferred`` says it
     unowned: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "tasks": self.tasks,
+            "inserted": self.inserted,
+            "deferred": self.deferred,
+            "unowned": self.unowned,
+        }
 
 
 TASK_COLUMNS = (
@@ -133,10 +144,11 @@ def build_tasks(
         row = grouped.get(key)
         if row is not None:
             row[_SLOTS] += 1
+            p.task = row
             continue
         if f is not last_fact:
             last_fact, last_priority = f, priority(f.overdue_fen, f.risk_score, f.dpd, base)
-        grouped[key] = [
+        grouped[key] = p.task = [
             day,
             work,
             f.case_id,
@@ -174,18 +186,28 @@ def build_tasks(
             row[_RANK] = rank
         if role != "collector":
             continue
-        cap = capacity.get(who) if who else None
+        cap = capacity.get(who) if who and queue[0][_OWNER] == who else None
         if cap is not None and len(queue) > cap:
-            for row in queue[cap:]:
-                row[_STATUS] = "deferred"
-            result.deferred += len(queue) - cap
+            over = queue[cap:]
+            del queue[cap:]
+            for row in over:
+                row[_STATUS] = None  # no task: its treatments carry it
+            result.deferred += len(over)
         result.unowned += sum(1 for row in queue if row[_OWNER] is None)
     t = CollectionTask
     existing = set(session.execute(select(t.loan_id, t.kind).where(t.business_date == d)).all())
-    if existing:
-        rows = [row for key, row in grouped.items() if key not in existing]
+    rows = [
+        row
+        for key, row in grouped.items()
+        if row[_STATUS] is not None and (not existing or key not in existing)
+    ]
     fast.write(t, TASK_COLUMNS, rows)
     result.inserted = len(rows)
+    if result.deferred:
+        for p in planned:
+            row = p.task
+            if row is not None and row[_STATUS] is None:
+                p.deferred = (row[_OWNER], row[_RANK], row[_PRIORITY])
     return result
 
 
@@ -291,7 +313,7 @@ def _visible(actor: Actor) -> Any:
 
 
 def task_query(
-    actor: Actor, *, work_date: date, collector: str | None = None, include_deferred: bool = False
+    actor: Actor, *, work_date: date, collector: str | None = None
 ) -> Select[tuple[CollectionTask]]:
     """SELECT of the tasks of a day the actor may see (the case outer-joined, for
     filters on it), unordered: ``task_list`` and the workbench order and page it."""
@@ -304,8 +326,6 @@ def task_query(
     )
     if collector is not None:
         query = query.where(t.collector_user_id == collector)
-    if not include_deferred:
-        query = query.where(t.status != "deferred")
     return query
 
 
@@ -323,13 +343,108 @@ def task_list(
     actor: Actor,
     work_date: date,
     collector: str | None = None,
-    include_deferred: bool = False,
 ) -> list[CollectionTask]:
-    """The tasks of a day (``work_date``) the actor may see, by collector and rank."""
-    query = task_query(
-        actor, work_date=work_date, collector=collector, include_deferred=include_deferred
-    )
+    """The tasks of a day (``work_date``) the actor may see, by collector and rank
+    (the work beyond each collector's capacity is no task: ``deferred_work``)."""
+    query = task_query(actor, work_date=work_date, collector=collector)
     return list(session.scalars(query.order_by(*TASK_ORDER)))
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredWork:
+    """Person-work of a day beyond its collector's daily capacity (no task row): a
+    task's fields read from its treatments (``slots``: how many were planned)."""
+
+    work_date: date
+    case_id: int | None
+    loan_id: str
+    customer_id: str
+    kind: str
+    collector_user_id: str
+    team: str | None  # the case's team (None without a case)
+    rank: int
+    priority: int
+    dpd: int | None
+    slots: int
+    assignee_role: str = "collector"
+    status: str = "deferred"
+    id: None = None  # not a task: nothing to give feedback on
+
+
+def deferred_work(
+    session: Session, *, actor: Actor, work_date: date, collector: str | None = None
+) -> list[DeferredWork]:
+    """The work of ``work_date`` beyond each collector's capacity that the actor may
+    see (the task list's scope rule), by collector and rank: it continues the
+    collector's task list (ranks capacity + 1 …) and is ranked again by the next run.
+    Read from the planned treatments that carry ``deferred_to`` (one per slot), by the
+    business date's prefix of their unique key."""
+    authorize(actor, "task.view")
+    tr = CollectionTreatment
+    own = scope_filter(
+        actor,
+        owner_col=tr.deferred_to,
+        team_col=null(),  # work with no case is a reminder call: no team, no territory
+        agency_col=null(),
+        territory_col=null(),
+        action="task.view",
+    )
+    visible = or_(
+        and_(tr.case_id.is_not(None), case_scope_filter(actor, "task.view")),
+        and_(tr.case_id.is_(None), own),
+    )
+    query = (
+        select(
+            tr.deferred_to,
+            tr.deferred_rank,
+            tr.case_id,
+            tr.loan_id,
+            tr.customer_id,
+            tr.action,
+            CollectionCase.team,
+            func.max(tr.deferred_priority),
+            func.max(tr.dpd),
+            func.count(),
+        )
+        .outerjoin(CollectionCase, CollectionCase.id == tr.case_id)
+        .where(
+            tr.business_date == work_date - timedelta(days=1),
+            tr.work_date == work_date,
+            tr.status == "planned",
+            tr.deferred_to.is_not(None),
+            visible,
+        )
+        .group_by(
+            tr.deferred_to,
+            tr.deferred_rank,
+            tr.case_id,
+            tr.loan_id,
+            tr.customer_id,
+            tr.action,
+            CollectionCase.team,
+        )
+        .order_by(tr.deferred_to, tr.deferred_rank)
+    )
+    if collector is not None:
+        query = query.where(tr.deferred_to == collector)
+    return [
+        DeferredWork(
+            work_date=work_date,
+            case_id=case_id,
+            loan_id=loan_id,
+            customer_id=customer_id,
+            kind=kind,
+            collector_user_id=who,
+            team=team,
+            rank=rank,
+            priority=int(prio),
+            dpd=dpd,
+            slots=int(n),
+        )
+        for who, rank, case_id, loan_id, customer_id, kind, team, prio, dpd, n in session.execute(
+            query
+        )
+    ]
 
 
 def no_feedback(
@@ -346,7 +461,6 @@ def no_feedback(
             .outerjoin(CollectionCase, CollectionCase.id == t.case_id)
             .where(
                 t.work_date == work_date,
-                t.status != "deferred",
                 or_(t.feedback_at.is_(None), t.feedback_at > cutoff),
                 _visible(actor),
             )

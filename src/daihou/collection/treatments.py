@@ -112,6 +112,9 @@ def plan_treatments(
         if at is None:
             at = times[id(p.at)] = fast.time(p.at.astimezone(UTC).replace(tzinfo=None))
         nxt = p.gate_next_allowed
+        # person-work beyond its collector's capacity: no task, its treatments say
+        # whose list it overflowed, at which rank and priority (``build_tasks``)
+        later = p.deferred or _NOT_DEFERRED
         append(
             (
                 day,
@@ -129,6 +132,7 @@ def plan_treatments(
                 p.status,
                 p.gate_rule,
                 None if nxt is None else fast.time(nxt),
+                *later,
             )
         )
     fast.write(t, TREATMENT_COLUMNS, rows)
@@ -158,7 +162,11 @@ TREATMENT_COLUMNS = (
     "status",
     "gate_rule",
     "gate_next_allowed",
+    "deferred_to",
+    "deferred_rank",
+    "deferred_priority",
 )
+_NOT_DEFERRED: tuple[None, None, None] = (None, None, None)
 
 
 def _gate(session: Session, planned: list[Planned], rules: EffectiveRules | None) -> None:

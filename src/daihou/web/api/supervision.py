@@ -25,6 +25,7 @@ class BoardRowOut(BaseModel):
     team: str | None
     tasks_done: int
     tasks_pending: int
+    tasks_deferred: int = Field(description="work beyond the collector's daily capacity")
     contacts: int
     rpc: int
     rpc_rate: RateText | None = Field(description="right-party contacts / contacts, percent")
@@ -79,6 +80,7 @@ def row_out(row: BoardRow) -> BoardRowOut:
         team=row.team,
         tasks_done=row.tasks_done,
         tasks_pending=row.tasks_pending,
+        tasks_deferred=row.tasks_deferred,
         contacts=row.contacts,
         rpc=row.rpc,
         rpc_rate=row.rpc_rate,

@@ -1178,6 +1178,9 @@ def upgrade() -> None:
         sa.Column("gate_next_allowed", sa.DateTime(), nullable=True),
         sa.Column("done_at", sa.DateTime(), nullable=True),
         sa.Column("message_id", sa.String(length=32), nullable=True),
+        sa.Column("deferred_to", sa.String(length=64), nullable=True),
+        sa.Column("deferred_rank", sa.Integer(), nullable=True),
+        sa.Column("deferred_priority", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["collection_cases.id"],
