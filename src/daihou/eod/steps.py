@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from daihou.db.sqlfn import days_between, greatest
+from daihou.db.sqlfn import days_between, greatest, indexed_by
 from daihou.eod import rules
 from daihou.eod.accrual import accrual_lines, accrued_fen, raw, step_accrual
 from daihou.eod.models import (
@@ -51,7 +51,14 @@ from daihou.eod.models import (
     LoanSnapshot,
 )
 from daihou.kernel.delinquency import rank
-from daihou.loans.models import INSTALLMENT_STATUSES, WATCH, Installment, Loan, via_unsettled
+from daihou.loans.models import (
+    IN_CREDIT,
+    INSTALLMENT_STATUSES,
+    WATCH,
+    Installment,
+    Loan,
+    via_unsettled,
+)
 from daihou.payments.models import Transaction
 from daihou.policy.schema import PolicyPack
 
@@ -88,6 +95,9 @@ DUE: ColumnElement[str] = literal_column(
     "'due'"
 )  # a literal, so SQLite can match the partial indexes
 PENDING: ColumnElement[str] = literal_column("'pending'")
+BY_LOAN_PERIOD = "sqlite_autoindex_installments_1"
+"""SQLite's name for the index of the installments' unique (loan_id, period) key (the
+table's first and only UNIQUE constraint)."""
 
 
 def touched_ids(ctx: StepContext) -> Any:
@@ -132,15 +142,25 @@ def step_due(session: Session, ctx: StepContext) -> StepResult:
     from daihou.payments.recompute import recompute_loan
 
     d = ctx.business_date
-    falling_due = select(INST.c.loan_id).where(INST.c.status == PENDING, INST.c.due_date <= d)
+    # driven by the few loans holding credit (partial index ``ix_loans_credit``), each
+    # probed for an installment falling due by its loan key; from the falling-due
+    # installments instead, each row was fetched for its loan_id (1.3 s CPU at 1 M loans)
+    # and PostgreSQL, misestimating them, scanned the book
+    falling_due = indexed_by(  # without statistics SQLite took the (status, due_date) index
+        select(literal(1))
+        .select_from(INST)
+        .where(INST.c.loan_id == LOANS.c.id, INST.c.status == PENDING, INST.c.due_date <= d),
+        INST,
+        BY_LOAN_PERIOD,
+    )
     with_credit = session.scalars(
-        select(LOANS.c.id)
-        .where(
-            LOANS.c.id.in_(falling_due),
-            LOANS.c.credit_balance > 0,
-            LOANS.c.status == "active",
+        indexed_by(  # SQLite otherwise walks every active loan by ix_loans_status
+            select(LOANS.c.id)
+            .where(IN_CREDIT, LOANS.c.status == "active", falling_due.exists())
+            .order_by(LOANS.c.id),
+            LOANS,
+            "ix_loans_credit",
         )
-        .order_by(LOANS.c.id)
     ).all()
     for loan_id in with_credit:  # a small set: loans holding 溢缴款 with something due
         recompute_loan(session, loan_id, pack=ctx.pack)

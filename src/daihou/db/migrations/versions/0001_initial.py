@@ -670,6 +670,14 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loans")),
     )
+    op.create_index(
+        "ix_loans_credit",
+        "loans",
+        ["id"],
+        unique=False,
+        sqlite_where=sa.text("credit_balance > 0"),
+        postgresql_where=sa.text("credit_balance > 0"),
+    )
     op.create_index(op.f("ix_loans_customer_id"), "loans", ["customer_id"], unique=False)
     op.create_index(
         "ix_loans_status",
@@ -1947,6 +1955,12 @@ def downgrade() -> None:
     )
     op.drop_index("ix_loans_status", table_name="loans")
     op.drop_index(op.f("ix_loans_customer_id"), table_name="loans")
+    op.drop_index(
+        "ix_loans_credit",
+        table_name="loans",
+        sqlite_where=sa.text("credit_balance > 0"),
+        postgresql_where=sa.text("credit_balance > 0"),
+    )
     op.drop_table("loans")
     op.drop_index("ix_language_flags_status", table_name="language_flags")
     op.drop_index(op.f("ix_language_flags_check_id"), table_name="language_flags")
