@@ -118,8 +118,13 @@ def touched_ids(ctx: StepContext) -> Any:
         # the partial index by loan, read alone (it holds loan_id): without the hint
         # SQLite took the status/due-date index and fetched every row for its loan_id
         via_unsettled(select(INST.c.loan_id).where(INST.c.status == DUE).group_by(INST.c.loan_id)),
-        # every status listed: the (status, due_date) index, on PostgreSQL too
-        select(INST.c.loan_id).where(INST.c.status.in_(INSTALLMENT_STATUSES), INST.c.due_date == d),
+        # falling due today but not unsettled (paid ahead, or pending where no due step
+        # runs): by the (status, due_date) index; the day's 'due' rows are listed above,
+        # from the partial index, without fetching each row for its loan_id
+        select(INST.c.loan_id).where(
+            INST.c.status.in_([s for s in INSTALLMENT_STATUSES if s != "due"]),
+            INST.c.due_date == d,
+        ),
         select(TXN.c.loan_id).where(TXN.c.booked_on == d),
         select(TXN.c.loan_id).where(TXN.c.value_date == d),
         select(OVERRIDES.c.loan_id).where(OVERRIDES.c.released_on.is_(None)),
@@ -297,14 +302,25 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
             .order_by(w.loan_id),
         )
     )
+    # two UPDATEs: most loans' DPD moves by a day with bucket and class unchanged, and
+    # an UPDATE that does not SET bucket and class leaves ``ix_loans_status`` (which
+    # holds them) alone on SQLite instead of rewriting its entry for every loan
+    moved_class = or_(w.bucket != w.old_bucket, w.risk_class != w.old_class)
     changed = session.execute(
+        update(LOANS)
+        .where(today, w.loan_id == LOANS.c.id, moved_class)
+        .values(dpd=w.dpd, bucket=w.bucket, risk_class=w.risk_class)
+    ).rowcount  # type: ignore[attr-defined]
+    changed += session.execute(
         update(LOANS)
         .where(
             today,
             w.loan_id == LOANS.c.id,
-            or_(w.dpd != w.old_dpd, w.bucket != w.old_bucket, w.risk_class != w.old_class),
+            w.dpd != w.old_dpd,
+            w.bucket == w.old_bucket,
+            w.risk_class == w.old_class,
         )
-        .values(dpd=w.dpd, bucket=w.bucket, risk_class=w.risk_class)
+        .values(dpd=w.dpd)
     ).rowcount  # type: ignore[attr-defined]
     looked_at = session.scalar(select(func.count()).where(WORK.c.business_date == d)) or 0
     return StepResult(loans=looked_at, rows=events + classified + changed)

@@ -292,7 +292,12 @@ def upgrade() -> None:
     op.create_index(op.f("ix_documents_sha256"), "documents", ["sha256"], unique=False)
     op.create_table(
         "eod_accrual_work",
-        sa.Column("installment_id", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "installment_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("loan_id", sa.String(length=64), nullable=False),
         sa.Column("product", sa.String(length=32), nullable=False),
         sa.Column("annual_rate", sa.BigInteger(), nullable=False),
@@ -335,6 +340,7 @@ def upgrade() -> None:
         sa.Column("old_bucket", sa.String(length=8), server_default="M0", nullable=False),
         sa.Column("old_class", sa.String(length=16), server_default="normal", nullable=False),
         sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_eod_work")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "language_checks",
@@ -401,6 +407,7 @@ def upgrade() -> None:
         sa.Column("bucket", sa.String(length=8), nullable=False),
         sa.Column("risk_class", sa.String(length=16), nullable=False),
         sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_loan_snapshots")),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_loan_snapshots_loan_date", "loan_snapshots", ["loan_id", "business_date"], unique=False
