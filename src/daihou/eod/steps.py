@@ -148,9 +148,9 @@ def step_due(session: Session, ctx: StepContext) -> StepResult:
 
     d = ctx.business_date
     # driven by the few loans holding credit (partial index ``ix_loans_credit``), each
-    # probed for an installment falling due by its loan key; from the falling-due
-    # installments instead, each row was fetched for its loan_id (1.3 s CPU at 1 M loans)
-    # and PostgreSQL, misestimating them, scanned the book
+    # probed for an installment falling due by its loan key, rather than by the day's
+    # falling-due installments, each fetched for its loan_id (on SQLite the UPDATE below
+    # fetches them anyway; on PostgreSQL this read cost the due step most of its time)
     falling_due = indexed_by(  # without statistics SQLite took the (status, due_date) index
         select(literal(1))
         .select_from(INST)
