@@ -64,8 +64,8 @@ def _tune(session: Session) -> None:
     """Settings for one step's transaction.
 
     SQLite: a 256 MB page cache (the default 2 MB makes the set-based UPDATEs re-read and
-    spill pages) and the file read through a memory map (at 1 M loans about 4 s of an
-    ordinary day's ~20 s CPU went to reading pages with a system call each).
+    spill pages) and the file read through a memory map rather than a system call per
+    page (at 1 M loans, -4 of ~20 s CPU of an ordinary day in paired runs under load).
     PostgreSQL: more memory for the hash aggregates and sorts, and the
     step's commit does not wait for its WAL flush (and index lookups are costed as on
     SSD storage) (``synchronous_commit = off``). That is
