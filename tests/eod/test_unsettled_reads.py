@@ -55,6 +55,7 @@ def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
         "delinquency": r"INSERT INTO eod_work",
         "snapshot": r"INSERT INTO loan_snapshots",
         "kpis": r"SELECT coalesce\(sum\(installments\.principal_due\)",
+        "due": r"SELECT loans\.id\s+FROM loans INDEXED BY ix_loans_credit",
     }
     plans: dict[str, list[str]] = {}
 
@@ -75,7 +76,8 @@ def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
 
 def test_end_of_day_reads_the_partial_index_by_loan(sqlite_engine: Engine, tmp_path: Path) -> None:
     plans = _plans(sqlite_engine, tmp_path)
-    assert set(plans) == {"accrual", "delinquency", "snapshot", "kpis"}
+    assert set(plans) == {"accrual", "delinquency", "snapshot", "kpis", "due"}
+    plans.pop("due")
     for name, plan in plans.items():
         assert any("USING INDEX ix_installments_unsettled" in line for line in plan), (name, plan)
         assert not any("ix_installments_status_due_date" in line for line in plan), (name, plan)
@@ -84,6 +86,21 @@ def test_end_of_day_reads_the_partial_index_by_loan(sqlite_engine: Engine, tmp_p
     first = next(line for line in plans["accrual"] if "installments" in line or "loans" in line)
     assert first == "SCAN installments USING INDEX ix_installments_unsettled"
     assert any(line.startswith("SEARCH loans") for line in plans["accrual"])
+
+
+def test_the_due_step_finds_loans_in_credit_without_reading_the_falling_due_rows(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    # the few loans holding credit, in id order, each probed for an installment falling
+    # due by its loan key — not every falling-due installment fetched for its loan_id
+    plan = _plans(sqlite_engine, tmp_path)["due"]
+    assert plan[0] == "SCAN loans USING INDEX ix_loans_credit", plan
+    assert any(
+        line.startswith("SEARCH installments USING INDEX sqlite_autoindex_installments_1")
+        for line in plan
+    ), plan
+    assert not any("ix_installments_status_due_date" in line for line in plan), plan
+    assert not any("TEMP B-TREE" in line for line in plan), plan
 
 
 def test_a_statement_that_cannot_use_the_index_fails_rather_than_scans(

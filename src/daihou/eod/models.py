@@ -108,7 +108,12 @@ class LoanSnapshot(Base):
     bucket: Mapped[str] = mapped_column(String(8))
     risk_class: Mapped[str] = mapped_column(String(16))
 
-    __table_args__ = (Index("ix_loan_snapshots_loan_date", "loan_id", "business_date"),)
+    __table_args__ = (
+        Index("ix_loan_snapshots_loan_date", "loan_id", "business_date"),
+        # SQLite: the rows live in the key's b-tree (WITHOUT ROWID), so each written row
+        # costs two b-trees, not three (rowid table, key index, loan index)
+        {"sqlite_with_rowid": False},
+    )
 
 
 class ClassChange(Base):
@@ -180,6 +185,9 @@ class EodWork(Base):
     old_bucket: Mapped[str] = mapped_column(String(8), default="M0", server_default="M0")
     old_class: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
 
+    # SQLite: the rows live in the key's b-tree (WITHOUT ROWID): one b-tree written, not two
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
 
 class EodAccrualWork(Base):
     """Scratch rows of the accrual step, one per installment accruing tonight: the new
@@ -189,7 +197,9 @@ class EodAccrualWork(Base):
 
     __tablename__ = "eod_accrual_work"
 
-    installment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # BigId: on SQLite the rowid itself (BIGINT was a rowid table plus a key index), so
+    # the rows are written once and the UPDATE … FROM walks them in installment order
+    installment_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     loan_id: Mapped[str] = mapped_column(String(64))
     product: Mapped[str] = mapped_column(String(32))
     annual_rate: Mapped[int] = mapped_column(BigInteger)

@@ -35,6 +35,9 @@ from daihou.db.types import Money, Rate
 WATCH = text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL")
 """Loans end of day looks at every day (the partial index ``ix_loans_watch``); queries
 must use this very expression so SQLite can match the index."""
+IN_CREDIT = text("credit_balance > 0")
+"""Loans holding customer credit (溢缴款; partial index ``ix_loans_credit``): a handful in
+a book. Queries must use this very expression so SQLite can match the index."""
 UNSETTLED = text("status = 'due'")
 """Installments that are due and not settled (partial index ``ix_installments_unsettled``)."""
 INSTALLMENT_STATUSES = ("pending", "due", "paid")
@@ -123,6 +126,10 @@ class Loan(Base):
         # end of day's incremental candidates: loans whose cached delinquency is not the
         # default (a small partial index instead of a scan of the book)
         Index("ix_loans_watch", "id", sqlite_where=WATCH, postgresql_where=WATCH),
+        # end of day's due step: the few loans holding credit, so it need not read the
+        # day's falling-due installments (a random fetch of each for its loan_id) to
+        # find them
+        Index("ix_loans_credit", "id", sqlite_where=IN_CREDIT, postgresql_where=IN_CREDIT),
     )
 
 

@@ -292,7 +292,12 @@ def upgrade() -> None:
     op.create_index(op.f("ix_documents_sha256"), "documents", ["sha256"], unique=False)
     op.create_table(
         "eod_accrual_work",
-        sa.Column("installment_id", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "installment_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("loan_id", sa.String(length=64), nullable=False),
         sa.Column("product", sa.String(length=32), nullable=False),
         sa.Column("annual_rate", sa.BigInteger(), nullable=False),
@@ -335,6 +340,7 @@ def upgrade() -> None:
         sa.Column("old_bucket", sa.String(length=8), server_default="M0", nullable=False),
         sa.Column("old_class", sa.String(length=16), server_default="normal", nullable=False),
         sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_eod_work")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "language_checks",
@@ -401,6 +407,7 @@ def upgrade() -> None:
         sa.Column("bucket", sa.String(length=8), nullable=False),
         sa.Column("risk_class", sa.String(length=16), nullable=False),
         sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_loan_snapshots")),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_loan_snapshots_loan_date", "loan_snapshots", ["loan_id", "business_date"], unique=False
@@ -669,6 +676,14 @@ def upgrade() -> None:
             ["customer_id"], ["customers.id"], name=op.f("fk_loans_customer_id_customers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loans")),
+    )
+    op.create_index(
+        "ix_loans_credit",
+        "loans",
+        ["id"],
+        unique=False,
+        sqlite_where=sa.text("credit_balance > 0"),
+        postgresql_where=sa.text("credit_balance > 0"),
     )
     op.create_index(op.f("ix_loans_customer_id"), "loans", ["customer_id"], unique=False)
     op.create_index(
@@ -1950,6 +1965,12 @@ def downgrade() -> None:
     )
     op.drop_index("ix_loans_status", table_name="loans")
     op.drop_index(op.f("ix_loans_customer_id"), table_name="loans")
+    op.drop_index(
+        "ix_loans_credit",
+        table_name="loans",
+        sqlite_where=sa.text("credit_balance > 0"),
+        postgresql_where=sa.text("credit_balance > 0"),
+    )
     op.drop_table("loans")
     op.drop_index("ix_language_flags_status", table_name="language_flags")
     op.drop_index(op.f("ix_language_flags_check_id"), table_name="language_flags")
