@@ -393,15 +393,18 @@ def deferred_work(
         and_(tr.case_id.is_not(None), case_scope_filter(actor, "task.view")),
         and_(tr.case_id.is_(None), own),
     )
+    key = (
+        tr.deferred_to,
+        tr.deferred_rank,
+        tr.case_id,
+        tr.loan_id,
+        tr.customer_id,
+        tr.action,
+        CollectionCase.team,
+    )
     query = (
         select(
-            tr.deferred_to,
-            tr.deferred_rank,
-            tr.case_id,
-            tr.loan_id,
-            tr.customer_id,
-            tr.action,
-            CollectionCase.team,
+            *key,
             func.max(tr.deferred_priority),
             func.max(tr.dpd),
             func.count(),
@@ -414,15 +417,7 @@ def deferred_work(
             tr.deferred_to.is_not(None),
             visible,
         )
-        .group_by(
-            tr.deferred_to,
-            tr.deferred_rank,
-            tr.case_id,
-            tr.loan_id,
-            tr.customer_id,
-            tr.action,
-            CollectionCase.team,
-        )
+        .group_by(*key)
         .order_by(tr.deferred_to, tr.deferred_rank)
     )
     if collector is not None:
