@@ -238,11 +238,7 @@ def log_contact(
         codes.choose(attitude, codes.ATTITUDES, "attitude")
     if next_action is not None:
         codes.choose(next_action, codes.NEXT_ACTIONS, "next action")
-    wants_promise = promise_amount is not None or promise_date is not None
-    if (outcome == "promise") != wants_promise or (
-        wants_promise and (promise_amount is None or promise_date is None)
-    ):
-        raise ValueError("outcome promise needs a promise amount and date, and only it takes them")
+    wants_promise = check_promise_args(outcome, promise_amount, promise_date)
     text = checked_note(note)
     settings = settings_of(pack)
     zone = tz or settings.borrower_tz
@@ -308,13 +304,54 @@ def log_contact(
             lexicon=lexicon,
         )
     before = case_state(case)
-    if rpc:
+    promise, hold = apply_outcome(
+        session,
+        actor,
+        case,
+        log,
+        settings,
+        promise_amount=promise_amount,
+        promise_date=promise_date,
+    )
+    session.flush()
+    extra = {
+        "gate": decision.packs if decision is not None else None,
+        "hold_rule": f"contacts.hold_on_outcome.{outcome}" if hold is not None else None,
+        "note_flagged": log.note_flagged or None,
+    }
+    audit(
+        session,
+        actor,
+        "contact.log",
+        "contact_log",
+        log.id,
+        before=before,
+        after=audit_after(log, case_state(case), promise, hold),
+        basis=basis_of(basis, **extra),
+    )
+    return LoggedContact(log=log, promise=promise, hold=hold, decision=decision)
+
+
+def apply_outcome(
+    session: Session,
+    actor: Actor,
+    case: CollectionCase,
+    log: ContactLog,
+    settings: ContactSettings,
+    *,
+    promise_amount: Any,
+    promise_date: date | None,
+) -> tuple[PromiseToPay | None, Hold | None]:
+    """What a logged contact does to its case: a right-party contact makes it reachable,
+    a refusal marks it, a promise is recorded, an outcome in ``hold_on_outcome`` places a
+    hold. Shared by ``log_contact`` and ``contacts_batch.log_contacts``."""
+    if log.rpc:
         reason = f"right-party contact (contact log {log.id})"
         set_reachable(session, case, on=log.contact_date, reason=reason, actor=actor, rpc=True)
-    if outcome == "refused":
+    if log.outcome == "refused":
         case.refused = True
     promise = None
-    if wants_promise:
+    if log.outcome == "promise":
         assert promise_date is not None
         promise = create_promise(
             session,
@@ -330,32 +367,32 @@ def log_contact(
         session,
         case,
         actor,
-        outcome=outcome,
+        outcome=log.outcome,
         settings=settings,
-        why=f"contact log {log.id}: {outcome}",
+        why=f"contact log {log.id}: {log.outcome}",
     )
-    session.flush()
-    extra = {
-        "gate": decision.packs if decision is not None else None,
-        "hold_rule": f"contacts.hold_on_outcome.{outcome}" if hold is not None else None,
-        "note_flagged": log.note_flagged or None,
+    return promise, hold
+
+
+def audit_after(
+    log: ContactLog, case: dict[str, Any], promise: PromiseToPay | None, hold: Hold | None
+) -> dict[str, Any]:
+    """The ``after`` of a contact's audit record (``case``: its ``case_state``)."""
+    return {
+        "log": log_snapshot(log),
+        "case": case,
+        "promise": promise_snapshot(promise) if promise else None,
+        "hold_id": hold.id if hold else None,
     }
-    audit(
-        session,
-        actor,
-        "contact.log",
-        "contact_log",
-        log.id,
-        before=before,
-        after={
-            "log": log_snapshot(log),
-            "case": case_state(case),
-            "promise": promise_snapshot(promise) if promise else None,
-            "hold_id": hold.id if hold else None,
-        },
-        basis=basis_of(basis, **extra),
-    )
-    return LoggedContact(log=log, promise=promise, hold=hold, decision=decision)
+
+
+def check_promise_args(outcome: str, amount: Any, promised_on: date | None) -> bool:
+    """Whether the contact carries a promise; only outcome ``promise`` takes (and needs)
+    both an amount and a date."""
+    wants = amount is not None or promised_on is not None
+    if (outcome == "promise") != wants or (wants and (amount is None or promised_on is None)):
+        raise ValueError("outcome promise needs a promise amount and date, and only it takes them")
+    return wants
 
 
 def case_state(case: CollectionCase) -> dict[str, Any]:

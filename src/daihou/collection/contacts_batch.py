@@ -39,21 +39,20 @@ from daihou.collection.casework import (
     case_scope,
     local_time,
     naive_utc,
-    set_reachable,
     settings_of,
 )
 from daihou.collection.contact_models import ContactLog
 from daihou.collection.contacts import (
     LoggedContact,
     _validate,
+    apply_outcome,
+    audit_after,
     case_state,
+    check_promise_args,
     gate_request,
-    hold_for,
-    log_snapshot,
 )
 from daihou.collection.gate_providers import case_providers
 from daihou.collection.models import CollectionCase
-from daihou.collection.promises import create_promise, promise_snapshot
 from daihou.compliance.audit.service import Entry, hold_append_lock, record_many
 from daihou.compliance.gate.batch import check_batch_ids
 from daihou.compliance.gate.packs import EffectiveRules, load_rules
@@ -101,11 +100,7 @@ def _check(contact: Contact) -> codes.OutcomeCode:
     code = _validate(
         contact.channel, contact.outcome, contact.party, "outbound", contact.duration_seconds
     )
-    wants = contact.promise_amount is not None or contact.promise_date is not None
-    if (contact.outcome == "promise") != wants or (
-        wants and (contact.promise_amount is None or contact.promise_date is None)
-    ):
-        raise ValueError("outcome promise needs a promise amount and date, and only it takes them")
+    check_promise_args(contact.outcome, contact.promise_amount, contact.promise_date)
     return code
 
 
@@ -263,27 +258,9 @@ def _log_run(
     for (item, decision, _), log in zip(allowed, logs, strict=True):
         c, case = item.contact, item.case
         before = case_state(case)
-        if log.rpc:
-            reason = f"right-party contact (contact log {log.id})"
-            set_reachable(session, case, on=log.contact_date, reason=reason, actor=actor, rpc=True)
-        if c.outcome == "refused":
-            case.refused = True
-        promise = None
-        if c.outcome == "promise":
-            assert c.promise_date is not None
-            promise = create_promise(
-                session,
-                case=case,
-                collector=actor.user_id,
-                amount=c.promise_amount,
-                promised_on=c.promise_date,
-                made_on=log.contact_date,
-                rules=settings.promise,
-                contact_log_id=log.id,
-            )
-        hold = hold_for(
-            session, case, actor, outcome=c.outcome, settings=settings,
-            why=f"contact log {log.id}: {c.outcome}",
+        promise, hold = apply_outcome(
+            session, actor, case, log, settings,
+            promise_amount=c.promise_amount, promise_date=c.promise_date,
         )  # fmt: skip
         # the case as this contact left it (a later contact of the case may change it)
         done.append((item, decision, log, promise, hold, before, case_state(case)))
@@ -295,12 +272,7 @@ def _log_run(
             "gate": decision.packs,
             "hold_rule": f"contacts.hold_on_outcome.{log.outcome}" if hold is not None else None,
         }
-        after = {
-            "log": log_snapshot(log),
-            "case": case_after,
-            "promise": promise_snapshot(promise) if promise else None,
-            "hold_id": hold.id if hold else None,
-        }
+        after = audit_after(log, case_after, promise, hold)
         entries.append(
             (
                 basis_of(item.basis, **extra),
