@@ -151,7 +151,7 @@ def run_collections(
             "inserted": plan.inserted,
             **dict(sorted(plan.by_status.items())),
         }
-        counts["tasks"] = plan.tasks.counts()
+        counts["tasks"] = vars(plan.tasks).copy()
         for name, hook in default_steps() if hooks is None else hooks:
             counts[name] = hook(session, d, pack) or {}
             clock.lap(name)

@@ -50,14 +50,6 @@ class TaskResult:
     deferred: int = 0  # beyond capacity: on no task row, ``Planned.deferred`` says it
     unowned: int = 0
 
-    def counts(self) -> dict[str, int]:
-        return {
-            "tasks": self.tasks,
-            "inserted": self.inserted,
-            "deferred": self.deferred,
-            "unowned": self.unowned,
-        }
-
 
 TASK_COLUMNS = (
     "business_date",

@@ -139,21 +139,10 @@ def loan_view(session: Session, loan_id: str) -> LoanView:
         per = allocs.setdefault(transaction_id, {})
         per[component] = per.get(component, ZERO) + amount
     txns = [
-        TransactionView(
-            id=t[0],
-            kind=t[1],
-            value_date=t[2],
-            booked_on=t[3],
-            amount=t[4],
-            channel=t[5],
-            reference=t[6],
-            status=t[7],
-            reverses_id=t[8],
-            allocation=allocs.get(t[0], {}),
-        )
+        TransactionView(**t._asdict(), allocation=allocs.get(t.id, {}))
         for t in session.execute(_TRANSACTIONS, key)
     ]
-    changes = [(r[0], r[1], r[2], r[3]) for r in session.execute(_RATE_CHANGES, key)]
+    changes = [tuple(r) for r in session.execute(_RATE_CHANGES, key)]
     return LoanView(
         loan_id=loan.id,
         customer_id=loan.customer_id,
