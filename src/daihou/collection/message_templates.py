@@ -16,13 +16,13 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
 from daihou.compliance.language.models import MessageTemplate
 from daihou.notify.templates import activate, add_template, preview_template
+from daihou.policy.yaml_packs import load_yaml
 
 # Who installs the shipped defaults when no person is named (``daihou init``, the
 # collections run): the installer acting with a compliance officer's template rights.
@@ -51,7 +51,7 @@ class DefaultTemplate:
 def default_templates() -> tuple[DefaultTemplate, ...]:
     """The shipped templates, as read from the package data."""
     text = files("daihou.collection").joinpath("messages/default-templates.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = load_yaml(text)
     out = []
     for i, row in enumerate(data["templates"]):
         try:

@@ -13,8 +13,9 @@ from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from daihou.policy.yaml_packs import load_yaml
 
 TREATMENTS = ("reminder", "sms", "email", "letter", "call", "visit", "promise", "plan", "agency")
 
@@ -86,7 +87,7 @@ def load_behaviour(path: str | Path | None = None) -> BehaviourModel:
             raise ValueError(f"behaviour model {path}: {exc.strerror}") from None
         where = str(path)
     try:
-        return BehaviourModel.model_validate(yaml.safe_load(text))
+        return BehaviourModel.model_validate(load_yaml(text))
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from daihou.policy.yaml_packs import load_yaml
 
 ENV_PREFIX = "DAIHOU_NOTIFY__"
 
@@ -165,7 +166,7 @@ def load_settings(
         file = Path(source)
         if not file.is_file():
             raise SettingsError(f"notify config {file} does not exist")
-        loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        loaded = load_yaml(file.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise SettingsError(f"notify config {file} must be a mapping")
         data = loaded

@@ -14,11 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
-
-import yaml
-from pydantic import ValidationError
 
 from daihou.compliance.gate.schema import (
     MEDIA,
@@ -28,6 +23,7 @@ from daihou.compliance.gate.schema import (
     expand_media,
     expand_parties,
 )
+from daihou.policy.yaml_packs import read_pack, validate_pack
 
 DEFAULT_PACKS = ("cn-2026",)
 ENV_VAR = "DAIHOU_COMPLIANCE_PACKS"
@@ -42,27 +38,14 @@ class PackError(ValueError):
 # --- loading -------------------------------------------------------------------------
 
 
-def _read(name_or_path: str) -> tuple[str, str]:
-    path = Path(name_or_path)
-    if path.suffix in {".yaml", ".yml"}:
-        return str(path), path.read_text(encoding="utf-8")
-    resource = resources.files("daihou.compliance.gate") / "packs" / f"{name_or_path}.yaml"
-    if not resource.is_file():
-        raise PackError(f"no compliance pack named {name_or_path!r}")
-    return f"packs/{name_or_path}.yaml", resource.read_text(encoding="utf-8")
-
-
 @lru_cache(maxsize=32)
 def load_contact_pack(name_or_path: str) -> ContactPack:
     """A packaged pack by name (``cn-2026``) or a YAML file by path, validated."""
-    source, text = _read(name_or_path)
-    try:
-        return ContactPack.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise PackError(f"compliance pack {source} is invalid: {problems}") from None
+    kind = "compliance pack"
+    source, text = read_pack(
+        name_or_path, package="daihou.compliance.gate", folder="packs", kind=kind, error=PackError
+    )
+    return validate_pack(ContactPack, text, source=source, kind=kind, error=PackError)
 
 
 def configured_pack_names(names: str | Sequence[str] | None = None) -> tuple[str, ...]:

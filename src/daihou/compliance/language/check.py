@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from daihou.compliance.language.lexicon import Category, Severity
 from daihou.compliance.language.matcher import Lexicon, load_lexicon
 from daihou.compliance.language.normalise import normalise
+from daihou.policy.yaml_packs import load_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +152,7 @@ def _case(raw: Mapping[str, Any]) -> EvalCase:
 
 def load_eval_set(path: str | Path) -> list[EvalCase]:
     """Read a labelled set (YAML: ``cases: [{text, expect, also?, lang?, split?}]``)."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data = load_yaml(Path(path).read_text(encoding="utf-8"))
     return [_case(raw) for raw in data["cases"]]
 
 

@@ -19,12 +19,11 @@ import os
 import re
 from datetime import date
 from enum import StrEnum
-from importlib import resources
-from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from daihou.policy.yaml_packs import read_pack, validate_pack
 
 DEFAULT_PACKS = ("zh-CN", "en")
 
@@ -133,26 +132,17 @@ class LexiconPack(BaseModel):
         return f"{self.pack}@{self.version}"
 
 
-def _read(name_or_path: str) -> tuple[str, str]:
-    path = Path(name_or_path)
-    if path.suffix in {".yaml", ".yml"}:
-        return str(path), path.read_text(encoding="utf-8")
-    resource = resources.files("daihou.compliance.language") / "lexicon" / f"{name_or_path}.yaml"
-    if not resource.is_file():
-        raise LexiconError(f"no lexicon pack named {name_or_path!r}")
-    return f"lexicon/{name_or_path}.yaml", resource.read_text(encoding="utf-8")
-
-
 def load_pack(name_or_path: str) -> LexiconPack:
     """One pack: a packaged name (``zh-CN``, ``en``) or a YAML file path."""
-    source, text = _read(name_or_path)
-    try:
-        return LexiconPack.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise LexiconError(f"lexicon pack {source} is invalid: {problems}") from None
+    kind = "lexicon pack"
+    source, text = read_pack(
+        name_or_path,
+        package="daihou.compliance.language",
+        folder="lexicon",
+        kind=kind,
+        error=LexiconError,
+    )
+    return validate_pack(LexiconPack, text, source=source, kind=kind, error=LexiconError)
 
 
 def default_sources() -> tuple[str, ...]:
