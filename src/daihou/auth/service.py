@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -90,15 +91,35 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def actor_of(user: User) -> Actor:
+class UserFields(Protocol):
+    """What an ``Actor`` is made of: a ``User`` or a row of its columns."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def team(self) -> str | None: ...
+    @property
+    def agency_id(self) -> str | None: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def territory(self) -> str | None: ...
+
+
+def actor_with_roles(user: UserFields, roles: frozenset[str]) -> Actor:
+    """The actor of ``user`` holding ``roles`` (for a row read without its roles)."""
     return Actor(
         user_id=user.username,
-        roles=user.roles,
+        roles=roles,
         team=user.team,
         agency_id=user.agency_id,
         display=user.display_name or user.username,
         territory=user.territory,
     )
+
+
+def actor_of(user: User) -> Actor:
+    return actor_with_roles(user, user.roles)
 
 
 def actor_for(session: Session, username: str) -> Actor:

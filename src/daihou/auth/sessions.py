@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from daihou.auth.actor import Actor
 from daihou.auth.models import User, UserRole
 from daihou.auth.permissions import authorize
-from daihou.auth.service import get_user
+from daihou.auth.service import actor_with_roles, get_user
 from daihou.auth.session_models import ApiToken, WebSession
 from daihou.compliance.audit.service import record as audit_record
 
@@ -117,15 +117,7 @@ def _active_actor(session: Session, user: Any) -> Actor | None:
     user), or ``None`` if the user is deactivated."""
     if not user.active:
         return None
-    roles = frozenset(session.scalars(_ROLES, {"username": user.username}))
-    return Actor(
-        user_id=user.username,
-        roles=roles,
-        team=user.team,
-        agency_id=user.agency_id,
-        display=user.display_name or user.username,
-        territory=user.territory,
-    )
+    return actor_with_roles(user, frozenset(session.scalars(_ROLES, {"username": user.username})))
 
 
 def resume_session(
