@@ -11,6 +11,7 @@ from daihou.collection import codes
 from daihou.collection.agencies.models import AGENCY_STATUSES
 from daihou.collection.models import CASE_STATUSES, CONTACT_STATUSES
 from daihou.collection.settings import TASK_ACTIONS
+from daihou.collection.tables import TASK_STATUSES as TASK_ROW_STATUSES
 from daihou.collection.tables import TIERS as COLLECTOR_TIERS
 from daihou.compliance.complaints.service import STATES, TRANSITIONS
 from daihou.compliance.complaints.sla import CATEGORIES, CHANNELS, PRIORITIES, TIMERS
@@ -29,7 +30,8 @@ TRANSACTION_STATUSES = ("posted", "reversed")
 TIMER_STATES = ("met", "breached", "running", "overdue")
 COMPLAINT_ACTIONS = ("create", *TRANSITIONS)
 # collector workbench
-TASK_STATUSES = ("queued", "deferred", "done")
+# a task row's statuses, and the one shown for work beyond capacity (no task row)
+TASK_STATUSES = (*TASK_ROW_STATUSES, "deferred")  # tasks.DeferredWork.status
 PROMISE_STATUSES = ("open", "kept", "broken", "cancelled")
 VISIT_STATUSES = ("planned", "done", "cancelled")
 DIRECTIONS = ("outbound", "inbound")
