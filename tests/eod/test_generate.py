@@ -195,6 +195,72 @@ def test_a_broken_key_rolls_the_whole_load_back(engine: Engine) -> None:
     assert _structure(engine) == before
 
 
+@pytest.mark.parametrize(
+    ("table", "row"),
+    [
+        (
+            "installments",
+            "INSERT INTO installments (id, loan_id, period, start_date, due_date, annual_rate,"
+            " principal_due, interest_due, principal_paid, interest_paid, status, fee_due,"
+            " penalty_due, compound_due, fee_paid, penalty_paid, compound_paid, penalty_base,"
+            " compound_base) SELECT :first + p, :loan, p, :d, :d, 0, 100, 0, 0, 0, 'pending',"
+            " 0, 0, 0, 0, 0, 0, 0, 0 FROM (SELECT 1 AS p UNION ALL SELECT 2) AS x",
+        ),
+        (
+            "allocations",
+            "INSERT INTO allocations (id, transaction_id, loan_id, period, component, amount)"
+            " SELECT :first + p, :txn, :loan, p, 'principal', 100"
+            " FROM (SELECT 1 AS p UNION ALL SELECT 2) AS x",
+        ),
+    ],
+)
+def test_a_broken_key_is_caught_by_value(engine: Engine, table: str, row: str) -> None:
+    # installments and allocations are checked by distinct key value (many rows per
+    # loan), not row by row: a missing parent among good ones is still found, and named
+    from sqlalchemy.exc import IntegrityError
+
+    from daihou.demo.bulk import ForeignKeyViolation, Loader
+    from daihou.demo.generate import customer_rows
+
+    with transaction(engine) as s:
+        initialise_business_date(s, TODAY)
+    with pytest.raises((ForeignKeyViolation, IntegrityError)) as caught, Loader(engine) as load:
+        load.pause(("customers", "loans", "transactions", table))
+        d = load.day(TODAY)
+        load.insert_customers(customer_rows(1, 1, 1))  # C00000001
+        load.execute(
+            "INSERT INTO loans (id, customer_id, product, principal, annual_rate,"
+            " current_rate, term_months, method, disbursed_on, outstanding_principal,"
+            " serviced_from, status, credit_balance, version, dpd, bucket, risk_class)"
+            " SELECT id, 'C00000001', 'consumer', 100000, 0, 0, 12, 'equal-installment', :d,"
+            " 100000, :d, 'active', 0, 1, 0, 'M0', 'normal'"
+            " FROM (SELECT 'L1' AS id UNION ALL SELECT 'L3') AS x",
+            {"d": d},
+        )
+        load.execute(
+            "INSERT INTO transactions (id, loan_id, kind, value_date, booked_on, amount,"
+            " status) VALUES (5, 'L1', 'repayment', :d, :d, 100, 'posted')",
+            {"d": d},
+        )
+        # a missing parent between two present ones: loan L2 (installments), transaction
+        # 6 (allocations)
+        for first, loan, txn in ((10, "L1", 5), (20, "L2", 6), (30, "L3", 5)):
+            if table == "allocations":
+                loan = "L1"
+            load.execute(row, {"first": first, "loan": loan, "txn": txn, "d": d})
+        load.check_keys([table], by_value=True)
+        load.resume()  # PostgreSQL: adding the keys back checks every row
+    if engine.dialect.name == "sqlite":
+        assert caught.type is ForeignKeyViolation
+        parent = "loans" if table == "installments" else "transactions"
+        assert str(caught.value).startswith(f"{table} row ")
+        assert f"missing {parent} row" in str(caught.value)
+    else:
+        assert f'on table "{table}"' in str(caught.value)
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Loan)) == 0
+
+
 def test_customers_are_computed_a_bounded_way_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     from daihou.demo import generate
 

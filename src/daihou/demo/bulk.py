@@ -225,15 +225,53 @@ class Loader:
         _Writer(self.session.connection()).restore_indexes(self._restore)
         self._restore = []
 
-    def check_keys(self, tables: Sequence[str] | None = None) -> None:
+    def check_keys(self, tables: Sequence[str] | None = None, *, by_value: bool = False) -> None:
         """SQLite: the foreign keys of the loaded tables (or of ``tables``) hold (they
         were not checked row by row). PostgreSQL checked them when ``resume`` added them
-        back."""
+        back.
+
+        ``by_value`` (tables with many rows per key value): a key whose column leads an
+        index of its table is checked by reading that index for its distinct values,
+        each looked up once in the parent (``_missing_parent``) — 23.5 M installments
+        hold 1 M distinct loan ids, and ``PRAGMA foreign_key_check`` looks the parent up
+        once per row (13 s of the 1 M-loan load, after the copy of installments; where
+        keys are nearly unique the pragma is cheaper). Any other key, and any table where
+        a missing parent is found, goes through ``PRAGMA foreign_key_check``: the error
+        names the row either way."""
         if self.postgres:
             return
         for table in self._loaded if tables is None else tables:
+            if by_value and not self._missing_parent(table):
+                continue
             bad = self.session.execute(text(f"PRAGMA foreign_key_check({table})")).first()
             if bad is not None:
                 raise ForeignKeyViolation(
                     f"{table} row {bad[1]} refers to a missing {bad[2]} row (key {bad[3]})"
                 )
+
+    def _missing_parent(self, table: str) -> bool:
+        """SQLite: whether ``table`` may hold a key with no parent row — False only when
+        every foreign key was checked here by its distinct values (one column, leading
+        an index of ``table``: read in order, no sort)."""
+        run = self.session.execute
+        led = set()  # the first column of each index of the table
+        for index in run(text(f"PRAGMA index_list('{table}')")).all():
+            first = run(text(f"PRAGMA index_info('{index[1]}')")).first()
+            led.add(None if first is None else first[2])
+        keys: dict[int, list[tuple[Any, ...]]] = {}
+        for row in run(text(f"PRAGMA foreign_key_list('{table}')")).all():
+            keys.setdefault(row[0], []).append(tuple(row))
+        for row, *more in keys.values():
+            parent, column, target = row[2], row[3], row[4]
+            if more or column not in led or target is None:
+                return True  # composite, unindexed or to an implicit key: the pragma
+            orphan = run(
+                text(
+                    f"SELECT 1 FROM (SELECT DISTINCT {column} AS k FROM {table}"
+                    f" WHERE {column} IS NOT NULL) WHERE NOT EXISTS"
+                    f" (SELECT 1 FROM {parent} WHERE {target} = k) LIMIT 1"
+                )
+            ).first()
+            if orphan is not None:
+                return True
+        return False
