@@ -259,10 +259,10 @@ class Loader:
             first = run(text(f"PRAGMA index_info('{index[1]}')")).first()
             led.add(None if first is None else first[2])
         keys: dict[int, list[tuple[Any, ...]]] = {}
-        for row in run(text(f"PRAGMA foreign_key_list('{table}')")).all():
-            keys.setdefault(row[0], []).append(tuple(row))
-        for row, *more in keys.values():
-            parent, column, target = row[2], row[3], row[4]
+        for fk in run(text(f"PRAGMA foreign_key_list('{table}')")).all():
+            keys.setdefault(fk[0], []).append(tuple(fk))
+        for key, *more in keys.values():
+            parent, column, target = key[2], key[3], key[4]
             if more or column not in led or target is None:
                 return True  # composite, unindexed or to an implicit key: the pragma
             orphan = run(

@@ -484,8 +484,9 @@ def _write_beside(
                 load.check_keys(here)
             for table, _ in SIDE:
                 with parts.part(f"{table}: wait for its worker"):
-                    path, cpu = side.wait(table)
-                result.cpu[f"{table}: built by a worker"] = cpu
+                    path, (insert, indexes) = side.wait(table)
+                result.cpu[f"{table}: built by a worker"] = insert + indexes
+                result.cpu[f"{table}: … of which its indexes"] = indexes
                 with parts.part(f"{table}: copy"):
                     load.attach(f"side_{table}", path)
                     load.copy_table(table, f"side_{table}")
