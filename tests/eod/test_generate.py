@@ -356,3 +356,38 @@ def test_side_tables_are_copied_by_transfer(tmp_path: Path) -> None:
         ops = {row[1] for row in plan}
         book.close()
         assert "RowData" in ops, table
+
+
+def test_index_builds_sort_in_files_then_the_load_settings_return(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite file (no temporary tables on the load's connection): the indexes are
+    # rebuilt with small sorter runs in temporary files, then the load's own settings
+    # (1 GB page cache, temporary storage in memory) are back for what follows
+    from daihou.demo.bulk import SQLITE_LOAD, SQLITE_SORT, Loader
+    from daihou.loans.book import _Writer
+
+    engine = _sqlite_book(tmp_path / "book.db")
+    before = _structure(engine)
+    seen: list[tuple[int, int]] = []
+    rebuild = _Writer.restore_indexes
+
+    def watched(writer: _Writer, statements: list[str]) -> None:
+        seen.append(pragmas())
+        rebuild(writer, statements)
+
+    monkeypatch.setattr(_Writer, "restore_indexes", watched)
+    with Loader(engine) as load:
+
+        def pragmas() -> tuple[int, int]:
+            return tuple(  # type: ignore[return-value]
+                load.raw.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("cache_size", "temp_store")
+            )
+
+        load.pause(("loans",))
+        load.resume(sort_in_files=True)
+        after = pragmas()
+    assert seen == [(int(dict(SQLITE_SORT)["cache_size"]), 1)]  # 1: FILE
+    assert after == (int(dict(SQLITE_LOAD)["cache_size"]), 2)  # 2: MEMORY
+    assert _structure(engine) == before

@@ -50,6 +50,11 @@ SQLITE_LOAD = (
 )
 """SQLite settings of the load's connection (set before its transaction begins)."""
 
+SQLITE_SORT = (("cache_size", "-16000"), ("temp_store", "FILE"))
+"""SQLite settings while the load builds indexes (``Loader.resume``): 16 MB sorter runs
+in temporary files — small runs merged cost less CPU than one large in-memory sort,
+and SQLite's in-memory temporary files cost more than files the OS caches."""
+
 INSTALLMENTS_FILL = 80
 """PostgreSQL fill factor of ``installments`` in a generated book (percent)."""
 
@@ -71,8 +76,7 @@ class Loader:
         self.conn = self.engine.connect()
         self.raw: Any = cast(Any, self.conn.connection.dbapi_connection)
         if not self.postgres:
-            for name, value in SQLITE_LOAD:
-                self.raw.execute(f"PRAGMA {name}={value}")
+            self._pragmas(SQLITE_LOAD)
         self.session = Session(bind=self.conn)
         self.session.execute(text("SELECT 1"))  # begins (BEGIN IMMEDIATE on SQLite)
         if self.postgres:
@@ -219,11 +223,28 @@ class Loader:
             for table, name, definition in fks
         ]
 
-    def resume(self) -> None:
+    def resume(self, *, sort_in_files: bool = False) -> None:
+        """Recreate what ``pause`` dropped. ``sort_in_files`` (SQLite, no temporary
+        tables on this connection — changing ``temp_store`` drops them): the index
+        builds sort in 16 MB runs kept in temporary files (``SQLITE_SORT``) instead of
+        one run as large as the 1 GB page cache, in memory — about half the CPU (the
+        other five tables' 13 indexes at 200k: 1.9–2.1 s against 4.1–4.7 s); the load's
+        settings are restored afterwards."""
         from daihou.loans.book import _Writer
 
-        _Writer(self.session.connection()).restore_indexes(self._restore)
+        sorting = sort_in_files and not self.postgres
+        if sorting:
+            self._pragmas(SQLITE_SORT)
+        try:
+            _Writer(self.session.connection()).restore_indexes(self._restore)
+        finally:
+            if sorting:
+                self._pragmas(tuple((n, v) for n, v in SQLITE_LOAD if n in dict(SQLITE_SORT)))
         self._restore = []
+
+    def _pragmas(self, settings: Sequence[tuple[str, str]]) -> None:
+        for name, value in settings:
+            self.raw.execute(f"PRAGMA {name}={value}")
 
     def check_keys(self, tables: Sequence[str] | None = None, *, by_value: bool = False) -> None:
         """SQLite: the foreign keys of the loaded tables (or of ``tables``) hold (they

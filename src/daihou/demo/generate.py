@@ -479,7 +479,7 @@ def _write_beside(
                 for batch in batches.rest():
                     load.insert_customers(batch)
             with parts.part("indexes"):  # the other tables', while the side ones are built
-                load.resume()
+                load.resume(sort_in_files=True)
             with parts.part("key check"):
                 load.check_keys(here)
             for table, _ in SIDE:
