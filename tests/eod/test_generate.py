@@ -195,6 +195,72 @@ def test_a_broken_key_rolls_the_whole_load_back(engine: Engine) -> None:
     assert _structure(engine) == before
 
 
+@pytest.mark.parametrize(
+    ("table", "row"),
+    [
+        (
+            "installments",
+            "INSERT INTO installments (id, loan_id, period, start_date, due_date, annual_rate,"
+            " principal_due, interest_due, principal_paid, interest_paid, status, fee_due,"
+            " penalty_due, compound_due, fee_paid, penalty_paid, compound_paid, penalty_base,"
+            " compound_base) SELECT :first + p, :loan, p, :d, :d, 0, 100, 0, 0, 0, 'pending',"
+            " 0, 0, 0, 0, 0, 0, 0, 0 FROM (SELECT 1 AS p UNION ALL SELECT 2) AS x",
+        ),
+        (
+            "allocations",
+            "INSERT INTO allocations (id, transaction_id, loan_id, period, component, amount)"
+            " SELECT :first + p, :txn, :loan, p, 'principal', 100"
+            " FROM (SELECT 1 AS p UNION ALL SELECT 2) AS x",
+        ),
+    ],
+)
+def test_a_broken_key_is_caught_by_value(engine: Engine, table: str, row: str) -> None:
+    # installments and allocations are checked by distinct key value (many rows per
+    # loan), not row by row: a missing parent among good ones is still found, and named
+    from sqlalchemy.exc import IntegrityError
+
+    from daihou.demo.bulk import ForeignKeyViolation, Loader
+    from daihou.demo.generate import customer_rows
+
+    with transaction(engine) as s:
+        initialise_business_date(s, TODAY)
+    with pytest.raises((ForeignKeyViolation, IntegrityError)) as caught, Loader(engine) as load:
+        load.pause(("customers", "loans", "transactions", table))
+        d = load.day(TODAY)
+        load.insert_customers(customer_rows(1, 1, 1))  # C00000001
+        load.execute(
+            "INSERT INTO loans (id, customer_id, product, principal, annual_rate,"
+            " current_rate, term_months, method, disbursed_on, outstanding_principal,"
+            " serviced_from, status, credit_balance, version, dpd, bucket, risk_class)"
+            " SELECT id, 'C00000001', 'consumer', 100000, 0, 0, 12, 'equal-installment', :d,"
+            " 100000, :d, 'active', 0, 1, 0, 'M0', 'normal'"
+            " FROM (SELECT 'L1' AS id UNION ALL SELECT 'L3') AS x",
+            {"d": d},
+        )
+        load.execute(
+            "INSERT INTO transactions (id, loan_id, kind, value_date, booked_on, amount,"
+            " status) VALUES (5, 'L1', 'repayment', :d, :d, 100, 'posted')",
+            {"d": d},
+        )
+        # a missing parent between two present ones: loan L2 (installments), transaction
+        # 6 (allocations)
+        for first, loan, txn in ((10, "L1", 5), (20, "L2", 6), (30, "L3", 5)):
+            if table == "allocations":
+                loan = "L1"
+            load.execute(row, {"first": first, "loan": loan, "txn": txn, "d": d})
+        load.check_keys([table], by_value=True)
+        load.resume()  # PostgreSQL: adding the keys back checks every row
+    if engine.dialect.name == "sqlite":
+        assert caught.type is ForeignKeyViolation
+        parent = "loans" if table == "installments" else "transactions"
+        assert str(caught.value).startswith(f"{table} row ")
+        assert f"missing {parent} row" in str(caught.value)
+    else:
+        assert f'on table "{table}"' in str(caught.value)
+    with transaction(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Loan)) == 0
+
+
 def test_customers_are_computed_a_bounded_way_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     from daihou.demo import generate
 
@@ -290,3 +356,38 @@ def test_side_tables_are_copied_by_transfer(tmp_path: Path) -> None:
         ops = {row[1] for row in plan}
         book.close()
         assert "RowData" in ops, table
+
+
+def test_index_builds_sort_in_files_then_the_load_settings_return(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite file (no temporary tables on the load's connection): the indexes are
+    # rebuilt with small sorter runs in temporary files, then the load's own settings
+    # (1 GB page cache, temporary storage in memory) are back for what follows
+    from daihou.demo.bulk import SQLITE_LOAD, SQLITE_SORT, Loader
+    from daihou.loans.book import _Writer
+
+    engine = _sqlite_book(tmp_path / "book.db")
+    before = _structure(engine)
+    seen: list[tuple[int, int]] = []
+    rebuild = _Writer.restore_indexes
+
+    def watched(writer: _Writer, statements: list[str]) -> None:
+        seen.append(pragmas())
+        rebuild(writer, statements)
+
+    monkeypatch.setattr(_Writer, "restore_indexes", watched)
+    with Loader(engine) as load:
+
+        def pragmas() -> tuple[int, int]:
+            return tuple(  # type: ignore[return-value]
+                load.raw.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("cache_size", "temp_store")
+            )
+
+        load.pause(("loans",))
+        load.resume(sort_in_files=True)
+        after = pragmas()
+    assert seen == [(int(dict(SQLITE_SORT)["cache_size"]), 1)]  # 1: FILE
+    assert after == (int(dict(SQLITE_LOAD)["cache_size"]), 2)  # 2: MEMORY
+    assert _structure(engine) == before

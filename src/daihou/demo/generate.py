@@ -479,18 +479,19 @@ def _write_beside(
                 for batch in batches.rest():
                     load.insert_customers(batch)
             with parts.part("indexes"):  # the other tables', while the side ones are built
-                load.resume()
+                load.resume(sort_in_files=True)
             with parts.part("key check"):
                 load.check_keys(here)
             for table, _ in SIDE:
                 with parts.part(f"{table}: wait for its worker"):
-                    path, cpu = side.wait(table)
-                result.cpu[f"{table}: built by a worker"] = cpu
+                    path, (insert, indexes) = side.wait(table)
+                result.cpu[f"{table}: built by a worker"] = insert + indexes
+                result.cpu[f"{table}: … of which its indexes"] = indexes
                 with parts.part(f"{table}: copy"):
                     load.attach(f"side_{table}", path)
                     load.copy_table(table, f"side_{table}")
-                with parts.part("key check"):  # the first while the other is being built
-                    load.check_keys([table])
+                with parts.part(f"{table}: key check"):  # allocations' while the other
+                    load.check_keys([table], by_value=True)  # is being built
             result.installments = load.scalar("SELECT count(*) FROM installments")
             result.repayments = load.scalar(
                 "SELECT count(*) FROM transactions WHERE kind = 'repayment'"
@@ -551,7 +552,8 @@ def _write_here(
         finally:
             batches.close()
         t2 = time.perf_counter()
-        load.check_keys()
+        load.check_keys([t for t in LOADED if t not in BY_VALUE])
+        load.check_keys(BY_VALUE, by_value=True)
         timings["key check"] = time.perf_counter() - t2
         t2 = time.perf_counter()
         load.advance_sequences(("transactions", "journal_entries"))
@@ -577,6 +579,9 @@ LOADED = (
     "journal_entries",
     "journal_lines",
 )
+BY_VALUE = ("installments", "allocations")
+"""Loaded tables with many rows per foreign-key value: their keys are checked by
+distinct value (``Loader.check_keys``)."""
 SLICE = 50_000
 """Loans per ``INSERT … SELECT`` of the sliced statements: customers computed in the
 meantime are written between two slices."""
