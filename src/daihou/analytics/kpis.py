@@ -44,9 +44,37 @@ def previous_month_end(d: date) -> date:
     return prev
 
 
-def daily_kpis(session: Session, d: date, buckets: list[str]) -> dict[str, Any]:
-    loans = cast(Table, Loan.__table__)
+def overdue_principal_fen(session: Session, d: date) -> int:
+    """Σ unpaid principal of the unsettled installments due before ``d``, every loan."""
     inst = cast(Table, Installment.__table__)
+    return int(
+        session.execute(
+            via_unsettled(
+                select(sum_fen(inst.c.principal_due) - sum_fen(inst.c.principal_paid)).where(
+                    UNSETTLED, inst.c.due_date < d
+                )
+            )
+        ).scalar_one()
+    )
+
+
+def snapshot_overdue_principal_fen(session: Session, d: date) -> int:
+    """The same sum read from the day's snapshot rows: equal to ``overdue_principal_fen``
+    when those rows cover every loan with an unsettled installment, as an ordinary day's
+    do (``eod.steps.touched_ids``) — not a full run's, which pictures active loans only."""
+    return int(
+        session.execute(
+            select(sum_fen(SNAPS.c.overdue_principal)).where(SNAPS.c.business_date == d)
+        ).scalar_one()
+    )
+
+
+def daily_kpis(
+    session: Session, d: date, buckets: list[str], *, overdue_fen: int | None = None
+) -> dict[str, Any]:
+    """The day's figures; ``overdue_fen`` is the overdue principal when the caller has it
+    (``overdue_principal_fen`` otherwise)."""
+    loans = cast(Table, Loan.__table__)
     rows = session.execute(
         select(
             loans.c.bucket,
@@ -74,20 +102,14 @@ def daily_kpis(session: Session, d: date, buckets: list[str]) -> dict[str, Any]:
             overdue += amount
         if risk_class in NPL_CLASSES:
             npl += amount
-    overdue_amount_fen = session.execute(
-        via_unsettled(
-            select(sum_fen(inst.c.principal_due) - sum_fen(inst.c.principal_paid)).where(
-                UNSETTLED, inst.c.due_date < d
-            )
-        )
-    ).scalar_one()
+    overdue_amount_fen = overdue_principal_fen(session, d) if overdue_fen is None else overdue_fen
     data: dict[str, Any] = {
         "business_date": d.isoformat(),
         "loans": count,
         "balance": fmt(balance),
         "overdue_balance": fmt(overdue),
         "overdue_rate": _ratio(overdue, balance),
-        "overdue_principal": fmt(Decimal(int(overdue_amount_fen)) / 100),
+        "overdue_principal": fmt(Decimal(overdue_amount_fen) / 100),
         "npl_balance": fmt(npl),
         "npl_ratio": _ratio(npl, balance),
         "by_bucket": {

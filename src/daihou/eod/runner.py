@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from daihou.analytics.kpis import daily_kpis
+from daihou.analytics.kpis import daily_kpis, snapshot_overdue_principal_fen
 from daihou.auth.actor import SYSTEM
 from daihou.auth.permissions import authorize
 from daihou.compliance.audit.service import record as audit_record
@@ -33,7 +33,16 @@ MMAP_BYTES = 16 << 30
 
 def step_kpis(session: Session, ctx: steps.StepContext) -> steps.StepResult:
     buckets = [b.name for b in ctx.pack.delinquency.buckets]
-    data = daily_kpis(session, ctx.business_date, buckets)
+    order = ctx.pack.eod.steps
+    # an ordinary day's snapshot rows (written earlier in this date's run, nothing posted
+    # since: postings wait while end of day runs) cover every loan with an unsettled
+    # installment, so the overdue principal is their sum rather than a second read of
+    # those installments; a full run's snapshot covers active loans only
+    from_snapshot = (
+        not ctx.full and "snapshot" in order and order.index("snapshot") < order.index("kpis")
+    )
+    overdue = snapshot_overdue_principal_fen(session, ctx.business_date) if from_snapshot else None
+    data = daily_kpis(session, ctx.business_date, buckets, overdue_fen=overdue)
     existing = session.get(DailyKpi, ctx.business_date)
     if existing is None:
         session.add(DailyKpi(business_date=ctx.business_date, data=data))

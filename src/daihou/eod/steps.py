@@ -100,6 +100,11 @@ BY_LOAN_PERIOD = "sqlite_autoindex_installments_1"
 table's first and only UNIQUE constraint)."""
 
 
+def full_set(ctx: StepContext) -> ColumnElement[bool]:
+    """The loans a full run looks at: every active loan and those settled on the date."""
+    return or_(LOANS.c.status == "active", LOANS.c.closed_on == ctx.business_date)
+
+
 def touched_ids(ctx: StepContext) -> Any:
     """Ids of the loans an ordinary day must look at — anything due today or overdue,
     delinquent, classed above normal, restructured, overridden, or with a transaction
@@ -110,9 +115,7 @@ def touched_ids(ctx: StepContext) -> Any:
     loans settled today)."""
     d = ctx.business_date
     if ctx.full:
-        return select(LOANS.c.id.label("loan_id")).where(
-            or_(LOANS.c.status == "active", LOANS.c.closed_on == d)
-        )
+        return select(LOANS.c.id.label("loan_id")).where(full_set(ctx))
     return union(
         select(LOANS.c.id.label("loan_id")).where(WATCH),
         # the partial index by loan, read alone (it holds loan_id): without the hint
@@ -215,10 +218,14 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
         .group_by(OVERRIDES.c.loan_id)
         .subquery()
     )
-    touched = touched_ids(ctx).subquery()
-    computed = (
+    # a full run takes every active loan straight from ``loans``; an ordinary day joins
+    # its candidate ids to their loans (joining a full run's million ids back to
+    # ``loans`` cost a key lookup per loan)
+    touched = None if ctx.full else touched_ids(ctx).subquery()
+    key = LOANS.c.id if touched is None else touched.c.loan_id
+    picked = (
         select(
-            touched.c.loan_id,
+            key.label("loan_id"),
             func.coalesce(days_between(session, oldest.c.oldest, _d(ctx)), 0).label("dpd"),
             func.coalesce(overrides.c.rank, 0).label("override"),
             case(
@@ -229,12 +236,11 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
             LOANS.c.bucket.label("old_bucket"),
             LOANS.c.risk_class.label("old_class"),
         )
-        .select_from(touched)
-        .join(LOANS, LOANS.c.id == touched.c.loan_id)
-        .outerjoin(oldest, oldest.c.loan_id == touched.c.loan_id)
-        .outerjoin(overrides, overrides.c.loan_id == touched.c.loan_id)
-        .subquery()
+        .select_from(LOANS if touched is None else touched.join(LOANS, LOANS.c.id == key))
+        .outerjoin(oldest, oldest.c.loan_id == key)
+        .outerjoin(overrides, overrides.c.loan_id == key)
     )
+    computed = (picked.where(full_set(ctx)) if touched is None else picked).subquery()
     class_rank = greatest(
         session,
         rules.floor_rank_case(computed.c.dpd, pack),
@@ -328,8 +334,9 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
 
 # -- snapshot -------------------------------------------------------------------------
 def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
-    """Snapshot rows for ``loan_ids``. Only unsettled ('due') installments owe anything
-    overdue or accrued, so the sums run over those rows alone (indexed)."""
+    """Snapshot rows for ``loan_ids`` (None: a full run's loans, ``full_set``, read
+    straight from ``loans``). Only unsettled ('due') installments owe anything overdue or
+    accrued, so the sums run over those rows alone (indexed)."""
     d = ctx.business_date
 
     def owed(component: str) -> Any:
@@ -347,8 +354,8 @@ def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
         .where(INST.c.status == DUE)
         .group_by(INST.c.loan_id)
     ).subquery()
-    ids = loan_ids.subquery()
-    return (
+    ids = None if loan_ids is None else loan_ids.subquery()
+    picture = (
         select(
             _d(ctx),
             LOANS.c.id,
@@ -362,10 +369,10 @@ def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
             LOANS.c.bucket,
             LOANS.c.risk_class,
         )
-        .select_from(ids)
-        .join(LOANS, LOANS.c.id == ids.c.loan_id)
+        .select_from(LOANS if ids is None else ids.join(LOANS, LOANS.c.id == ids.c.loan_id))
         .outerjoin(sums, sums.c.loan_id == LOANS.c.id)
     )
+    return picture.where(full_set(ctx)) if ids is None else picture
 
 
 SNAPSHOT_COLUMNS = [
@@ -386,9 +393,12 @@ SNAPSHOT_COLUMNS = [
 def step_snapshot(session: Session, ctx: StepContext) -> StepResult:
     d = ctx.business_date
     session.execute(delete(SNAPS).where(SNAPS.c.business_date == d))
-    # the delinquency step already listed today's loans in the work table
+    # a full run pictures every active loan, read straight from ``loans``; on an ordinary
+    # day the delinquency step already listed the day's loans in the work table
     ids = (
-        select(WORK.c.loan_id).where(WORK.c.business_date == d)
+        None
+        if ctx.full
+        else select(WORK.c.loan_id).where(WORK.c.business_date == d)
         if "delinquency" in ctx.pack.eod.steps
         else touched_ids(ctx)
     )
