@@ -113,7 +113,7 @@ class Payment:
     overdue: bool  # paid while the loan was past due (a recovery)
 
 
-def _owed_statement() -> Select[tuple[str, int, int, date]]:
+def _owed_statement() -> Select[tuple[str, Decimal, int, date]]:
     i = Installment
     unpaid = (i.principal_due + i.interest_due + i.fee_due + i.penalty_due + i.compound_due) - (
         i.principal_paid + i.interest_paid + i.fee_paid + i.penalty_paid + i.compound_paid
