@@ -101,6 +101,38 @@ def test_bad_user_data_lists_every_problem(engine: Engine) -> None:
         assert part in message, part
 
 
+def test_users_created_with_one_precomputed_hash_sign_in_with_its_password(
+    engine: Engine,
+) -> None:
+    shared = passwords.hash_password(PASSWORD)
+    for name in ("wang", "zhao"):
+        add(engine, name, "operations", password_hash=shared)
+    with transaction(engine) as session:
+        assert get_user(session, "wang").password_hash == shared
+        assert get_user(session, "zhao").password_hash == shared
+    assert login(engine, "zhao", PASSWORD, now=T0).user_id == "zhao"
+    with pytest.raises(AuthenticationFailed):
+        login(engine, "wang", "not the password", now=T0)
+
+
+def test_a_precomputed_hash_must_be_an_argon2_hash(engine: Engine) -> None:
+    with pytest.raises(UserError, match="password_hash is not an argon2 hash"):
+        add(engine, "wang", "operations", password_hash=PASSWORD)
+    # the password itself is still checked
+    with pytest.raises(PasswordPolicyError), transaction(engine) as session:
+        create_user(
+            session,
+            actor=SYSTEM,
+            username="wang",
+            password="short",
+            roles=["operations"],
+            now=T0,
+            password_hash=passwords.hash_password("short"),
+        )
+    with transaction(engine) as session:
+        assert session.get(User, "wang") is None
+
+
 @pytest.mark.parametrize(
     ("password", "problem"),
     [("short1", "at least 10"), ("Zhang.San1", "same as the username")],

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 
@@ -68,6 +68,15 @@ def check_password_policy(
 
 def hash_password(password: str) -> str:
     return hasher().hash(password)
+
+
+def is_password_hash(value: str) -> bool:
+    """True when ``value`` reads as an argon2 hash (what ``hash_password`` returns)."""
+    try:
+        extract_parameters(value)
+    except InvalidHashError:
+        return False
+    return True
 
 
 def verify_password(stored_hash: str, password: str) -> bool:

@@ -23,6 +23,7 @@ from daihou.auth.passwords import (
     check_password_policy,
     dummy_hash,
     hash_password,
+    is_password_hash,
     needs_rehash,
     verify_password,
 )
@@ -145,7 +146,12 @@ def create_user(
     territory: str | None = None,
     agency_id: str | None = None,
     settings: AuthSettings = DEFAULT_SETTINGS,
+    password_hash: str | None = None,
 ) -> User:
+    """A new active user. ``password_hash``, when given, is ``hash_password(password)``
+    made beforehand — one hash for many users created with the same password (the
+    demo's staff); it is stored as given (not checked against ``password``, which must
+    still meet the policy) and verified at sign-in like any other."""
     basis = authorize(actor, "user.manage")
     _aware(now)
     wanted = sorted(set(roles))
@@ -158,6 +164,8 @@ def create_user(
     if username.casefold() in RESERVED_USERNAMES:
         problems.append(f"username {username!r} is reserved")
     problems += role_problems(wanted, team=team, agency_id=agency_id)
+    if password_hash is not None and not is_password_hash(password_hash):
+        problems.append("password_hash is not an argon2 hash")
     if problems:
         raise UserError(f"cannot create user {username!r}: " + "; ".join(problems))
     if session.get(User, username) is not None:
@@ -166,7 +174,7 @@ def create_user(
     user = User(
         username=username,
         display_name=display_name,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password) if password_hash is None else password_hash,
         team=team,
         territory=territory,
         agency_id=agency_id,

@@ -150,7 +150,11 @@ def reminder_facts(
     work = business_date + timedelta(days=1)
     targets = {work + timedelta(days=k): k for k in offsets}
     i, other = Installment, aliased(Installment)
-    owing = select(other.id).where(other.status == "due", other.loan_id == Loan.id).exists()
+    # The loans owing anything, read once (loan_id is never NULL, so NOT IN is NOT
+    # EXISTS): correlated per candidate row, SQLite walked every due installment of the
+    # book for each of them (ix_installments_status_due_date by status alone), which
+    # grew with the overdue book times the day's reminders.
+    owing = Loan.id.in_(select(other.loan_id).where(other.status == "due"))
     rows = session.execute(
         select(
             Loan.id,

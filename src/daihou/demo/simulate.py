@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from daihou.db.engine import transaction
@@ -28,7 +28,7 @@ from daihou.demo.behaviour import BehaviourModel, draw
 from daihou.eod.calendar import business_date
 from daihou.eod.runner import run_eod
 from daihou.kernel.money import ZERO
-from daihou.loans.models import Installment, Loan
+from daihou.loans.models import INSTALLMENT_STATUSES, Installment, Loan
 from daihou.payments.batch import PaymentRequest
 from daihou.payments.batch import post_payments as post_payments_batch
 from daihou.policy import PolicyPack
@@ -113,19 +113,33 @@ class Payment:
     overdue: bool  # paid while the loan was past due (a recovery)
 
 
-def owed_today(session: Session, d: date) -> dict[str, tuple[Decimal, int, bool]]:
-    """Per active loan with anything due on or before ``d``: (amount owed as of the last
-    end of day, its DPD, whether an installment falls due today)."""
+def _owed_statement() -> Select[tuple[str, Decimal, int, date]]:
     i = Installment
     unpaid = (i.principal_due + i.interest_due + i.fee_due + i.penalty_due + i.compound_due) - (
         i.principal_paid + i.interest_paid + i.fee_paid + i.penalty_paid + i.compound_paid
     )
-    rows = session.execute(
+    # Not paid, named as the statuses it can be: both engines then read only the due and
+    # pending rows up to the date off ix_installments_status_due_date (``status !=
+    # 'paid'`` walked every installment of every active loan, twice a day).
+    return (
         select(i.loan_id, func.sum(unpaid), Loan.dpd, func.max(i.due_date))
         .join(Loan, Loan.id == i.loan_id)
-        .where(Loan.status == "active", i.due_date <= d, i.status != "paid")
+        .where(
+            Loan.status == "active",
+            i.due_date <= bindparam("d"),
+            i.status.in_([s for s in INSTALLMENT_STATUSES if s != "paid"]),
+        )
         .group_by(i.loan_id, Loan.dpd)
-    ).all()
+    )
+
+
+_OWED = _owed_statement()
+
+
+def owed_today(session: Session, d: date) -> dict[str, tuple[Decimal, int, bool]]:
+    """Per active loan with anything due on or before ``d``: (amount owed as of the last
+    end of day, its DPD, whether an installment falls due today)."""
+    rows = session.execute(_OWED, {"d": d}).all()
     # Money columns are integer fen in the database: sums come back in fen.
     return {
         loan: (Decimal(int(fen)) / 100, int(dpd), due == d)

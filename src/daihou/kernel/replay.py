@@ -125,17 +125,22 @@ class _Credit:
     remaining: Decimal
 
 
+_NO_MONEY = dict.fromkeys(COMPONENTS, ZERO)
+
+
 def _state(row: ScheduledInstallment, kind: str = "regular") -> InstallmentState:
-    due = dict.fromkeys(COMPONENTS, ZERO)
-    due["principal"] = row.principal
-    due["interest"] = row.interest
+    # Positional, with the dicts copied from one template: a replay makes a state per
+    # installment of the schedule (360 for a mortgage), and keyword arguments plus the
+    # ``paid`` default factory were half of building them.
     return InstallmentState(
-        period=row.period,
-        start_date=row.start_date,
-        due_date=row.due_date,
-        annual_rate=row.annual_rate,
-        due=due,
-        kind=kind,
+        row.period,
+        row.start_date,
+        row.due_date,
+        row.annual_rate,
+        {**_NO_MONEY, "principal": row.principal, "interest": row.interest},
+        _NO_MONEY.copy(),
+        None,
+        kind,
     )
 
 

@@ -36,7 +36,14 @@ def utc_naive(moment: datetime | None = None) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def _plain(value: Any) -> Any:
+    # the common case first: a plain scalar passes as it is (the ``Mapping`` check below
+    # is an ABC check, the slowest of them, and most values are strings)
+    if value is None or type(value) in _SCALARS:
+        return value
     if isinstance(value, Decimal):
         return f"{value:f}"
     if isinstance(value, datetime | date):

@@ -135,21 +135,47 @@ def window_start(local_day: date, zone: Any, rules: EffectiveRules) -> datetime:
     return _naive(datetime.combine(first_day, time(0), tzinfo=zone))
 
 
-def _among(session: Session, values: list[str]) -> Callable[[Any], ColumnElement[bool]]:
-    """``column IN values`` with the values as ONE bound parameter (encoded once for the
+def _member(dialect: str, name: str) -> Callable[[Any], ColumnElement[bool]]:
+    """``column IN <list bound as ONE parameter called name>`` (encoded once for the
     batch's queries): a batch may name the whole book (the daily run's 100k debtors),
     past the bound-parameter limits, and 100k parameters cost more to bind than the
     query costs to run. PostgreSQL: ``= ANY(array)``; SQLite: ``IN (SELECT value FROM
-    json_each(list))``. Both use the column's index."""
-    if session.get_bind().dialect.name == "postgresql":
-        return lambda column: column == any_(bindparam(None, values, type_=ARRAY(String)))
-    encoded = json.dumps(values)
+    json_each(list))``, the list given as JSON text. Both use the column's index."""
+    if dialect == "postgresql":
+        return lambda column: column == any_(bindparam(name, type_=ARRAY(String)))
 
     def member(column: Any) -> ColumnElement[bool]:
-        listed = func.json_each(bindparam(None, encoded)).table_valued("value")
+        listed = func.json_each(bindparam(name, type_=String)).table_valued("value")
         return column.in_(select(listed.c.value))  # type: ignore[no-any-return]
 
     return member
+
+
+_HISTORY: dict[tuple[str, bool], tuple[Any, Any, Any]] = {}
+
+
+def _history_statements(dialect: str, by_address: bool) -> tuple[Any, Any, Any]:
+    """The three reads of ``load_batch_history`` (attempts, holds, opt-outs), built once
+    per dialect and scope: building them and their cache keys per batch cost more than
+    running them (a demo day asks the gate some hundreds of times)."""
+    found = _HISTORY.get((dialect, by_address))
+    if found is None:
+        a = ContactAttempt
+        of_customers = _member(dialect, "customers")
+        scope = of_customers(a.customer_id)
+        if by_address:
+            scope = or_(scope, _member(dialect, "addresses")(a.address_key))
+        found = (
+            select(a.id, *_ATTEMPT_COLUMNS).where(and_(a.at_utc >= bindparam("since"), scope)),
+            select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
+                of_customers(Hold.customer_id), Hold.released_at.is_(None)
+            ),
+            select(OptOut.customer_id, OptOut.medium).where(
+                of_customers(OptOut.customer_id), OptOut.opted_in_at.is_(None)
+            ),
+        )
+        _HISTORY[(dialect, by_address)] = found
+    return found
 
 
 def load_batch_history(
@@ -163,25 +189,16 @@ def load_batch_history(
     customers, addresses = list(dict.fromkeys(customers)), list(dict.fromkeys(addresses))
     if not customers and not addresses:
         return out
-    a = ContactAttempt
-    of_customers = _among(session, customers)
-    scope = of_customers(a.customer_id)
-    if addresses:
-        scope = or_(scope, _among(session, addresses)(a.address_key))
-    query = select(a.id, *_ATTEMPT_COLUMNS).where(and_(a.at_utc >= since, scope))
-    for row in session.execute(query):
+    dialect = session.get_bind().dialect.name
+    attempts, holds, opt_outs = _history_statements(dialect, bool(addresses))
+    lists: dict[str, Any] = {"customers": customers, "addresses": addresses}
+    if dialect != "postgresql":
+        lists = {name: json.dumps(values) for name, values in lists.items()}
+    for row in session.execute(attempts, {**lists, "since": since}):
         out.add(row.id, past_attempt(row))
-    for h in session.execute(
-        select(Hold.id, Hold.kind, Hold.loan_id, Hold.customer_id).where(
-            of_customers(Hold.customer_id), Hold.released_at.is_(None)
-        )
-    ):
+    for h in session.execute(holds, {"customers": lists["customers"]}):
         out.holds.setdefault(h.customer_id, []).append(ActiveHold(h.kind, h.loan_id, h.id))
-    for o in session.execute(
-        select(OptOut.customer_id, OptOut.medium).where(
-            of_customers(OptOut.customer_id), OptOut.opted_in_at.is_(None)
-        )
-    ):
+    for o in session.execute(opt_outs, {"customers": lists["customers"]}):
         out.opt_outs.setdefault(o.customer_id, set()).add(o.medium)
     return out
 
