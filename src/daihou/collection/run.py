@@ -36,6 +36,7 @@ from daihou.auth.permissions import authorize
 from daihou.collection.assign import assign_cases
 from daihou.collection.cases import sync_cases
 from daihou.collection.clock import Clock
+from daihou.collection.gc_pause import gc_paused
 from daihou.collection.tables import CollectionRun
 from daihou.collection.treatments import plan_treatments
 from daihou.compliance.audit.service import record
@@ -109,7 +110,7 @@ def run_collections(
     pack = pack or load_pack()
     settings = pack.collections
     started = time.perf_counter()
-    with transaction(engine) as session:
+    with gc_paused(), transaction(engine) as session:
         basis = authorize(actor, "collections.run")
         if session.get_bind().dialect.name == "sqlite":
             session.connection().exec_driver_sql("PRAGMA cache_size=-262144")
