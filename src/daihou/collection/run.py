@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
-from daihou.collection.assign import assign_cases
+from daihou.collection.assign import AssignResult
 from daihou.collection.cases import sync_cases
 from daihou.collection.clock import Clock
 from daihou.collection.gc_pause import gc_paused
@@ -131,7 +131,8 @@ def run_collections(
         for name, hook in default_first_steps() if first_hooks is None else first_hooks:
             counts[name] = hook(session, d, pack) or {}
             clock.lap(name)
-        cases = sync_cases(session, business_date=d, settings=settings)
+        # the assignment runs inside the case sync: a new case is inserted with its owner
+        cases = sync_cases(session, business_date=d, settings=settings, assign=True, clock=clock)
         clock.lap("cases")
         counts["cases"] = {
             "opened": cases.opened,
@@ -139,12 +140,10 @@ def run_collections(
             "stage_changes": cases.stage_changes,
             "lost_contact": cases.lost_contact,
         }
+        counts["assignment"] = vars(cases.assignment or AssignResult()).copy()
         for name, hook in default_pre_steps() if pre_hooks is None else pre_hooks:
             counts[name] = hook(session, d, pack) or {}
             clock.lap(name)
-        assigned = assign_cases(session, business_date=d, settings=settings)
-        clock.lap("assignment")
-        counts["assignment"] = vars(assigned).copy()
         plan = plan_treatments(session, business_date=d, settings=settings)
         clock.lap("treatments+tasks")
         counts["treatments"] = {
