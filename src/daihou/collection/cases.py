@@ -4,7 +4,9 @@
 case, one the open cases whose loan is cured, settled or written off; the stage of every
 open case is derived from one read, and lost contact is one ``UPDATE`` by the rule of
 ``collection.lost_contact`` (shared with ``daihou contact evaluate``). Every change of
-status, stage, owner or contact status is inserted into ``case_status_changes``.
+status, stage, owner or contact status is inserted into ``case_status_changes``. The
+daily run asks the sync to assign as well (``assign``), so a new case is inserted with
+its owner rather than inserted and then updated.
 """
 
 from __future__ import annotations

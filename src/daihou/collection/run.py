@@ -11,8 +11,9 @@ Hooks run inside the same transaction as
 ``hook(session, business_date, pack) -> dict | None``; what a hook returns is added to
 the run's counts under its name. First steps run before the case sync (default
 ``daihou.collection.daily.FIRST_STEPS``: housekeeping — approval expiry and plan review,
-``collection.housekeeping``; ``first_hooks=`` replaces them). Pre-steps run after the
-case sync and before the
+``collection.housekeeping``; ``first_hooks=`` replaces them). The assignment runs inside
+the case sync, so a new case is inserted with its owner (``cases.sync_cases`` with
+``assign``). Pre-steps run after the case sync and its assignment, and before the
 strategy (default ``daihou.collection.daily.PRE_STEPS``: promise settlement;
 ``pre_hooks=`` replaces them). Post steps run after the tasks: without ``hooks=`` the
 registered ``POST_STEPS`` (``register_post_step``) and then the default steps of
@@ -106,7 +107,8 @@ def run_collections(
     actor: Actor = SYSTEM,
 ) -> RunReport:
     """Open/close cases, assign, plan treatments and build task lists for a closed date
-    (default: the latest closed date)."""
+    (default: the latest closed date). Python's cyclic garbage collector is paused for
+    the run (``gc_pause``)."""
     pack = pack or load_pack()
     settings = pack.collections
     started = time.perf_counter()
