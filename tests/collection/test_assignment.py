@@ -4,7 +4,10 @@ task lists and the no-feedback report."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date as date_
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,8 +15,8 @@ from sqlalchemy import Engine, func, select, update
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import PermissionDenied
-from daihou.collection.assign import reassign_case, transfer_cases
-from daihou.collection.cases import case_view, list_cases
+from daihou.collection.assign import assign_cases, reassign_case, transfer_cases
+from daihou.collection.cases import case_view, list_cases, sync_cases
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.run import run_collections
 from daihou.collection.tables import CollectionTask, CollectionTreatment, Collector
@@ -26,11 +29,12 @@ from daihou.collection.tasks import (
     task_list,
 )
 from daihou.compliance.audit.models import AuditRecord
-from daihou.db.engine import transaction
+from daihou.db.engine import session_factory, transaction
 from daihou.eod.runner import run_eod
 from daihou.policy.loader import load_pack
-from tests.collection.conftest import FIRST_DUE
+from tests.collection.conftest import FIRST_DUE, START
 from tests.collection.helpers import add_collector, close_and_run
+from tests.factories import add_loans, loan_row
 
 D = FIRST_DUE + timedelta(days=5)  # T+5: call, contacts, repair, visit for every case
 SUP1 = Actor(user_id="sup1", roles=frozenset({"supervisor"}), team="T1")
@@ -366,3 +370,71 @@ def test_the_daily_run_gives_a_repaired_case_five_more_days(book: Engine) -> Non
             ).one()
     assert states == {6: "reachable", 7: "reachable", 8: "reachable", 9: "reachable",
                       10: "reachable", 11: "lost"}  # fmt: skip
+
+
+def _day_of(engine: Engine, d: date_, *, inside: bool) -> tuple[Any, ...]:
+    """The case sync and assignment of ``d``, rolled back: inside the sync (as the run
+    does it) or, as before, ``assign_cases`` after the sync. Cases and history by loan,
+    history in id order (case ids differ between the two on PostgreSQL, whose sequences
+    do not roll back)."""
+    settings = load_pack().collections
+    c, h = CollectionCase, CaseStatusChange
+    with session_factory(engine)() as s:
+        start = s.scalar(select(func.coalesce(func.max(h.id), 0)))
+        if inside:
+            synced = sync_cases(s, business_date=d, settings=settings, assign=True)
+            result = synced.assignment
+        else:
+            synced = sync_cases(s, business_date=d, settings=settings)
+            result = assign_cases(s, business_date=d, settings=settings)
+        loan_of = dict(s.execute(select(c.id, c.loan_id)).all())
+        cases = sorted(
+            s.execute(
+                select(c.loan_id, c.status, c.stage, c.owner_user_id, c.team, c.territory)
+            ).all()
+        )
+        history = [
+            (loan_of[r.case_id], r.business_date, r.field, r.old_value, r.new_value, r.reason)
+            for r in s.scalars(select(h).where(h.id > start).order_by(h.id))
+        ]
+        s.rollback()
+    return result, synced.opened, synced.stage_changes, cases, history
+
+
+def test_assignment_inside_the_sync_is_the_assignment_after_it(
+    book: Engine, tmp_path: Path
+) -> None:
+    """A new case inserted with its owner, and the open cases reassigned before it, give
+    the same owners, teams, territories, counts and history rows (in the same order) as
+    assigning every open case after the sync did: stage changes, a high-risk case going
+    senior, a territory's collector first, the new case after the load the others freed."""
+    add_collector(book, "desk-a", "desk", capacity=3)
+    add_collector(book, "desk-b", "desk", capacity=5)
+    add_collector(book, "junior-a", "junior", capacity=4)
+    add_collector(book, "junior-sh", "junior", team="T2", territory="SH", capacity=2)
+    add_collector(book, "senior-a", "senior", capacity=4)
+    # a loan first due on day one: past due, with its case to open, on day two
+    add_loans(
+        book,
+        tmp_path,
+        [loan_row("L8", principal="9000.00", disbursed_on=START, first_due_on="2026-03-15")],
+    )
+    day1, day2 = FIRST_DUE + timedelta(days=28), FIRST_DUE + timedelta(days=30)
+    run_eod(book, through=day1)
+    run_collections(book, day1)
+    with transaction(book) as s:
+        c = CollectionCase
+        s.execute(update(c).where(c.loan_id == "L2").values(risk_score=850))  # senior
+        s.execute(update(c).where(c.loan_id.in_(["L3", "L4"])).values(territory="SH"))
+        s.execute(update(c).where(c.loan_id == "L5").values(stage="senior"))  # moves back
+    run_eod(book, through=day2)
+    before = _day_of(book, day2, inside=False)
+    after = _day_of(book, day2, inside=True)
+    assert after == before
+    result, opened, stage_changes, cases, history = after
+    assert opened == 1 and stage_changes == 7 and result.assigned >= 8
+    owner = {row[0]: row[3] for row in cases if row[1] == "open"}
+    assert owner["L8"] in {"desk-a", "desk-b"} and owner["L2"] == "senior-a"
+    assert {owner["L3"], owner["L4"]} <= {"junior-sh", "junior-a"}
+    assert "junior-sh" in {owner["L3"], owner["L4"]}
+    assert [f for _, _, f, *_ in history][-result.assigned :] == ["owner"] * result.assigned

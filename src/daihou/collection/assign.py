@@ -97,44 +97,81 @@ def assign_cases(
     stage_changed: set[int] | None = None,
 ) -> AssignResult:
     """Give every open case that needs one a collector (see the module docstring)."""
-    c = CollectionCase
-    collectors = {
-        r.user_id: r for r in session.scalars(select(Collector).where(Collector.active.is_(True)))
-    }
-    load: dict[str, int] = defaultdict(int)
-    for owner, n in session.execute(
-        select(c.owner_user_id, func.count()).where(c.status == "open").group_by(c.owner_user_id)
-    ):
-        if owner in collectors:
-            load[owner] = n
-    changed = stage_changed or set()
-    if stage_changed is None:
-        changed = set(
-            session.scalars(
-                select(CaseStatusChange.case_id).where(
-                    CaseStatusChange.business_date == business_date,
-                    CaseStatusChange.field == "stage",
+    assigner = Assigner(
+        session, business_date=business_date, settings=settings, stage_changed=stage_changed
+    )
+    assigner.open_cases()
+    assigner.apply()
+    write_history(session, assigner.history)
+    return assigner.result
+
+
+class Assigner:
+    """The assignment of one day, case by case in id order: the open cases in the
+    database (``open_cases``), then the cases the case sync is about to insert
+    (``new_case``, in the order they will be inserted, so their ids come after every
+    open case's). A new case is inserted with the owner, team and territory it gets
+    here: one write per case instead of an insert and an update (a first day opens
+    100,000). ``apply`` updates the open cases that moved; ``history`` holds the owner
+    rows of the open cases, ``new_history(ids)`` those of the new ones."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        business_date: date,
+        settings: CollectionsSettings,
+        stage_changed: set[int] | None = None,
+    ) -> None:
+        c = CollectionCase
+        self.session, self.business_date, self.settings = session, business_date, settings
+        self.collectors = {
+            r.user_id: r
+            for r in session.scalars(select(Collector).where(Collector.active.is_(True)))
+        }
+        self.load: dict[str, int] = defaultdict(int)
+        for owner, n in session.execute(
+            select(c.owner_user_id, func.count())
+            .where(c.status == "open")
+            .group_by(c.owner_user_id)
+        ):
+            if owner in self.collectors:
+                self.load[owner] = n
+        if stage_changed is None:
+            stage_changed = set(
+                session.scalars(
+                    select(CaseStatusChange.case_id).where(
+                        CaseStatusChange.business_date == business_date,
+                        CaseStatusChange.field == "stage",
+                    )
                 )
             )
-        )
-    tiers = {s.name: s.tier for s in settings.stages}
-    heaps: dict[tuple[str, str | None], list[tuple[float, str]]] = {}
+        self.changed = stage_changed
+        self.tiers = {s.name: s.tier for s in settings.stages}
+        self.heaps: dict[tuple[str, str | None], list[tuple[float, str]]] = {}
+        self.result = AssignResult()
+        self.moves: dict[str | None, list[int]] = defaultdict(list)
+        self.history: list[dict[str, Any]] = []
+        self._new: list[tuple[int, str | None, str]] = []  # (index, collector, reason)
+        self._count = 0
 
-    def pool(tier: str, territory: str | None) -> list[tuple[float, str]]:
+    def _pool(self, tier: str, territory: str | None) -> list[tuple[float, str]]:
         key = (tier, territory)
-        if key not in heaps:
-            members = [
-                u
+        heap = self.heaps.get(key)
+        if heap is None:
+            collectors, load = self.collectors, self.load
+            heap = self.heaps[key] = [
+                (load[u] / col.daily_capacity, u)
                 for u, col in collectors.items()
                 if col.tier == tier and (territory is None or col.territory == territory)
             ]
-            heaps[key] = [(load[u] / collectors[u].daily_capacity, u) for u in members]
-            heapq.heapify(heaps[key])
-        return heaps[key]
+            heapq.heapify(heap)
+        return heap
 
-    def take(tier: str, territory: str | None) -> str | None:
+    def _take(self, tier: str, territory: str | None) -> str | None:
+        collectors, load = self.collectors, self.load
         for terr in (territory, None) if territory is not None else (None,):
-            heap = pool(tier, terr)
+            heap = self._pool(tier, terr)
             while heap:
                 ratio, user = heapq.heappop(heap)
                 current = load[user] / collectors[user].daily_capacity
@@ -146,70 +183,100 @@ def assign_cases(
                 return user
         return None
 
-    result = AssignResult()
-    moves: dict[str | None, list[int]] = defaultdict(list)
-    history: list[dict[str, Any]] = []
-    session.flush()
-    # through the connection: plain rows, without the ORM's per-row loading (100k rows)
-    rows = (
-        session.connection()
-        .execute(
-            select(c.id, c.stage, c.owner_user_id, c.territory, c.risk_score, Loan.dpd)
-            .join(Loan, Loan.id == c.loan_id)
-            .where(c.status == "open")
-            .order_by(c.id)
-        )
-        .all()
-    )
-    for case_id, stage, owner, territory, risk, dpd in rows:
-        tier = tiers.get(stage)
-        high = risk is not None and risk >= settings.high_risk_score
-        if high and dpd >= settings.high_risk_from_dpd:
-            tier = "senior"
-        if tier is None:
-            continue
-        current = collectors.get(owner) if owner else None
-        sticky = current is not None and case_id not in changed
-        if sticky and (tier != "senior" or (current is not None and current.tier == "senior")):
-            result.kept += 1
-            continue
-        if owner in collectors:
-            load[owner] -= 1
-        new = take(tier, territory)
-        if new == owner and new is not None:
-            result.kept += 1
-            continue
-        if new is None:
-            result.unassigned += 1
-            if owner is None:
-                continue
-        else:
-            result.assigned += 1
-        moves[new].append(case_id)
-        why = f"stage {stage}, tier {tier}" if new else f"no active {tier} collector"
-        history.append(history_row(case_id, business_date, "owner", owner, new, why, "system"))
-    for new, ids in moves.items():
-        col = collectors.get(new) if new else None
-        values: dict[str, Any] = {"owner_user_id": new}
-        if col is not None:
-            values["team"] = col.team
-        for i in range(0, len(ids), 5000):
-            session.execute(
-                update(c)
-                .where(c.id.in_(ids[i : i + 5000]))
-                .values(**values)
-                .execution_options(synchronize_session=False)
+    def open_cases(self) -> None:
+        """Decide every open case in the database, in id order."""
+        c, settings, result = CollectionCase, self.settings, self.result
+        collectors, changed, tiers = self.collectors, self.changed, self.tiers
+        d = self.business_date
+        self.session.flush()
+        # through the connection: plain rows, without the ORM's per-row loading (100k rows)
+        rows = (
+            self.session.connection()
+            .execute(
+                select(c.id, c.stage, c.owner_user_id, c.territory, c.risk_score, Loan.dpd)
+                .join(Loan, Loan.id == c.loan_id)
+                .where(c.status == "open")
+                .order_by(c.id)
             )
-        if col is not None and col.territory is not None:
+            .all()
+        )
+        for case_id, stage, owner, territory, risk, dpd in rows:
+            tier = tiers.get(stage)
+            high = risk is not None and risk >= settings.high_risk_score
+            if high and dpd >= settings.high_risk_from_dpd:
+                tier = "senior"
+            if tier is None:
+                continue
+            current = collectors.get(owner) if owner else None
+            sticky = current is not None and case_id not in changed
+            if sticky and (tier != "senior" or (current is not None and current.tier == "senior")):
+                result.kept += 1
+                continue
+            if owner in collectors:
+                self.load[owner] -= 1
+            new = self._take(tier, territory)
+            if new == owner and new is not None:
+                result.kept += 1
+                continue
+            if new is None:
+                result.unassigned += 1
+                if owner is None:
+                    continue
+            else:
+                result.assigned += 1
+            self.moves[new].append(case_id)
+            why = f"stage {stage}, tier {tier}" if new else f"no active {tier} collector"
+            self.history.append(history_row(case_id, d, "owner", owner, new, why, "system"))
+
+    def new_case(self, stage: str) -> tuple[str | None, str | None, str | None]:
+        """The (owner, team, territory) of the next case to be inserted: a case with no
+        owner, territory or risk score yet, decided as ``open_cases`` decides one."""
+        index = self._count
+        self._count += 1
+        tier = self.tiers.get(stage)
+        if tier is None:
+            return None, None, None
+        new = self._take(tier, None)
+        if new is None:
+            self.result.unassigned += 1
+            return None, None, None
+        self.result.assigned += 1
+        self._new.append((index, new, f"stage {stage}, tier {tier}"))
+        col = self.collectors[new]
+        return new, col.team, col.territory
+
+    def new_history(self, case_ids: list[int]) -> list[dict[str, Any]]:
+        """The owner rows of the new cases, given their ids in insertion order."""
+        d = self.business_date
+        return [
+            history_row(case_ids[i], d, "owner", None, new, why, "system")
+            for i, new, why in self._new
+        ]
+
+    def apply(self) -> None:
+        """Update the open cases that changed owner (team, and territory where unset)."""
+        c, session = CollectionCase, self.session
+        for new, ids in self.moves.items():
+            col = self.collectors.get(new) if new else None
+            values: dict[str, Any] = {"owner_user_id": new}
+            if col is not None:
+                values["team"] = col.team
             for i in range(0, len(ids), 5000):
                 session.execute(
                     update(c)
-                    .where(c.id.in_(ids[i : i + 5000]), c.territory.is_(None))
-                    .values(territory=col.territory)
+                    .where(c.id.in_(ids[i : i + 5000]))
+                    .values(**values)
                     .execution_options(synchronize_session=False)
                 )
-    write_history(session, history)
-    return result
+            if col is not None and col.territory is not None:
+                for i in range(0, len(ids), 5000):
+                    session.execute(
+                        update(c)
+                        .where(c.id.in_(ids[i : i + 5000]), c.territory.is_(None))
+                        .values(territory=col.territory)
+                        .execution_options(synchronize_session=False)
+                    )
+        self.moves.clear()
 
 
 def _collector(session: Session, user_id: str) -> Collector:

@@ -4,7 +4,9 @@
 case, one the open cases whose loan is cured, settled or written off; the stage of every
 open case is derived from one read, and lost contact is one ``UPDATE`` by the rule of
 ``collection.lost_contact`` (shared with ``daihou contact evaluate``). Every change of
-status, stage, owner or contact status is inserted into ``case_status_changes``.
+status, stage, owner or contact status is inserted into ``case_status_changes``. The
+daily run asks the sync to assign as well (``assign``), so a new case is inserted with
+its owner rather than inserted and then updated.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, String, and_, bindparam, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
@@ -25,11 +27,15 @@ from daihou.auth.scopes import ResourceScope
 from daihou.collection.arms import arm_for
 from daihou.collection.case_lists import case_scope_filter
 from daihou.collection.casework import AuthorisedCase, authorise_case
+from daihou.collection.clock import Clock
 from daihou.collection.lost_contact import mark_lost
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
 from daihou.collection.tables import FastRows
 from daihou.loans.models import Installment, Loan
+
+if TYPE_CHECKING:
+    from daihou.collection.assign import AssignResult
 
 SETTLED, WRITTEN_OFF = "closed", "written-off"
 
@@ -40,6 +46,7 @@ class CaseSync:
     closed: dict[str, int] = field(default_factory=dict)  # reason → count
     stage_changes: int = 0
     lost_contact: int = 0
+    assignment: AssignResult | None = None  # with ``assign``: the day's assignment
 
 
 def history_row(
@@ -56,8 +63,24 @@ def history_row(
     }
 
 
-def sync_cases(session: Session, *, business_date: date, settings: CollectionsSettings) -> CaseSync:
+def sync_cases(
+    session: Session,
+    *,
+    business_date: date,
+    settings: CollectionsSettings,
+    assign: bool = False,
+    clock: Clock | None = None,
+) -> CaseSync:
+    """Close, open and stage the cases of ``business_date`` and mark lost contact.
+
+    With ``assign``, the day's assignment (``assign.Assigner``) runs here as well: the
+    open cases after the closes and stage changes, then each new case as it is built,
+    so a new case is inserted with its owner (one write per case). Its owner rows follow
+    the lost-contact rows in ``case_status_changes``, in case id order, as
+    ``assign_cases`` after the sync would write them. ``clock`` adds the time spent on
+    the assignment to its ``assignment`` lap and the rest to ``cases``."""
     d, out = business_date, CaseSync()
+    lap = clock.lap if clock is not None else _no_lap
     history: list[dict[str, Any]] = []
     c = CollectionCase
     # close: cured (DPD back to 0), settled (结清), written off (核销)
@@ -96,21 +119,65 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
             Loan.status == "active", Loan.dpd > 0, ~has_open
         )
     ).all()
+    # the stage of every open case, from one read (a new case opens in its stage)
+    names = {s.name for s in settings.stages}
+    stage_moves: dict[str, list[int]] = {}
+    moved: list[dict[str, Any]] = []
+    for case_id, stage, dpd in session.execute(
+        select(c.id, c.stage, Loan.dpd).join(Loan, Loan.id == c.loan_id).where(c.status == "open")
+    ):
+        target = settings.stage_for(max(dpd, 1)).name
+        if stage in names and stage != target:
+            stage_moves.setdefault(target, []).append(case_id)
+            moved.append(history_row(case_id, d, "stage", stage, target, f"dpd {dpd}", "system"))
+    for target, ids in stage_moves.items():
+        for chunk in _chunks(ids):
+            session.execute(
+                update(c)
+                .where(c.id.in_(chunk))
+                .values(stage=target)
+                .execution_options(synchronize_session=False)
+            )
+        out.stage_changes += len(ids)
+    assigner = None
+    if assign:
+        from daihou.collection.assign import Assigner  # assign imports this module
+
+        lap("cases")
+        changed = {row["case_id"] for row in moved} | set(
+            session.scalars(
+                select(CaseStatusChange.case_id).where(
+                    CaseStatusChange.business_date == d, CaseStatusChange.field == "stage"
+                )
+            )
+        )
+        assigner = Assigner(session, business_date=d, settings=settings, stage_changed=changed)
+        assigner.open_cases()
+        assigner.apply()
+        lap("assignment")
     pct, salt = settings.challenger_percent, settings.arm_salt
     fast = FastRows(session)
     day = fast.date(d)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
+    columns: tuple[str, ...] = ("loan_id", "customer_id", "status", "opened_on", "stage")
+    columns += ("strategy", "arm")
+    if assigner is not None:
+        columns += ("owner_user_id", "team", "territory")
     for loan_id, customer_id, dpd in new:
         arm = arm_for(loan_id, percent=pct, salt=salt)
         stage = settings.stage_for(dpd).name
         rows.append((loan_id, customer_id, "open", day, stage, settings.strategy(arm).name, arm))
+    if assigner is not None:
+        lap("cases")
+        new_case = assigner.new_case
+        rows = [(*row, *new_case(row[4])) for row in rows]
+        lap("assignment")
+    opened_ids: list[int] = []
     if rows:
-        fast.write(
-            c, ("loan_id", "customer_id", "status", "opened_on", "stage", "strategy", "arm"), rows
-        )
+        fast.write(c, columns, rows)
         out.opened = len(rows)
         opened = session.execute(
-            select(c.id, c.stage, c.arm).where(c.opened_on == d, c.status == "open")
+            select(c.id, c.stage, c.arm, c.loan_id).where(c.opened_on == d, c.status == "open")
         ).all()
         seen = set(
             session.scalars(
@@ -121,36 +188,30 @@ def sync_cases(session: Session, *, business_date: date, settings: CollectionsSe
                 )
             )
         )
-        for case_id, stage, arm in opened:
+        for case_id, stage, arm, _loan in opened:
             if case_id not in seen:
                 history.append(
                     history_row(case_id, d, "status", None, "open", f"dpd>0; {arm}", "system")
                 )
                 history.append(history_row(case_id, d, "stage", None, stage, "opened", "system"))
-    # the stage of every open case, from one read
-    names = {s.name for s in settings.stages}
-    stage_moves: dict[str, list[int]] = {}
-    for case_id, stage, dpd in session.execute(
-        select(c.id, c.stage, Loan.dpd).join(Loan, Loan.id == c.loan_id).where(c.status == "open")
-    ):
-        target = settings.stage_for(max(dpd, 1)).name
-        if stage in names and stage != target:
-            stage_moves.setdefault(target, []).append(case_id)
-            history.append(history_row(case_id, d, "stage", stage, target, f"dpd {dpd}", "system"))
-    for target, ids in stage_moves.items():
-        for chunk in _chunks(ids):
-            session.execute(
-                update(c)
-                .where(c.id.in_(chunk))
-                .values(stage=target)
-                .execution_options(synchronize_session=False)
-            )
-        out.stage_changes += len(ids)
+        if assigner is not None:
+            by_loan = {loan: case_id for case_id, _s, _a, loan in opened}
+            opened_ids = [by_loan[row[0]] for row in rows]
+    history += moved
     write_history(session, history)
     # lost contact (失联): the one rule, shared with ``daihou contact evaluate``
     lost = mark_lost(session, d, days=settings.lost_contact_after_days, actor_id="system")
     out.lost_contact = len(lost)
+    if assigner is not None:
+        lap("cases")
+        write_history(session, assigner.history + assigner.new_history(opened_ids))
+        out.assignment = assigner.result
+        lap("assignment")
     return out
+
+
+def _no_lap(_name: str) -> None:
+    return None
 
 
 HISTORY_COLUMNS = (

@@ -15,7 +15,8 @@ class Clock:
         self._t, self._c = time.perf_counter(), time.process_time()
 
     def lap(self, name: str) -> None:
+        """End the current lap and add it to ``name`` (a step may be timed in parts)."""
         now, cpu = time.perf_counter(), time.process_time()
-        self.laps[name] = round(now - self._t, 3)
-        self.cpu[name] = round(cpu - self._c, 3)
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._t, 3)
+        self.cpu[name] = round(self.cpu.get(name, 0.0) + cpu - self._c, 3)
         self._t, self._c = now, cpu

@@ -11,8 +11,9 @@ Hooks run inside the same transaction as
 ``hook(session, business_date, pack) -> dict | None``; what a hook returns is added to
 the run's counts under its name. First steps run before the case sync (default
 ``daihou.collection.daily.FIRST_STEPS``: housekeeping — approval expiry and plan review,
-``collection.housekeeping``; ``first_hooks=`` replaces them). Pre-steps run after the
-case sync and before the
+``collection.housekeeping``; ``first_hooks=`` replaces them). The assignment runs inside
+the case sync, so a new case is inserted with its owner (``cases.sync_cases`` with
+``assign``). Pre-steps run after the case sync and its assignment, and before the
 strategy (default ``daihou.collection.daily.PRE_STEPS``: promise settlement;
 ``pre_hooks=`` replaces them). Post steps run after the tasks: without ``hooks=`` the
 registered ``POST_STEPS`` (``register_post_step``) and then the default steps of
@@ -33,9 +34,10 @@ from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
-from daihou.collection.assign import assign_cases
+from daihou.collection.assign import AssignResult
 from daihou.collection.cases import sync_cases
 from daihou.collection.clock import Clock
+from daihou.collection.gc_pause import gc_paused
 from daihou.collection.tables import CollectionRun
 from daihou.collection.treatments import plan_treatments
 from daihou.compliance.audit.service import record
@@ -105,11 +107,12 @@ def run_collections(
     actor: Actor = SYSTEM,
 ) -> RunReport:
     """Open/close cases, assign, plan treatments and build task lists for a closed date
-    (default: the latest closed date)."""
+    (default: the latest closed date). Python's cyclic garbage collector is paused for
+    the run (``gc_pause``)."""
     pack = pack or load_pack()
     settings = pack.collections
     started = time.perf_counter()
-    with transaction(engine) as session:
+    with gc_paused(), transaction(engine) as session:
         basis = authorize(actor, "collections.run")
         if session.get_bind().dialect.name == "sqlite":
             session.connection().exec_driver_sql("PRAGMA cache_size=-262144")
@@ -130,7 +133,8 @@ def run_collections(
         for name, hook in default_first_steps() if first_hooks is None else first_hooks:
             counts[name] = hook(session, d, pack) or {}
             clock.lap(name)
-        cases = sync_cases(session, business_date=d, settings=settings)
+        # the assignment runs inside the case sync: a new case is inserted with its owner
+        cases = sync_cases(session, business_date=d, settings=settings, assign=True, clock=clock)
         clock.lap("cases")
         counts["cases"] = {
             "opened": cases.opened,
@@ -138,12 +142,10 @@ def run_collections(
             "stage_changes": cases.stage_changes,
             "lost_contact": cases.lost_contact,
         }
+        counts["assignment"] = vars(cases.assignment or AssignResult()).copy()
         for name, hook in default_pre_steps() if pre_hooks is None else pre_hooks:
             counts[name] = hook(session, d, pack) or {}
             clock.lap(name)
-        assigned = assign_cases(session, business_date=d, settings=settings)
-        clock.lap("assignment")
-        counts["assignment"] = vars(assigned).copy()
         plan = plan_treatments(session, business_date=d, settings=settings)
         clock.lap("treatments+tasks")
         counts["treatments"] = {
