@@ -13,7 +13,7 @@ from daihou.compliance.gate.packs import PackError, load_contact_pack
 from daihou.compliance.language.lexicon import LexiconError
 from daihou.compliance.language.lexicon import load_pack as load_lexicon_pack
 from daihou.policy.loader import PolicyError, load_pack
-from daihou.policy.yaml_packs import load_yaml
+from daihou.yaml_packs import load_yaml
 
 
 def test_parses_as_safe_load_does() -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from daihou.auth.actor import Actor
 from daihou.compliance.language.models import MessageTemplate
 from daihou.notify.templates import activate, add_template, preview_template
-from daihou.policy.yaml_packs import load_yaml
+from daihou.yaml_packs import load_yaml
 
 # Who installs the shipped defaults when no person is named (``daihou init``, the
 # collections run): the installer acting with a compliance officer's template rights.

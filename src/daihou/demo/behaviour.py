@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from daihou.policy.yaml_packs import load_yaml
+from daihou.yaml_packs import load_yaml
 
 TREATMENTS = ("reminder", "sms", "email", "letter", "call", "visit", "promise", "plan", "agency")
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from daihou.policy.yaml_packs import load_yaml
+from daihou.yaml_packs import load_yaml
 
 ENV_PREFIX = "DAIHOU_NOTIFY__"
 

@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 
 from daihou.policy.schema import PolicyPack
-from daihou.policy.yaml_packs import read_pack, validate_pack
+from daihou.yaml_packs import read_pack, validate_pack
 
 DEFAULT_PACK = "cn-bank-default"
 

@@ -23,7 +23,7 @@ from daihou.compliance.gate.schema import (
     expand_media,
     expand_parties,
 )
-from daihou.policy.yaml_packs import read_pack, validate_pack
+from daihou.yaml_packs import read_pack, validate_pack
 
 DEFAULT_PACKS = ("cn-2026",)
 ENV_VAR = "DAIHOU_COMPLIANCE_PACKS"

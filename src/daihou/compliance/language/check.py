@@ -11,7 +11,7 @@ from typing import Any
 from daihou.compliance.language.lexicon import Category, Severity
 from daihou.compliance.language.matcher import Lexicon, load_lexicon
 from daihou.compliance.language.normalise import normalise
-from daihou.policy.yaml_packs import load_yaml
+from daihou.yaml_packs import load_yaml
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daihou.policy.yaml_packs import read_pack, validate_pack
+from daihou.yaml_packs import read_pack, validate_pack
 
 DEFAULT_PACKS = ("zh-CN", "en")
 
