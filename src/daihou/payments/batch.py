@@ -51,6 +51,7 @@ from daihou.kernel.replay import Event, ReplayError, ReplayResult, replay
 from daihou.ledger.service import EntryDraft, post_entries
 from daihou.payments import batch_io as io
 from daihou.payments.errors import NotFound, ServicingError
+from daihou.payments.installment_rows import write_installments
 from daihou.payments.journal import WRITTEN_OFF, journal_deltas, target_lines
 from daihou.payments.models import Transaction
 from daihou.payments.recompute import _write_rate_changes, cache_loan
@@ -341,7 +342,7 @@ class _Chunk:
             for k, w in touched.items()
             if not repriced.get(k, False) and _only_repayments_since(w, today)
         ]
-        io.write_installments(s, results, today, kept)
+        write_installments(s, results, today, kept)
         io.write_allocations(s, results, real)
         for work in touched.values():
             work.loan.version += work.created

@@ -12,15 +12,15 @@ from datetime import date
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from daihou.eod.calendar import business_date
-from daihou.kernel.allocation import COMPONENTS
 from daihou.kernel.money import ZERO
 from daihou.kernel.replay import Event, ReplayResult, replay
 from daihou.ledger.service import post_entry
-from daihou.loans.models import Installment, Loan, RateChange
+from daihou.loans.models import Loan, RateChange
+from daihou.payments.installment_rows import write_installments
 from daihou.payments.journal import SYNCED_KINDS, WRITTEN_OFF, sync_journal, target_lines
 from daihou.payments.models import Allocation, Transaction
 from daihou.payments.terms import loan_terms, lpr_history
@@ -79,66 +79,6 @@ def replay_loan(
         lpr_history=lpr_history(session) if terms.floating is not None else (),
     )
     return result, txns
-
-
-_INSTALLMENT_FIELDS = (
-    "start_date",
-    "due_date",
-    "annual_rate",
-    "status",
-    "paid_on",
-    *(f"{c}_due" for c in COMPONENTS),
-    *(f"{c}_paid" for c in COMPONENTS),
-    "penalty_base",
-    "compound_base",
-    "penalty_carried",
-    "compound_carried",
-)
-
-
-def _write_installments(session: Session, loan: Loan, result: ReplayResult, as_of: date) -> None:
-    """Write only what changed (Core statements: this runs on every posting)."""
-    table = cast(Table, Installment.__table__)
-    cols = [table.c[f] for f in _INSTALLMENT_FIELDS]
-    existing = {
-        row[0]: (row[1], tuple(row[2:]))
-        for row in session.execute(
-            select(table.c.period, table.c.id, *cols).where(table.c.loan_id == loan.id)
-        )
-    }
-    inserts: list[dict[str, object]] = []
-    updates: list[dict[str, object]] = []
-    for state in result.installments:
-        values: dict[str, object] = {
-            "start_date": state.start_date,
-            "due_date": state.due_date,
-            "annual_rate": state.annual_rate,
-            "status": state.status(as_of),
-            "paid_on": state.paid_on,
-            "penalty_base": state.penalty_base,
-            "compound_base": state.compound_base,
-            "penalty_carried": state.penalty_carried,
-            "compound_carried": state.compound_carried,
-        }
-        for c in COMPONENTS:
-            values[f"{c}_due"] = state.due[c]
-            values[f"{c}_paid"] = state.paid[c]
-        old = existing.pop(state.period, None)
-        if old is None:
-            inserts.append({"loan_id": loan.id, "period": state.period, **values})
-        elif old[1] != tuple(values[f] for f in _INSTALLMENT_FIELDS):
-            updates.append({"b_id": old[0], **values})
-    if existing:
-        session.execute(delete(table).where(table.c.id.in_([v[0] for v in existing.values()])))
-    if updates:
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values({f: bindparam(f) for f in _INSTALLMENT_FIELDS})
-        )
-        session.connection().execute(stmt, updates)
-    if inserts:
-        session.execute(insert(table), inserts)
 
 
 def _write_allocations(session: Session, loan: Loan, result: ReplayResult) -> None:
@@ -253,7 +193,7 @@ def recompute_loan(session: Session, loan_id: str, *, pack: PolicyPack | None = 
     if loan is None:
         raise LookupError(f"loan {loan_id!r} not found")
     result, txns = replay_loan(session, loan, as_of=today, pack=pack)
-    _write_installments(session, loan, result, today)
+    write_installments(session, {loan.id: result}, today)
     _write_allocations(session, loan, result)
     _write_rate_changes(session, loan, result)
     cache_loan(loan, result)
