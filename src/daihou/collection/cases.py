@@ -144,14 +144,9 @@ def sync_cases(
         from daihou.collection.assign import Assigner  # assign imports this module
 
         lap("cases")
-        changed = {row["case_id"] for row in moved} | set(
-            session.scalars(
-                select(CaseStatusChange.case_id).where(
-                    CaseStatusChange.business_date == d, CaseStatusChange.field == "stage"
-                )
-            )
-        )
-        assigner = Assigner(session, business_date=d, settings=settings, stage_changed=changed)
+        # the stage changes of the date already written, and this sync's (written below)
+        assigner = Assigner(session, business_date=d, settings=settings)
+        assigner.changed |= {row["case_id"] for row in moved}
         assigner.open_cases()
         assigner.apply()
         lap("assignment")
