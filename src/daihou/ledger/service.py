@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapper, Session, object_session
 
+from daihou.db.inserts import insert_ids
 from daihou.ledger.models import JournalEntry, JournalLine
 
 CENT = Decimal("0.01")
@@ -244,21 +245,20 @@ def post_entries(session: Session, drafts: Sequence[EntryDraft]) -> list[int]:
     if not drafts:
         return []
     entries = cast(Table, JournalEntry.__table__)
-    ids = list(
-        session.execute(
-            insert(entries).returning(entries.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "kind": d.kind,
-                    "entry_date": d.entry_date,
-                    "booked_on": d.booked_on,
-                    "loan_id": d.loan_id,
-                    "transaction_id": d.transaction_id,
-                    "memo": d.memo,
-                }
-                for d in drafts
-            ],
-        ).scalars()
+    ids = insert_ids(
+        session,
+        entries,
+        [
+            {
+                "kind": d.kind,
+                "entry_date": d.entry_date,
+                "booked_on": d.booked_on,
+                "loan_id": d.loan_id,
+                "transaction_id": d.transaction_id,
+                "memo": d.memo,
+            }
+            for d in drafts
+        ],
     )
     session.execute(
         insert(cast(Table, JournalLine.__table__)),

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from daihou.db.inserts import insert_ids
 from daihou.eod.models import Accrual
 from daihou.kernel.allocation import Applied
 from daihou.kernel.replay import Event, LoanTerms, ReplayResult
@@ -138,10 +139,7 @@ def existing_references(
 
 def insert_transactions(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert new transactions in order; their ids, in the same order."""
-    if not rows:
-        return []
-    stmt = insert(TRANSACTIONS).returning(TRANSACTIONS.c.id, sort_by_parameter_order=True)
-    return list(session.execute(stmt, list(rows)).scalars())
+    return insert_ids(session, TRANSACTIONS, rows)
 
 
 def write_allocations(
