@@ -47,7 +47,28 @@ ACTION = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+")
 # --------------------------------------------------------------------------- digests
 
 
+_SCALARS = frozenset({type(None), bool, int, float, str})
+
+
 def _jsonable(value: Any) -> Any:
+    # The common exact types first, each converted as the general chain below converts
+    # it (a batch of postings digests hundreds of thousands of values); subclasses and
+    # everything else take the chain.
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is Decimal:
+        return str(value)
+    if kind is dict:
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_jsonable(v) for v in value]
+    if kind is date:
+        return value.isoformat()
+    return _jsonable_any(value)
+
+
+def _jsonable_any(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Decimal):
