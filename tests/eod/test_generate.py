@@ -391,3 +391,95 @@ def test_index_builds_sort_in_files_then_the_load_settings_return(
     assert seen == [(int(dict(SQLITE_SORT)["cache_size"]), 1)]  # 1: FILE
     assert after == (int(dict(SQLITE_LOAD)["cache_size"]), 2)  # 2: MEMORY
     assert _structure(engine) == before
+
+
+def _typed_rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row the generator writes, read through the model's column types (the same
+    values on both engines), by primary key; customers by id and keyed hashes (the
+    ciphertexts differ by nonce), no ``created_at`` (the clock)."""
+    from daihou.demo.generate import LOADED
+
+    out = {}
+    with engine.connect() as c:
+        for name in LOADED:
+            table = Base.metadata.tables[name]
+            columns = [col for col in table.columns if col.name != "created_at"]
+            if name == "customers":
+                columns = [table.c.id, table.c.id_number_hash, table.c.phone_hash]
+            query = select(*columns).order_by(*table.primary_key.columns)
+            out[name] = [tuple(r) for r in c.execute(query)]
+    return out
+
+
+def test_generated_book_equals_the_statements_book(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # on PostgreSQL the rows are computed here and copied in (demo.copy_rows), on a
+    # SQLite file built beside the load (demo.side); either way the same book, row for
+    # row and id for id, as the INSERT … SELECT statements write in the load's own
+    # SQLite connection — and the next id follows the last one written
+    from daihou.demo import generate
+    from daihou.demo.generate import LOADED
+
+    _generated(engine, 260, seed=13)
+    mine = _typed_rows(engine)
+    reference = _sqlite_book(tmp_path / "reference.db")
+    monkeypatch.setattr(generate, "book_file", lambda _engine: None)
+    _generated(reference, 260, seed=13)
+    theirs = _typed_rows(reference)
+    reference.dispose()
+    for table in LOADED:
+        assert mine[table] == theirs[table], table
+    assert len(mine["installments"]) > 260 and mine["allocations"]
+    with transaction(engine) as s:
+        loan = s.scalars(select(Loan).limit(1)).one()
+        txn = Transaction(
+            loan_id=loan.id,
+            kind="repayment",
+            value_date=TODAY,
+            booked_on=TODAY,
+            amount=1,
+            status="posted",
+        )
+        s.add(txn)
+        s.flush()
+        assert txn.id == max(r[0] for r in mine["transactions"]) + 1
+
+
+def test_a_duplicate_key_rolls_the_whole_load_back(engine: Engine) -> None:
+    # PostgreSQL pauses the unique keys of the tables nothing refers to (installments
+    # …) and empties them with TRUNCATE to load them frozen: a duplicate is caught when
+    # the key is built at the end (on SQLite, at the insert), and the rollback brings
+    # back every key, index and foreign key, and no row
+    from sqlalchemy.exc import IntegrityError
+
+    from daihou.demo.bulk import Loader
+    from daihou.demo.generate import LOADED
+
+    with transaction(engine) as s:
+        initialise_business_date(s, TODAY)
+    before = _structure(engine)
+    row = (
+        "INSERT INTO installments (id, loan_id, period, start_date, due_date, annual_rate,"
+        " principal_due, interest_due, principal_paid, interest_paid, status, fee_due,"
+        " penalty_due, compound_due, fee_paid, penalty_paid, compound_paid, penalty_base,"
+        " compound_base) VALUES (7, 'L1', :p, :d, :d, 0, 100, 0, 0, 0, 'pending',"
+        " 0, 0, 0, 0, 0, 0, 0, 0)"
+    )
+    with pytest.raises(IntegrityError), Loader(engine) as load:
+        load.pause(LOADED, unique=True)
+        truncated = load.truncate(LOADED)
+        assert ("installments" in truncated) == (engine.dialect.name == "postgresql")
+        for period in (1, 2):  # the same id twice
+            load.execute(row, {"p": period, "d": load.day(TODAY)})
+        load.resume()
+    engine.dispose()
+    assert _structure(engine) == before
+    with engine.connect() as c:
+        assert c.scalar(select(func.count()).select_from(Installment)) == 0
+        if engine.dialect.name == "postgresql":
+            keys = c.exec_driver_sql(
+                "SELECT count(*) FROM pg_constraint WHERE contype = 'p'"
+                " AND conrelid = 'installments'::regclass"
+            ).scalar()
+            assert keys == 1

@@ -105,9 +105,13 @@ class Loader:
             if not self.postgres:
                 self._sqlite_normal(analyse=kind is None)
             self.conn.close()
-        if kind is None and self.postgres:
+        if kind is None and self.postgres and self._loaded:
+            # the loaded tables only: a bare ANALYZE reads every table of the database,
+            # other schemas' included
             with self.engine.connect() as c:
-                c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+                c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    f"ANALYZE {', '.join(self._loaded)}"
+                )
 
     def _sqlite_normal(self, *, analyse: bool) -> None:
         """Leave the file as the engine's connections expect it (WAL) and drop this
@@ -188,13 +192,16 @@ class Loader:
             )
 
     # -- constraints -------------------------------------------------------------------
-    def pause(self, tables: Sequence[str]) -> None:
+    def pause(self, tables: Sequence[str], *, unique: bool = False) -> None:
         """Drop the secondary (non-unique) indexes of ``tables`` (``_Writer.
         pause_indexes``) and, on PostgreSQL, their foreign keys; ``resume`` recreates
-        them exactly."""
+        them exactly. ``unique`` (PostgreSQL): also their primary keys, unique
+        constraints and unique indexes that no remaining foreign key depends on
+        (``_pause_unique``) — built once at the end instead of one entry per row."""
         from daihou.loans.book import PAUSE_INDEXES_FROM, _Writer
 
         self._loaded = list(tables)
+        self._restore = []
         writer = _Writer(self.session.connection())
         fks: list[tuple[str, str, str]] = []
         if self.postgres:
@@ -214,14 +221,99 @@ class Loader:
             ]
             for table, name, _ in fks:
                 self.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            if unique:
+                self._restore += self._pause_unique(tables)
         # the tables are empty (the generator checked): always worth rebuilding
-        self._restore = [
+        self._restore += [
             sql for table in tables for sql in writer.pause_indexes(table, PAUSE_INDEXES_FROM)
         ]
         self._restore += [
             f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
             for table, name, definition in fks
         ]
+
+    def _pause_unique(self, tables: Sequence[str]) -> list[str]:
+        """PostgreSQL: drop the unique keys of ``tables`` that no foreign key refers to
+        (those of the loaded tables were dropped first); return the SQL that recreates
+        them, keys first (a foreign key added back may need one)."""
+        run = self.session.execute
+        referred = {
+            r[0]
+            for r in run(
+                text("SELECT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f'")
+            )
+        }
+        free = [t for t in tables if t not in referred]
+        if not free:
+            return []
+        among = ", ".join(f"'{t}'" for t in free)
+        keys = run(
+            text(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+                " FROM pg_constraint WHERE contype IN ('p', 'u')"
+                f" AND conrelid::regclass::text IN ({among})"
+            )
+        ).all()
+        indexes = run(
+            text(
+                "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index x"
+                " JOIN pg_class c ON c.oid = x.indexrelid"
+                f" WHERE x.indrelid::regclass::text IN ({among}) AND x.indisunique"
+                " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)"
+            )
+        ).all()
+        for table, name, _ in keys:
+            self.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        for name, _ in indexes:
+            self.execute(f'DROP INDEX "{name}"')
+        return [f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, d in keys] + [
+            sql for _, sql in indexes
+        ]
+
+    def truncate(self, tables: Sequence[str]) -> list[str]:
+        """PostgreSQL: empty those of ``tables`` that no foreign key refers to (after
+        ``pause``) with ``TRUNCATE``, which lets ``copy_text`` load them ``FREEZE``:
+        rows stored frozen and pages marked all-visible, so the book's first readers
+        (end of day) neither set hint bits on every page nor wait for a vacuum to get
+        index-only scans. Only empty tables are touched (checked here); a rollback
+        brings the old (empty) storage back. Returns the tables truncated."""
+        if not self.postgres:
+            return []
+        referred = {
+            r[0]
+            for r in self.session.execute(
+                text("SELECT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f'")
+            )
+        }
+        free = []
+        for table in tables:
+            if table in referred:
+                continue
+            if self.session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None:
+                raise ValueError(f"{table} is not empty; generate into an empty book")
+            free.append(table)
+        if free:
+            self.execute(f"TRUNCATE {', '.join(free)}")
+        return free
+
+    def copy_text(
+        self, table: str, columns: Sequence[str], blocks: Iterable[str], *, freeze: bool = False
+    ) -> None:
+        """PostgreSQL: ``COPY`` rows given as blocks of COPY text into ``table``, sent by
+        a thread of psycopg (``QueuedLibpqWriter``) so this process computes the next
+        block while the server stores the last. ``freeze``: the table was truncated in
+        this transaction (``truncate``)."""
+        from psycopg.copy import QueuedLibpqWriter
+
+        option = " (FREEZE)" if freeze else ""
+        cursor = self.raw.cursor()
+        try:
+            statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN{option}"
+            with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as cp:
+                for block in blocks:
+                    cp.write(block)
+        finally:
+            cursor.close()
 
     def resume(self, *, sort_in_files: bool = False) -> None:
         """Recreate what ``pause`` dropped. ``sort_in_files`` (SQLite, no temporary
