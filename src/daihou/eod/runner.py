@@ -75,9 +75,9 @@ def _tune(session: Session) -> None:
     SQLite: a 256 MB page cache (the default 2 MB makes the set-based UPDATEs re-read and
     spill pages) and the file read through a memory map rather than a system call per
     page (at 1 M loans, -4 of ~20 s CPU of an ordinary day in paired runs under load).
-    PostgreSQL: more memory for the hash aggregates and sorts, and the
-    step's commit does not wait for its WAL flush (and index lookups are costed as on
-    SSD storage) (``synchronous_commit = off``). That is
+    PostgreSQL: more memory for the hash aggregates and sorts, no JIT compilation, and
+    the step's commit does not wait for its WAL flush (and index lookups are costed as
+    on SSD storage) (``synchronous_commit = off``). That is
     safe here: a step commit lost in a server crash is a step not yet done, which the
     runner redoes (its run row commits with it), and the close transaction that moves
     the business date commits synchronously — flushing the WAL up to it, so every
@@ -97,6 +97,10 @@ def _tune(session: Session) -> None:
         # the usual figure for SSD storage
         conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        # no JIT compilation: the steps' statements are costed above jit_above_cost on
+        # any sizeable book (and above the inlining and optimisation thresholds at 1 M
+        # loans), and compiling their long CASE expressions costs more than it saves
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
 
 def _done(session: Session, d: date) -> set[str]:
