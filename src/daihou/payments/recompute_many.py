@@ -88,7 +88,10 @@ def recompute_loans(session: Session, loan_ids: Iterable[str], *, pack: PolicyPa
     write_installments(session, results, today)
     io.write_allocations(session, results, {})
     for loan_id, result in results.items():
-        _write_rate_changes(session, loans[loan_id], result)
+        # only a floating-rate loan is repriced, so only its repricings are stored (as
+        # the payment batch, spare the fixed-rate loans a query each)
+        if terms[loan_id].floating is not None:
+            _write_rate_changes(session, loans[loan_id], result)
         cache_loan(loans[loan_id], result)
     entry_ids = post_entries(session, drafts)
     io.insert_accruals(session, [{**row, "journal_entry_id": entry_ids[i]} for i, row in accruals])
