@@ -56,6 +56,7 @@ def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
         "snapshot": r"INSERT INTO loan_snapshots",
         "kpis": r"SELECT coalesce\(sum\(installments\.principal_due\)",
         "due": r"SELECT loans\.id\s+FROM loans INDEXED BY ix_loans_credit",
+        "accrual update": r"UPDATE installments SET penalty_due",
     }
     plans: dict[str, list[str]] = {}
 
@@ -76,8 +77,9 @@ def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
 
 def test_end_of_day_reads_the_partial_index_by_loan(sqlite_engine: Engine, tmp_path: Path) -> None:
     plans = _plans(sqlite_engine, tmp_path)
-    assert set(plans) == {"accrual", "delinquency", "snapshot", "kpis", "due"}
+    assert set(plans) == {"accrual", "delinquency", "snapshot", "kpis", "due", "accrual update"}
     plans.pop("due")
+    plans.pop("accrual update")
     for name, plan in plans.items():
         assert any("USING INDEX ix_installments_unsettled" in line for line in plan), (name, plan)
         assert not any("ix_installments_status_due_date" in line for line in plan), (name, plan)
@@ -101,6 +103,18 @@ def test_the_due_step_finds_loans_in_credit_without_reading_the_falling_due_rows
     ), plan
     assert not any("ix_installments_status_due_date" in line for line in plan), plan
     assert not any("TEMP B-TREE" in line for line in plan), plan
+
+
+def test_the_accrual_applies_its_work_rows_by_installment_key(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    # the night's few accruing rows, each finding its installment by key — not every
+    # installment of the book probing the work table
+    plan = _plans(sqlite_engine, tmp_path)["accrual update"]
+    assert plan == [
+        "SCAN eod_accrual_work",
+        "SEARCH installments USING INTEGER PRIMARY KEY (rowid=?)",
+    ], plan
 
 
 def test_a_statement_that_cannot_use_the_index_fails_rather_than_scans(

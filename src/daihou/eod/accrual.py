@@ -195,10 +195,14 @@ def step_accrual(session: Session, ctx: Any) -> Any:
             )
         )
     _exact_fixups(session, pack)
-    # apply: only rows whose amounts or bases moved (every accruing row's base moves)
+    # apply: only rows whose amounts or bases moved (every accruing row's base moves).
+    # SQLite: `+ 0` makes the planner walk the work rows and find each installment by
+    # its key; otherwise it scanned every installment of the book (by a covering index)
+    # and probed the work table for each, a full scan a night
+    work_key = WORK.c.installment_id + literal_column("0") if sqlite else WORK.c.installment_id
     session.execute(
         update(INST)
-        .where(INST.c.id == WORK.c.installment_id)
+        .where(INST.c.id == work_key)
         .values(
             penalty_base=WORK.c.penalty_base,
             compound_base=WORK.c.compound_base,

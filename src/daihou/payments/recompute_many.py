@@ -1,0 +1,99 @@
+"""``recompute_loan`` for a set of loans at once, with the payment batch's readers and
+writers (``payments.batch_io``, ``installment_rows``).
+
+End of day's due step replays every loan holding customer credit (溢缴款) with
+something falling due, so that the credit pays it. One by one, ``recompute_loan`` costs
+a dozen statements per loan (the loan, its transactions, journal lines, accruals,
+installments, allocations, rate changes, then its writes); here each read is one
+statement for all the loans and each write one multi-row statement. What is written is
+what ``recompute_loan`` writes loan after loan in id order: the same installments,
+allocations, rate changes and loan columns, the same journal entries (a transaction's
+delta, then the loan's accrual adjustment) in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daihou.eod.accrual import accrual_lines
+from daihou.eod.calendar import business_date
+from daihou.kernel.money import ZERO
+from daihou.kernel.replay import ReplayResult, replay
+from daihou.ledger.service import EntryDraft, post_entries
+from daihou.loans.models import Loan
+from daihou.payments import batch_io as io
+from daihou.payments.installment_rows import write_installments
+from daihou.payments.journal import journal_deltas, target_lines
+from daihou.payments.recompute import _write_rate_changes, cache_loan
+from daihou.payments.terms import loan_terms, lpr_history
+from daihou.policy import PolicyPack
+
+
+def recompute_loans(session: Session, loan_ids: Iterable[str], *, pack: PolicyPack) -> int:
+    """Replay the loans as of the business date and write every cache and journal delta,
+    as ``recompute_loan`` would for each in id order; the number of loans recomputed.
+    The caller holds the loans (end of day: the database's write lock)."""
+    ids = sorted(set(loan_ids))
+    if not ids:
+        return 0
+    today = business_date(session)
+    loans = {
+        loan.id: loan
+        for loan in session.execute(select(Loan).where(Loan.id.in_(ids)).order_by(Loan.id))
+        .scalars()
+        .all()
+    }
+    missing = [i for i in ids if i not in loans]
+    if missing:
+        raise LookupError(f"loan {missing[0]!r} not found")
+    terms = {i: loan_terms(loans[i], pack.product(loans[i].product)) for i in ids}
+    lpr = lpr_history(session) if any(t.floating is not None for t in terms.values()) else ()
+    work = io.load_work(session, {i: loans[i] for i in ids}, terms)
+    drafts: list[EntryDraft] = []
+    accruals: list[tuple[int, dict[str, Any]]] = []  # (draft index, row)
+    results: dict[str, ReplayResult] = {}
+    for loan_id in ids:
+        w = work[loan_id]
+        results[loan_id] = result = replay(w.terms, w.events, as_of=today, lpr_history=lpr)
+        targets = {
+            tid: target_lines(t, result.allocations.get(tid, []), result.charges.get(tid, []))
+            for tid, t in w.txns.items()
+        }
+        for tid, lines, kind, memo in journal_deltas(targets, w.posted, w.txns):
+            drafts.append(
+                EntryDraft(kind, w.txns[tid].value_date, today, lines, loan_id, tid, memo)
+            )
+        penalty = sum((i.due["penalty"] for i in result.installments), ZERO)
+        compound = sum((i.due["compound"] for i in result.installments), ZERO)
+        dp, dc = penalty - w.accrued[0], compound - w.accrued[1]
+        if dp != ZERO or dc != ZERO:
+            row = {
+                "loan_id": loan_id,
+                "business_date": today,
+                "penalty": dp,
+                "compound": dc,
+                "source": "recompute",
+            }
+            accruals.append((len(drafts), row))
+            memo = "罚息/复利 recomputed after a posting"
+            drafts.append(
+                EntryDraft(
+                    "accrual-adjustment", today, today, accrual_lines(dp, dc), loan_id, None, memo
+                )
+            )
+    write_installments(session, results, today)
+    io.write_allocations(session, results, {})
+    for loan_id, result in results.items():
+        # only a floating-rate loan is repriced, so only its repricings are stored (as
+        # the payment batch, spare the fixed-rate loans a query each)
+        if terms[loan_id].floating is not None:
+            _write_rate_changes(session, loans[loan_id], result)
+        cache_loan(loans[loan_id], result)
+    entry_ids = post_entries(session, drafts)
+    io.insert_accruals(session, [{**row, "journal_entry_id": entry_ids[i]} for i, row in accruals])
+    session.flush()
+    return len(ids)
