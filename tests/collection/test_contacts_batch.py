@@ -180,3 +180,53 @@ def test_bad_input_or_a_foreign_case_writes_nothing(engine: Engine, tmp_path: Pa
             log_contacts(s, actor=WANG, contacts=[good])  # team B: not their case
         assert s.scalar(select(ContactLog.id)) is None
         assert s.scalar(select(ContactAttempt.id)) is None
+
+
+def test_promises_of_one_run_as_one_by_one(engine: Engine, tmp_path: Path) -> None:
+    """Promises on several cases in one gate run are checked against the overdue totals
+    and open promises read once for the run, and written as ``log_contact`` writes them
+    one by one (ids, amounts, the cases' promise dates, the audit)."""
+    ids = _book(engine, tmp_path)
+
+    def promise(loan: str, clock: str, amount: str, days: int) -> Contact:
+        return Contact(
+            ids[loan], "call", "promise", at(f"{TODAY.isoformat()}T{clock}"),
+            promise_amount=Decimal(amount), promise_date=TODAY + timedelta(days),
+        )  # fmt: skip
+
+    contacts = [
+        promise("L3", "10:00", "120.00", 2),
+        Contact(ids["L8"], "call", "no-answer", at(f"{TODAY.isoformat()}T10:05")),
+        promise("L5", "10:10", "250.50", 5),
+        promise("L8", "10:20", "500.00", 3),
+    ]
+    expected = _run(engine, contacts, batched=False)
+    got = _run(engine, contacts, batched=True)
+    assert got[0] == expected[0]
+    for table, rows in expected[1].items():
+        assert got[1][table] == rows, table
+    amounts = sorted(str(row[6]) for row in expected[1]["promises"])
+    assert amounts == ["120.00", "250.50", "500.00"]
+
+
+def test_a_promise_above_the_overdue_total_is_refused_alike(engine: Engine, tmp_path: Path) -> None:
+    ids = _book(engine, tmp_path)
+    contacts = [
+        Contact(ids["L3"], "call", "rpc", at(f"{TODAY.isoformat()}T10:00")),
+        Contact(
+            ids["L5"],
+            "call",
+            "promise",
+            at(f"{TODAY.isoformat()}T10:10"),
+            promise_amount=Decimal("9999999.00"),
+            promise_date=TODAY + timedelta(3),
+        ),
+    ]
+    messages = []
+    for batched in (False, True):
+        with pytest.raises(ValueError, match="more than the overdue total") as refused:
+            _run(engine, contacts, batched=batched)
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1]
+    with transaction(engine) as s:
+        assert s.scalar(select(PromiseToPay.id)) is None

@@ -7,6 +7,7 @@ then the audit append lock, then the contact gate's per-debtor lock.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -215,4 +216,23 @@ def overdue_amount(session: Session, loan_id: str, on: date) -> Decimal:
     return (Decimal(int(fen or 0)) / 100).quantize(Decimal("0.01"))
 
 
+def _overdue_many() -> Any:
+    on = bindparam("on", type_=Installment.due_date.type)
+    return overdue_fen_by_loan(on).where(
+        Installment.loan_id.in_(bindparam("loan_ids", expanding=True))
+    )
+
+
+def overdue_amounts_on(session: Session, loan_ids: Iterable[str], on: date) -> dict[str, Decimal]:
+    """``overdue_amount`` of many loans on ``on``, one query per 500 loans."""
+    ids = sorted(set(loan_ids))
+    out = dict.fromkeys(ids, Decimal("0.00"))
+    for start in range(0, len(ids), 500):
+        rows = session.execute(_OVERDUE_MANY, {"loan_ids": ids[start : start + 500], "on": on})
+        for loan_id, fen in rows:
+            out[loan_id] = (Decimal(int(fen or 0)) / 100).quantize(Decimal("0.01"))
+    return out
+
+
 _OVERDUE_ONE = _overdue_one()  # built once
+_OVERDUE_MANY = _overdue_many()

@@ -45,7 +45,7 @@ from daihou.collection.contact_models import ContactLog, PromiseToPay
 from daihou.collection.contact_settings import ContactSettings
 from daihou.collection.gate_providers import case_providers
 from daihou.collection.models import CollectionCase
-from daihou.collection.promises import create_promise, promise_snapshot
+from daihou.collection.promises import PromiseFacts, create_promise, promise_snapshot
 from daihou.compliance.audit.service import hold_append_lock
 from daihou.compliance.gate.holds import active_holds, place_hold
 from daihou.compliance.gate.models import ContactAttempt, Hold
@@ -341,10 +341,12 @@ def apply_outcome(
     *,
     promise_amount: Any,
     promise_date: date | None,
+    facts: PromiseFacts | None = None,
 ) -> tuple[PromiseToPay | None, Hold | None]:
     """What a logged contact does to its case: a right-party contact makes it reachable,
     a refusal marks it, a promise is recorded, an outcome in ``hold_on_outcome`` places a
-    hold. Shared by ``log_contact`` and ``contacts_batch.log_contacts``."""
+    hold. Shared by ``log_contact`` and ``contacts_batch.log_contacts`` (which passes
+    the ``facts`` of its promises, read once, and flushes them itself)."""
     if log.rpc:
         reason = f"right-party contact (contact log {log.id})"
         set_reachable(session, case, on=log.contact_date, reason=reason, actor=actor, rpc=True)
@@ -362,6 +364,7 @@ def apply_outcome(
             made_on=log.contact_date,
             rules=settings.promise,
             contact_log_id=log.id,
+            facts=facts,
         )
     hold = hold_for(
         session,

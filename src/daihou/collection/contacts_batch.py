@@ -53,6 +53,7 @@ from daihou.collection.contacts import (
 )
 from daihou.collection.gate_providers import case_providers
 from daihou.collection.models import CollectionCase
+from daihou.collection.promises import promise_facts
 from daihou.compliance.audit.service import Entry, hold_append_lock, record_many
 from daihou.compliance.gate.batch import check_batch_ids
 from daihou.compliance.gate.packs import EffectiveRules, load_rules
@@ -254,13 +255,19 @@ def _log_run(
         )
     session.add_all(logs)
     session.flush()
+    # what the run's promises are checked against (overdue totals, open promises), read
+    # once; they are flushed with the run's case changes below
+    promised = [
+        (i.case, i.request.at.date()) for i, _, _ in allowed if i.contact.outcome == "promise"
+    ]
+    facts = promise_facts(session, promised) if promised else None
     done: list[tuple[_Item, Decision, ContactLog, Any, Any, dict[str, Any], dict[str, Any]]] = []
     for (item, decision, _), log in zip(allowed, logs, strict=True):
         c, case = item.contact, item.case
         before = case_state(case)
         promise, hold = apply_outcome(
             session, actor, case, log, settings,
-            promise_amount=c.promise_amount, promise_date=c.promise_date,
+            promise_amount=c.promise_amount, promise_date=c.promise_date, facts=facts,
         )  # fmt: skip
         # the case as this contact left it (a later contact of the case may change it)
         done.append((item, decision, log, promise, hold, before, case_state(case)))

@@ -68,17 +68,26 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
         yield items[start : start + CHUNK]
 
 
-def _customers(session: Session, ids: Iterable[str]) -> dict[str, tuple[str, str | None, bool]]:
-    """customer id → (name, e-mail, has a postal address), decrypted."""
+_NAMES = select(Customer.id, Customer.name).where(Customer.id.in_(bindparam("ids", expanding=True)))
+_ADDRESSES = select(Customer.id, Customer.email, Customer.address).where(
+    Customer.id.in_(bindparam("ids", expanding=True))
+)  # built once
+
+
+def _customers(
+    session: Session, ids: Iterable[str], mailed: Iterable[str]
+) -> dict[str, tuple[str, str | None, bool]]:
+    """customer id → (name, e-mail, has a postal address), decrypted; the e-mail and
+    postal address only of the ``mailed`` customers (an e-mail or a letter is planned
+    for them), the others get (name, None, False)."""
     out: dict[str, tuple[str, str | None, bool]] = {}
     for chunk in _chunks(ids):
-        rows = session.execute(
-            select(Customer.id, Customer.name, Customer.email, Customer.address).where(
-                Customer.id.in_(chunk)
-            )
-        )
-        for cid, name, email, address in rows:
-            out[cid] = (name, (email or "").strip() or None, bool((address or "").strip()))
+        for cid, name in session.execute(_NAMES, {"ids": chunk}):
+            out[cid] = (name, None, False)
+    for chunk in _chunks(mailed):
+        for cid, email, address in session.execute(_ADDRESSES, {"ids": chunk}):
+            email = (email or "").strip() or None
+            out[cid] = (out[cid][0], email, bool((address or "").strip()))
     return out
 
 
@@ -213,7 +222,11 @@ def queue_messages(session: Session, business_date: date, pack: PolicyPack) -> d
     installed = seed_templates(session, names={str(r.template) for r in rows})
     usable = active_keys(session)
     lender = load_settings().lender
-    customers = _customers(session, (r.customer_id for r in rows))
+    customers = _customers(
+        session,
+        (r.customer_id for r in rows),
+        (r.customer_id for r in rows if r.action in ("email", "letter")),
+    )
     overdue = _overdue(session, (r.loan_id for r in rows if r.dpd is not None))
     coming = _coming(
         session,

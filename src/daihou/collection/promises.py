@@ -11,6 +11,7 @@ adds one to the case's ``broken_promises`` (the strategy escalates on it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -37,6 +39,7 @@ from daihou.collection.casework import (
     money,
     open_case,
     overdue_amount,
+    overdue_amounts_on,
     settings_of,
 )
 from daihou.collection.contact_models import PromiseToPay
@@ -71,17 +74,26 @@ def create_promise(
     rules: PromiseSettings,
     contact_log_id: int | None = None,
     visit_id: int | None = None,
+    facts: PromiseFacts | None = None,
 ) -> PromiseToPay:
     """Validate and insert a promise on a locked case and set ``promise_until``.
 
     Callers authorise (``promise.record``) and audit. Refuses: an amount not above zero
     or above the loan's overdue total on ``made_on``; a date before ``made_on`` or
     beyond the pack's horizon; a second open promise on the case.
+
+    ``facts`` (``promise_facts``, read for a batch of promises up front): the overdue
+    totals and open promises are taken from it instead of two queries, the promise
+    joins it, and the caller flushes (the promise has no id until then); without it
+    the promise is flushed here.
     """
     value = money(amount, "promise amount")
     if value <= 0:
         raise ValueError(f"promise amount must be above zero, not {value}")
-    overdue = overdue_amount(session, case.loan_id, made_on)
+    if facts is None:
+        overdue = overdue_amount(session, case.loan_id, made_on)
+    else:
+        overdue = facts.overdue[(case.loan_id, made_on)]
     if value > overdue:
         raise ValueError(
             f"promise amount {value} is more than the overdue total {overdue} of loan "
@@ -93,11 +105,10 @@ def create_promise(
             f"promise date {promised_on} must be from {made_on} to {latest} "
             f"(at most {rules.max_horizon_days} days ahead)"
         )
-    existing = session.scalar(
-        select(PromiseToPay.id).where(
-            PromiseToPay.case_id == case.id, PromiseToPay.status == "open"
-        )
-    )
+    if facts is None:
+        existing = session.scalar(_OPEN_PROMISE, {"case_id": case.id})
+    else:
+        existing = facts.open_promise(session, case.id)
     if existing is not None:
         raise ValueError(
             f"case {case.id} already has open promise {existing} (until {case.promise_until}); "
@@ -122,8 +133,61 @@ def create_promise(
     session.add(promise)
     case.promise_until = until
     case.refused = False  # a borrower who promises is no longer refusing
-    session.flush()
+    if facts is None:
+        session.flush()
+    else:
+        facts.opened[case.id] = promise
     return promise
+
+
+_OPEN_PROMISE = select(PromiseToPay.id).where(
+    PromiseToPay.case_id == bindparam("case_id"), PromiseToPay.status == "open"
+)  # built once
+_OPEN_PROMISES = select(PromiseToPay.case_id, PromiseToPay.id).where(
+    PromiseToPay.case_id.in_(bindparam("case_ids", expanding=True)),
+    PromiseToPay.status == "open",
+)
+
+
+@dataclass(slots=True)
+class PromiseFacts:
+    """What ``create_promise`` reads about a batch of cases, read once: the overdue
+    total of each (loan, day made) and each case's open promise; promises the batch
+    creates join ``opened``."""
+
+    overdue: dict[tuple[str, date], Decimal]
+    open_ids: dict[int, int]
+    opened: dict[int, PromiseToPay] = field(default_factory=dict)
+
+    def open_promise(self, session: Session, case_id: int) -> int | None:
+        """The case's open promise id, as the query would find it (a promise of this
+        batch is flushed for its id)."""
+        mine = self.opened.get(case_id)
+        if mine is not None:
+            session.flush()
+            return mine.id
+        return self.open_ids.get(case_id)
+
+
+def promise_facts(
+    session: Session, subjects: Sequence[tuple[CollectionCase, date]]
+) -> PromiseFacts:
+    """``PromiseFacts`` for promises on these (case, day made) pairs: one read of the
+    overdue totals per day, one of the open promises."""
+    by_day: dict[date, set[str]] = {}
+    for case_, made_on in subjects:
+        by_day.setdefault(made_on, set()).add(case_.loan_id)
+    overdue: dict[tuple[str, date], Decimal] = {}
+    for made_on, loans in by_day.items():
+        for loan_id, amount in overdue_amounts_on(session, loans, made_on).items():
+            overdue[(loan_id, made_on)] = amount
+    case_ids = sorted({case_.id for case_, _ in subjects})
+    open_ids: dict[int, int] = {}
+    for start in range(0, len(case_ids), 500):
+        rows = session.execute(_OPEN_PROMISES, {"case_ids": case_ids[start : start + 500]})
+        for case_id, promise_id in rows:
+            open_ids.setdefault(case_id, promise_id)
+    return PromiseFacts(overdue, open_ids)
 
 
 def promise_snapshot(p: PromiseToPay) -> dict[str, Any]:

@@ -27,12 +27,20 @@ class LocalSink:
 
     def __init__(self) -> None:
         self.taken: dict[str, Outgoing] = {}
+        self._fresh: list[str] = []  # taken since the last ``drain``
         self._lock = threading.Lock()
 
     def send(self, message: Outgoing) -> Accepted:
         with self._lock:
             self.taken[message.message_id] = message
+            self._fresh.append(message.message_id)
         return Accepted(provider_message_id=f"sink-{message.message_id}")
+
+    def drain(self) -> set[str]:
+        """The ids taken since the last call (the day's, not the whole run's)."""
+        with self._lock:
+            fresh, self._fresh = set(self._fresh), []
+        return fresh
 
     def lookup(self, message_id: str) -> Accepted | None:
         with self._lock:
@@ -62,7 +70,7 @@ class DemoPost:
         )
         stats = worker.run_once()
         ctx.counts["messages deferred by the gate"] += stats.deferred
-        ids = set(self.sink.taken) - self.seen
+        ids = self.sink.drain() - self.seen
         m = OutboxMessage
         with transaction(engine) as s:
             rows = [

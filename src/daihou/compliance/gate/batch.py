@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -131,7 +132,13 @@ class BatchHistory:
 
 def window_start(local_day: date, zone: Any, rules: EffectiveRules) -> datetime:
     """Naive UTC start of the look-back window of a request on ``local_day`` in ``zone``."""
-    first_day = local_day - timedelta(days=rules.lookback_days - 1)
+    return _window_start(local_day, zone, rules.lookback_days)
+
+
+@lru_cache(maxsize=4096)
+def _window_start(local_day: date, zone: Any, lookback_days: int) -> datetime:
+    # asked for every request of every batch, of a handful of distinct days and zones
+    first_day = local_day - timedelta(days=lookback_days - 1)
     return _naive(datetime.combine(first_day, time(0), tzinfo=zone))
 
 
