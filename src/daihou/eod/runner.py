@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from daihou.analytics.kpis import daily_kpis, snapshot_overdue_principal_fen
@@ -25,6 +25,7 @@ from daihou.compliance.audit.service import record as audit_record
 from daihou.db.engine import transaction
 from daihou.eod import steps
 from daihou.eod.models import DailyKpi, EodRun, SystemState
+from daihou.eod.wal import Checkpointer, steps_connection
 from daihou.policy import PolicyPack, load_pack
 
 StepFn = Callable[[Session, steps.StepContext], steps.StepResult]
@@ -130,23 +131,33 @@ def run_eod(
     if target < current:
         return report  # already closed: nothing changes
     d = current
-    while d <= target:
-        _close_date(engine, d, full=full or first_ever, pack=pack, report=report, progress=progress)
-        first_ever = False
-        report.dates.append(d)
-        d += timedelta(days=1)
+    with steps_connection(engine) as (bind, checkpointer):
+        while d <= target:
+            _close_date(
+                bind,
+                d,
+                full=full or first_ever,
+                pack=pack,
+                report=report,
+                progress=progress,
+                checkpointer=checkpointer,
+            )
+            first_ever = False
+            report.dates.append(d)
+            d += timedelta(days=1)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _close_date(
-    engine: Engine,
+    engine: Engine | Connection,
     d: date,
     *,
     full: bool,
     pack: PolicyPack,
     report: EodReport,
     progress: Callable[[date, str], None] | None,
+    checkpointer: Checkpointer | None,
 ) -> None:
     with transaction(engine) as s:
         s.execute(update(SystemState).where(SystemState.id == 1).values(eod_running=True))
@@ -173,6 +184,8 @@ def _close_date(
                     duration_ms=int((time.perf_counter() - t0) * 1000),
                 )
             )
+        if checkpointer is not None:
+            checkpointer.poke()
         report.steps_run += 1
     with transaction(engine) as s:
         if CLOSE not in _done(s, d):
