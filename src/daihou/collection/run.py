@@ -37,13 +37,13 @@ from daihou.auth.permissions import authorize
 from daihou.collection.assign import AssignResult
 from daihou.collection.cases import sync_cases
 from daihou.collection.clock import Clock
-from daihou.collection.gc_pause import gc_paused
 from daihou.collection.tables import CollectionRun
 from daihou.collection.treatments import plan_treatments
 from daihou.compliance.audit.service import record
 from daihou.db.engine import transaction
 from daihou.eod.models import EodRun
 from daihou.eod.runner import CLOSE
+from daihou.gc_pause import gc_paused
 from daihou.policy.loader import load_pack
 from daihou.policy.schema import PolicyPack
 

@@ -41,11 +41,11 @@ from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
-from daihou.collection.gc_pause import gc_paused
 from daihou.compliance.audit.service import Entry, canonical_json, record_many
 from daihou.db.engine import transaction
 from daihou.eod.calendar import ensure_open
 from daihou.eod.steps import accrual_lines
+from daihou.gc_pause import gc_paused
 from daihou.kernel.allocation import Applied
 from daihou.kernel.money import ZERO
 from daihou.kernel.replay import Event, ReplayError, ReplayResult, replay

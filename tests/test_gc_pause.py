@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from daihou.collection.gc_pause import gc_paused
+from daihou.gc_pause import gc_paused
 
 
 def test_paused_inside_restored_after_even_on_error() -> None:

@@ -1,5 +1,8 @@
 """Pause Python's cyclic garbage collector for a batch that allocates many objects.
 
+A leaf module at the package root: the daily collections run and the payments batch
+(each chunk of postings) both use it.
+
 A first daily run builds about a million small objects (100,000 facts, 412,772 planned
 treatments, their rows and tasks) and keeps them until the run ends. Each 700 new
 objects start a young collection and, as the heap grows, full collections walk every
