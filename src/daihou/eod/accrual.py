@@ -25,7 +25,7 @@ is not a whole 0.01% are flagged and recomputed exactly in Python (``accrued_fen
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -51,9 +51,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from daihou.db.types import RATE_SCALE
 from daihou.eod.models import Accrual, EodAccrualWork
 from daihou.kernel.money import ZERO, from_fen, rounding_mode, to_fen
-from daihou.kernel.replay import accrued_amount
+from daihou.kernel.replay import ReplayResult, accrued_amount
 from daihou.ledger import accounts
-from daihou.ledger.service import post_entry
+from daihou.ledger.service import EntryDraft, post_entry
 from daihou.loans.models import Installment, Loan, via_unsettled
 from daihou.payments.journal import WRITTEN_OFF
 from daihou.policy.schema import PolicyPack, Product
@@ -299,3 +299,29 @@ def accrual_lines(penalty: Decimal, compound: Decimal) -> list[tuple[str, Decima
         elif amount < 0:
             lines += [(income, -amount, ZERO), (receivable, ZERO, -amount)]
     return lines
+
+
+def recompute_adjustment(
+    loan_id: str, today: date, result: ReplayResult, posted: tuple[Decimal, Decimal]
+) -> tuple[dict[str, Any], EntryDraft, tuple[Decimal, Decimal]] | None:
+    """After a replay (a posting, a recompute): the 罚息/复利 the replay says accrued,
+    against ``posted`` (what the subledger holds), as the correcting subledger row (its
+    ``journal_entry_id`` still to set), its journal entry and the new totals; None if
+    nothing moved."""
+    penalty = sum((i.due["penalty"] for i in result.installments), ZERO)
+    compound = sum((i.due["compound"] for i in result.installments), ZERO)
+    dp, dc = penalty - posted[0], compound - posted[1]
+    if dp == ZERO and dc == ZERO:
+        return None
+    row = {
+        "loan_id": loan_id,
+        "business_date": today,
+        "penalty": dp,
+        "compound": dc,
+        "source": "recompute",
+    }
+    memo = "罚息/复利 recomputed after a posting"
+    draft = EntryDraft(
+        "accrual-adjustment", today, today, accrual_lines(dp, dc), loan_id, None, memo
+    )
+    return row, draft, (penalty, compound)

@@ -43,11 +43,10 @@ from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
 from daihou.compliance.audit.service import Entry, canonical_json, record_many
 from daihou.db.engine import transaction
+from daihou.eod.accrual import recompute_adjustment
 from daihou.eod.calendar import ensure_open
-from daihou.eod.steps import accrual_lines
 from daihou.gc_pause import gc_paused
 from daihou.kernel.allocation import Applied
-from daihou.kernel.money import ZERO
 from daihou.kernel.replay import Event, ReplayError, ReplayResult, replay
 from daihou.ledger.service import EntryDraft, post_entries
 from daihou.payments import batch_io as io
@@ -302,24 +301,11 @@ class _Chunk:
                 EntryDraft(kind, work.txns[tid].value_date, today, lines, loan_id, tid, memo)
             )
             work.posted[tid] = targets[tid]
-        penalty = sum((i.due["penalty"] for i in result.installments), ZERO)
-        compound = sum((i.due["compound"] for i in result.installments), ZERO)
-        dp, dc = penalty - work.accrued[0], compound - work.accrued[1]
-        if dp != ZERO or dc != ZERO:
-            row = {
-                "loan_id": loan_id,
-                "business_date": today,
-                "penalty": dp,
-                "compound": dc,
-                "source": "recompute",
-            }
+        adjustment = recompute_adjustment(loan_id, today, result, work.accrued)
+        if adjustment is not None:
+            row, draft, work.accrued = adjustment
             self.accruals.append((len(self.drafts), row))
-            memo = "罚息/复利 recomputed after a posting"
-            lines = accrual_lines(dp, dc)
-            self.drafts.append(
-                EntryDraft("accrual-adjustment", today, today, lines, loan_id, None, memo)
-            )
-            work.accrued = (penalty, compound)
+            self.drafts.append(draft)
 
     # -- writes ----------------------------------------------------------------------
     def _write(self) -> list[RowResult]:

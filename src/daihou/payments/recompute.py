@@ -138,38 +138,28 @@ def _sync_accruals(session: Session, loan_id: str, result: ReplayResult, today: 
     """Keep the accrual subledger (and the ledger) equal to the 罚息/复利 on the loan's
     schedule: a backdated payment that shortens an overdue spell reverses what was
     over-accrued with a correcting entry; nothing posted is changed."""
+    from daihou.eod.accrual import recompute_adjustment
     from daihou.eod.models import Accrual
-    from daihou.eod.steps import accrual_lines
 
-    penalty = sum((i.due["penalty"] for i in result.installments), ZERO)
-    compound = sum((i.due["compound"] for i in result.installments), ZERO)
     have_p, have_c = session.execute(
         select(func.sum(Accrual.penalty), func.sum(Accrual.compound)).where(
             Accrual.loan_id == loan_id
         )
     ).one()
-    dp, dc = penalty - (have_p or ZERO), compound - (have_c or ZERO)
-    if dp == ZERO and dc == ZERO:
+    adjustment = recompute_adjustment(loan_id, today, result, (have_p or ZERO, have_c or ZERO))
+    if adjustment is None:
         return 0
+    row, draft, _ = adjustment
     entry = post_entry(
         session,
-        kind="accrual-adjustment",
-        entry_date=today,
-        booked_on=today,
-        lines=accrual_lines(dp, dc),
+        kind=draft.kind,
+        entry_date=draft.entry_date,
+        booked_on=draft.booked_on,
+        lines=draft.lines,
         loan_id=loan_id,
-        memo="罚息/复利 recomputed after a posting",
+        memo=draft.memo,
     )
-    session.add(
-        Accrual(
-            loan_id=loan_id,
-            business_date=today,
-            penalty=dp,
-            compound=dc,
-            source="recompute",
-            journal_entry_id=entry.id,
-        )
-    )
+    session.add(Accrual(**row, journal_entry_id=entry.id))
     return 1
 
 

@@ -19,9 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daihou.eod.accrual import accrual_lines
+from daihou.eod.accrual import recompute_adjustment
 from daihou.eod.calendar import business_date
-from daihou.kernel.money import ZERO
 from daihou.kernel.replay import ReplayResult, replay
 from daihou.ledger.service import EntryDraft, post_entries
 from daihou.loans.models import Loan
@@ -67,24 +66,11 @@ def recompute_loans(session: Session, loan_ids: Iterable[str], *, pack: PolicyPa
             drafts.append(
                 EntryDraft(kind, w.txns[tid].value_date, today, lines, loan_id, tid, memo)
             )
-        penalty = sum((i.due["penalty"] for i in result.installments), ZERO)
-        compound = sum((i.due["compound"] for i in result.installments), ZERO)
-        dp, dc = penalty - w.accrued[0], compound - w.accrued[1]
-        if dp != ZERO or dc != ZERO:
-            row = {
-                "loan_id": loan_id,
-                "business_date": today,
-                "penalty": dp,
-                "compound": dc,
-                "source": "recompute",
-            }
+        adjustment = recompute_adjustment(loan_id, today, result, w.accrued)
+        if adjustment is not None:
+            row, draft, _ = adjustment
             accruals.append((len(drafts), row))
-            memo = "罚息/复利 recomputed after a posting"
-            drafts.append(
-                EntryDraft(
-                    "accrual-adjustment", today, today, accrual_lines(dp, dc), loan_id, None, memo
-                )
-            )
+            drafts.append(draft)
     write_installments(session, results, today)
     io.write_allocations(session, results, {})
     for loan_id, result in results.items():
