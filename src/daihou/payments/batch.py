@@ -43,16 +43,15 @@ from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import authorize
 from daihou.compliance.audit.service import Entry, canonical_json, record_many
 from daihou.db.engine import transaction
-from daihou.eod.accrual import recompute_adjustment
 from daihou.eod.calendar import ensure_open
 from daihou.gc_pause import gc_paused
 from daihou.kernel.allocation import Applied
-from daihou.kernel.replay import Event, ReplayError, ReplayResult, replay
+from daihou.kernel.replay import Event, ReplayError, replay
 from daihou.ledger.service import EntryDraft, post_entries
 from daihou.payments import batch_io as io
 from daihou.payments.errors import NotFound, ServicingError
 from daihou.payments.installment_rows import write_installments
-from daihou.payments.journal import WRITTEN_OFF, journal_deltas, target_lines
+from daihou.payments.journal import WRITTEN_OFF
 from daihou.payments.models import Transaction
 from daihou.payments.recompute import _write_rate_changes, cache_loan
 from daihou.payments.service import (
@@ -273,7 +272,7 @@ class _Chunk:
         if value_date < today:
             work.since = value_date if work.since is None else min(work.since, value_date)
         self.refs[key], self.ref_ids[key] = txn, pid
-        self._sync_journal(work, result)
+        work.sync_journal(result, self.today, self.drafts, self.accruals)
         cache_loan(work.loan, result)  # the loan row's columns, as recompute sets them
         allocation = io.quantized(result.allocations.get(pid, []))
         return _Done(True, txn, pid, allocation, work.loan.status, result.notes.get(pid))
@@ -288,24 +287,6 @@ class _Chunk:
         else:
             parts = self.db_alloc.get(txn_id, ())
         return _Done(False, txn, txn_id, parts, status)
-
-    def _sync_journal(self, work: io.LoanWork, result: ReplayResult) -> None:
-        """Queue what ``sync_journal`` and the accrual sync would post now."""
-        loan_id, today = work.loan.id, self.today
-        targets = {
-            tid: target_lines(t, result.allocations.get(tid, []), result.charges.get(tid, []))
-            for tid, t in work.txns.items()
-        }
-        for tid, lines, kind, memo in journal_deltas(targets, work.posted, work.txns):
-            self.drafts.append(
-                EntryDraft(kind, work.txns[tid].value_date, today, lines, loan_id, tid, memo)
-            )
-            work.posted[tid] = targets[tid]
-        adjustment = recompute_adjustment(loan_id, today, result, work.accrued)
-        if adjustment is not None:
-            row, draft, work.accrued = adjustment
-            self.accruals.append((len(self.drafts), row))
-            self.drafts.append(draft)
 
     # -- writes ----------------------------------------------------------------------
     def _write(self) -> list[RowResult]:

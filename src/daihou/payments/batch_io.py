@@ -25,11 +25,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from daihou.db.inserts import insert_ids
+from daihou.eod.accrual import recompute_adjustment
 from daihou.eod.models import Accrual
 from daihou.kernel.allocation import Applied
 from daihou.kernel.replay import Event, LoanTerms, ReplayResult
+from daihou.ledger.service import EntryDraft
 from daihou.loans.models import Installment, Loan
-from daihou.payments.journal import SYNCED_KINDS, Net, posted_lines_many
+from daihou.payments.journal import (
+    SYNCED_KINDS,
+    Net,
+    journal_deltas,
+    posted_lines_many,
+    target_lines,
+)
 from daihou.payments.models import Allocation, Transaction
 from daihou.payments.recompute import to_event
 
@@ -55,6 +63,33 @@ class LoanWork:
     result: ReplayResult | None = None
     since: date | None = None  # earliest backdated value date posted
     created: int = 0
+
+    def sync_journal(
+        self,
+        result: ReplayResult,
+        today: date,
+        drafts: list[EntryDraft],
+        accruals: list[tuple[int, dict[str, Any]]],
+    ) -> None:
+        """Queue what ``sync_journal`` and the accrual sync would post now for this loan
+        after ``result``: each transaction's journal delta onto ``drafts``, then the
+        accrual adjustment with its subledger row in ``accruals`` (keyed by its draft's
+        index); what is posted and accrued moves to the replay's figures."""
+        loan_id = self.loan.id
+        targets = {
+            tid: target_lines(t, result.allocations.get(tid, []), result.charges.get(tid, []))
+            for tid, t in self.txns.items()
+        }
+        for tid, lines, kind, memo in journal_deltas(targets, self.posted, self.txns):
+            drafts.append(
+                EntryDraft(kind, self.txns[tid].value_date, today, lines, loan_id, tid, memo)
+            )
+            self.posted[tid] = targets[tid]
+        adjustment = recompute_adjustment(loan_id, today, result, self.accrued)
+        if adjustment is not None:
+            row, draft, self.accrued = adjustment
+            accruals.append((len(drafts), row))
+            drafts.append(draft)
 
 
 def lock_loans(session: Session, loan_ids: Iterable[str]) -> dict[str, Loan]:

@@ -19,14 +19,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daihou.eod.accrual import recompute_adjustment
 from daihou.eod.calendar import business_date
 from daihou.kernel.replay import ReplayResult, replay
 from daihou.ledger.service import EntryDraft, post_entries
 from daihou.loans.models import Loan
 from daihou.payments import batch_io as io
 from daihou.payments.installment_rows import write_installments
-from daihou.payments.journal import journal_deltas, target_lines
 from daihou.payments.recompute import _write_rate_changes, cache_loan
 from daihou.payments.terms import loan_terms, lpr_history
 from daihou.policy import PolicyPack
@@ -58,19 +56,7 @@ def recompute_loans(session: Session, loan_ids: Iterable[str], *, pack: PolicyPa
     for loan_id in ids:
         w = work[loan_id]
         results[loan_id] = result = replay(w.terms, w.events, as_of=today, lpr_history=lpr)
-        targets = {
-            tid: target_lines(t, result.allocations.get(tid, []), result.charges.get(tid, []))
-            for tid, t in w.txns.items()
-        }
-        for tid, lines, kind, memo in journal_deltas(targets, w.posted, w.txns):
-            drafts.append(
-                EntryDraft(kind, w.txns[tid].value_date, today, lines, loan_id, tid, memo)
-            )
-        adjustment = recompute_adjustment(loan_id, today, result, w.accrued)
-        if adjustment is not None:
-            row, draft, _ = adjustment
-            accruals.append((len(drafts), row))
-            drafts.append(draft)
+        w.sync_journal(result, today, drafts, accruals)
     write_installments(session, results, today)
     io.write_allocations(session, results, {})
     for loan_id, result in results.items():
