@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection, Engine
 
@@ -91,10 +91,16 @@ def steps_connection(engine: Engine) -> Iterator[tuple[Connection | Engine, Chec
         before = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         raw.execute("PRAGMA wal_autocheckpoint=0")
         checkpointer = Checkpointer(path)
+        ok = False
         try:
             yield conn, checkpointer
+            ok = True
         finally:
             try:
                 raw.execute(f"PRAGMA wal_autocheckpoint={int(before)}")
             finally:
-                checkpointer.close()
+                if ok:
+                    checkpointer.close()
+                else:  # the run's own error is the one to report
+                    with suppress(Exception):
+                        checkpointer.close()
