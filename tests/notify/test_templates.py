@@ -7,11 +7,14 @@ from sqlalchemy import Engine, select
 
 from daihou.auth.actor import SYSTEM, Actor
 from daihou.auth.permissions import PermissionDenied
+from daihou.collection.message_templates import default_templates
 from daihou.compliance.audit.models import AuditRecord
 from daihou.compliance.language.models import MessageTemplate
 from daihou.compliance.language.service import LanguageCheckFailed
 from daihou.db.engine import transaction
 from daihou.notify.templates import (
+    ENV,
+    SAMPLE,
     TemplateError,
     activate,
     active_template,
@@ -105,3 +108,25 @@ def test_the_sandbox_keeps_templates_away_from_python() -> None:
     assert render_text(text, {"payment_methods": ["手机银行", "柜台"], "amount": "1234567.8"}) == (
         "手机银行、柜台 1,234,567.80"
     )
+
+
+SHAPES = [
+    "{% set total = amount | money %}{{ name }}: {{ total }} ({{ dpd }} days)",
+    "{% for m in payment_methods %}{{ loop.index }}. {{ m }} {% endfor %}{{ range(2) | list }}",
+    "{{ dict(a=1) }} {{ lipsum is defined }} {{ namespace is defined }} {{ due_date }}",
+    "{% macro line(x) %}[{{ x }}]{% endmacro %}{{ line(lender) }}{{ line(contact_channel) }}",
+]
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_render_text_is_jinjas_own_render(language: str) -> None:
+    """``render_text`` builds the template's context itself: the text it gives is the
+    one ``Template.render`` gives, for every shipped template and for templates using
+    Jinja's globals, loops, ``set`` and macros."""
+    data = SAMPLE[language]
+    sources = [t.body for t in default_templates() if t.language == language]
+    sources += [t.subject for t in default_templates() if t.language == language and t.subject]
+    for source in [*sources, SMS_ZH, *SHAPES]:
+        assert render_text(source, data) == ENV.from_string(source).render(**data).strip()
+        # the context is not shared between renders: a variable set once is not left over
+        assert render_text(source, data) == render_text(source, dict(data))
