@@ -40,7 +40,6 @@ from daihou.collection.tables import CollectionTreatment
 from daihou.compliance.privacy.masking import mask_name
 from daihou.kernel.money import from_fen
 from daihou.loans.models import Customer, Installment, Loan
-from daihou.notify.models import OutboxMessage
 from daihou.notify.outbox import LETTER_KINDS, build_row, enqueue_rows
 from daihou.notify.settings import LenderSettings, load_settings
 from daihou.policy.schema import PolicyPack
@@ -290,15 +289,7 @@ def queue_messages(session: Session, business_date: date, pack: PolicyPack) -> d
             )
         )
         counts[r.action] += 1
-    new = enqueue_rows(session, messages)
-    ids: dict[str, str] = {}
-    for chunk in _chunks(m["dedupe_key"] for m in messages):
-        found_ids = session.execute(
-            select(OutboxMessage.dedupe_key, OutboxMessage.id).where(
-                OutboxMessage.dedupe_key.in_(chunk)
-            )
-        )
-        ids.update({key: mid for key, mid in found_ids})
+    ids, new = enqueue_rows(session, messages)
     updates = [
         {"t_id": r.id, "t_status": QUEUED, "t_message": ids[f"treatment:{r.id}"]}
         for r in rows

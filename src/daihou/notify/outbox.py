@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -179,20 +179,52 @@ def enqueue(
     )
 
 
-def enqueue_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert prepared rows (``build_row``) in one statement; existing keys are skipped.
-    Returns how many were new."""
+class Enqueued(NamedTuple):
+    ids: dict[str, str]  # dedupe key → message id
+    new: int  # how many rows were inserted
+
+
+_KEYS_CHUNK = 500  # dedupe keys per IN list (SQLite binds at most 32,766 values)
+
+
+def _ids_of(session: Session, keys: Sequence[str]) -> dict[str, str]:
+    table = cast(Table, OutboxMessage.__table__)
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), _KEYS_CHUNK):
+        chunk = keys[start : start + _KEYS_CHUNK]
+        rows = session.execute(
+            select(table.c.dedupe_key, table.c.id).where(table.c.dedupe_key.in_(chunk))
+        )
+        found.update((key, message_id) for key, message_id in rows)
+    return found
+
+
+def enqueue_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> Enqueued:
+    """Insert prepared rows (``build_row``) in one statement; a key already queued keeps
+    its message (the first row of a key repeated in ``rows`` wins). Returns every key's
+    message id and how many rows were new.
+
+    The new rows' ids are the ones ``build_row`` drew, when the driver confirms that
+    every row went in (SQLite counts the rows of an ``executemany``); otherwise (another
+    transaction queued one of the keys meanwhile, or psycopg, which does not count)
+    they are read back.
+    """
     if not rows:
-        return 0
-    keys = [r["dedupe_key"] for r in rows]
-    before = session.execute(
-        select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys))
-    ).scalars()
-    known = set(before)
-    fresh = [dict(r) for r in rows if r["dedupe_key"] not in known]
-    if fresh:
-        session.execute(_insert(session), fresh)
-    return len(fresh)
+        return Enqueued({}, 0)
+    ids = _ids_of(session, [r["dedupe_key"] for r in rows])
+    fresh: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["dedupe_key"] not in ids and r["dedupe_key"] not in fresh:
+            fresh[r["dedupe_key"]] = dict(r)
+    if not fresh:
+        return Enqueued(ids, 0)
+    result = cast(CursorResult[Any], session.execute(_insert(session), list(fresh.values())))
+    if result.rowcount == len(fresh):
+        ids.update((key, row["id"]) for key, row in fresh.items())
+        return Enqueued(ids, len(fresh))
+    found = _ids_of(session, list(fresh))
+    ids.update(found)
+    return Enqueued(ids, sum(found.get(key) == row["id"] for key, row in fresh.items()))
 
 
 def add_event(
