@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from functools import lru_cache
+from typing import Any, Protocol
 
-from sqlalchemy import null, select
+from sqlalchemy import BindParameter, Select, bindparam, null, select
 from sqlalchemy.orm import Session
 
 from daihou.collection.models import CollectionCase
@@ -48,38 +49,18 @@ class BatchContext:
         case_ids = sorted({int(m.case_id) for m in messages if m.case_id and m.case_id.isdigit()})
         # decrypt only the columns the batch's channels need
         wanted = {m.channel for m in messages}
-        columns = [
-            Customer.phone if "sms" in wanted else null().label("phone"),
-            Customer.email if "email" in wanted else null().label("email"),
-            Customer.address if "letter" in wanted else null().label("address"),
-        ]
+        query = _customers_query("sms" in wanted, "email" in wanted, "letter" in wanted)
         customers = {
             row.id: (row.phone, row.email, row.address)
-            for row in session.execute(
-                select(Customer.id, *columns).where(Customer.id.in_(customer_ids))
-            )
+            for row in session.execute(query, {"ids": customer_ids})
         }
         holds: dict[str, list[str | None]] = {}
-        for row in session.execute(
-            select(Hold.customer_id, Hold.loan_id).where(
-                Hold.customer_id.in_(customer_ids), Hold.released_at.is_(None)
-            )
-        ):
+        for row in session.execute(_HOLDS, {"ids": customer_ids}):
             holds.setdefault(row.customer_id, []).append(row.loan_id)
         loans = {
-            row.id: (row.status, row.dpd)
-            for row in session.execute(
-                select(Loan.id, Loan.status, Loan.dpd).where(Loan.id.in_(loan_ids))
-            )
+            row.id: (row.status, row.dpd) for row in session.execute(_LOANS, {"ids": loan_ids})
         }
-        cases = {
-            str(row.id): row.status
-            for row in session.execute(
-                select(CollectionCase.id, CollectionCase.status).where(
-                    CollectionCase.id.in_(case_ids)
-                )
-            )
-        }
+        cases = {str(row.id): row.status for row in session.execute(_CASES, {"ids": case_ids})}
         return cls(customers, holds, loans, cases)
 
     def cancel_reason(self, m: Message) -> str | None:
@@ -102,3 +83,24 @@ class BatchContext:
     def address(self, m: Message) -> str | None:
         phone, email, postal = self.customers.get(m.customer_id, (None, None, None))
         return {"sms": phone, "email": email, "letter": postal}.get(m.channel)
+
+
+# The statements, built once: a claim runs them for every batch.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+
+
+@lru_cache(maxsize=8)
+def _customers_query(phone: bool, email: bool, address: bool) -> Select[Any]:
+    return select(
+        Customer.id,
+        Customer.phone if phone else null().label("phone"),
+        Customer.email if email else null().label("email"),
+        Customer.address if address else null().label("address"),
+    ).where(Customer.id.in_(_IDS))
+
+
+_HOLDS = select(Hold.customer_id, Hold.loan_id).where(
+    Hold.customer_id.in_(_IDS), Hold.released_at.is_(None)
+)
+_LOANS = select(Loan.id, Loan.status, Loan.dpd).where(Loan.id.in_(_IDS))
+_CASES = select(CollectionCase.id, CollectionCase.status).where(CollectionCase.id.in_(_IDS))

@@ -283,7 +283,7 @@ class Worker:
         other: list[dict[str, Any]] = []
         history: list[dict[str, Any]] = []
         for claim, result in results:
-            base = {"mid": claim.message_id, "tok": claim.token}
+            base = {"mid": claim.message_id, "tok": claim.token, "stamp": stamp}
             if isinstance(result, Accepted):
                 stats.letters += claim.channel == "letter"
                 sent.append({**base, "pid": result.provider_message_id})
@@ -302,40 +302,12 @@ class Worker:
                 stats.failed += 1
             other.append({**base, "st": status, "nxt": next_at, "err": str(result)[:2000]})
             history.append(_event(claim, status, stamp, str(result)))
-        table = cast(Table, OutboxMessage.__table__)
-        guard = (table.c.id == bindparam("mid")) & (table.c.attempt_token == bindparam("tok"))
-        guard = guard & (table.c.status == "sending")
         with transaction(self.engine) as session:
             if sent:
-                session.execute(
-                    update(table)
-                    .where(guard)
-                    .values(
-                        status="sent",
-                        provider_message_id=bindparam("pid"),
-                        sent_at=stamp,
-                        updated_at=stamp,
-                        attempt_token=None,
-                        lease_until=None,
-                        last_error=None,
-                    ),
-                    sent,
-                )
+                session.execute(_SENT, sent)
             if other:
-                session.execute(
-                    update(table)
-                    .where(guard)
-                    .values(
-                        status=bindparam("st"),
-                        next_attempt_at=bindparam("nxt"),
-                        last_error=bindparam("err"),
-                        updated_at=stamp,
-                        attempt_token=None,
-                        lease_until=None,
-                    ),
-                    other,
-                )
-            session.execute(insert(cast(Table, MessageEvent.__table__)), history)
+                session.execute(_RETRY, other)
+            session.execute(insert(_EVENTS), history)
 
     # --- recover --------------------------------------------------------------------
 
@@ -448,6 +420,36 @@ _LEASE = (
         lease_until=bindparam("lease"),
         attempts=bindparam("n"),
         updated_at=bindparam("stamp"),
+    )
+)
+
+
+# The finish's statements: guarded by the attempt token (a recovered lease is not
+# overwritten by a late result).
+_LEASED = _BY_ID & (_OUTBOX.c.attempt_token == bindparam("tok")) & (_OUTBOX.c.status == "sending")
+_SENT = (
+    update(_OUTBOX)
+    .where(_LEASED)
+    .values(
+        status="sent",
+        provider_message_id=bindparam("pid"),
+        sent_at=bindparam("stamp"),
+        updated_at=bindparam("stamp"),
+        attempt_token=None,
+        lease_until=None,
+        last_error=None,
+    )
+)
+_RETRY = (
+    update(_OUTBOX)
+    .where(_LEASED)
+    .values(
+        status=bindparam("st"),
+        next_attempt_at=bindparam("nxt"),
+        last_error=bindparam("err"),
+        updated_at=bindparam("stamp"),
+        attempt_token=None,
+        lease_until=None,
     )
 )
 
