@@ -3,13 +3,15 @@ SQLite the ids one INSERT per row would have given."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, cast
+from datetime import date, datetime
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import Engine, Table, delete, insert, select
+import pytest
+from sqlalchemy import DateTime, Engine, Integer, String, Table, delete, event, func, insert, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from daihou.db.engine import transaction
-from daihou.db.inserts import insert_ids
+from daihou.db.inserts import give_ids, insert_ids
 from daihou.ledger.models import JournalEntry
 
 ENTRIES = cast(Table, JournalEntry.__table__)
@@ -81,3 +83,100 @@ def test_sqlite_ids_are_those_one_insert_per_row_gives(tmp_path: Any) -> None:
     assert _stored(one) == _stored(many)
     for eng in engines:
         eng.dispose()
+
+
+def _entries(memos: list[str]) -> list[JournalEntry]:
+    return [JournalEntry(**row) for row in _rows(memos)]
+
+
+def test_given_ids_are_those_the_flush_gives(tmp_path: Any) -> None:
+    """``give_ids`` numbers new ORM objects as their flush would (SQLite)."""
+    from daihou.db.engine import make_engine
+    from daihou.db.models import Base
+
+    engines = [make_engine(f"sqlite:///{tmp_path}/{name}.db") for name in ("flush", "given")]
+    for eng in engines:
+        Base.metadata.create_all(eng)
+        with transaction(eng) as s:  # some history, the newest row deleted
+            s.add_all(_entries(["x", "y", "z"]))
+            s.flush()
+            s.execute(delete(ENTRIES).where(ENTRIES.c.memo == "z"))
+    memos = ["p", "q", "r", "s"]
+    ids = []
+    for eng, given in zip(engines, (False, True), strict=True):
+        with transaction(eng) as s:
+            s.add(JournalEntry(**_rows(["flushed first"])[0]))
+            s.flush()
+            objects = _entries(memos)
+            if given:
+                give_ids(s, objects)
+                assert all(o.id is not None for o in objects)
+            s.add_all(objects)
+            s.flush()
+            ids.append([o.id for o in objects])
+    assert ids[0] == ids[1]
+    assert _stored(engines[0]) == _stored(engines[1])
+    for eng in engines:
+        eng.dispose()
+
+
+def test_give_ids_needs_every_new_object_of_the_class(engine: Engine) -> None:
+    with transaction(engine) as s:
+        left_out = _entries(["pending"])
+        s.add_all(left_out)
+        with pytest.raises(ValueError, match="every new JournalEntry"):
+            give_ids(s, _entries(["a", "b"]))
+        assert left_out[0].id is None  # nothing was flushed by the check
+        s.flush()
+        done = _entries(["c"])
+        s.add_all(done)
+        s.flush()
+        with pytest.raises(ValueError, match="without ids"):
+            give_ids(s, done)
+    with transaction(engine) as s:
+        objects = _entries(["d", "e"])
+        give_ids(s, objects)  # on PostgreSQL nothing: the flush numbers them
+        s.add_all(objects)
+        s.flush()
+        assert len({o.id for o in objects}) == 2
+    assert _stored(engine)[objects[1].id] == "e"
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Row(_Base):
+    """A table like the contact log: an autoincrement id, a server default not fetched
+    back."""
+
+    __tablename__ = "rows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    memo: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}
+
+
+def test_given_ids_flush_in_one_statement_on_sqlite(tmp_path: Any) -> None:
+    from daihou.db.engine import make_engine
+
+    eng = make_engine(f"sqlite:///{tmp_path}/rows.db")
+    _Base.metadata.create_all(eng)
+    inserts: list[int] = []
+
+    @event.listens_for(eng, "before_cursor_execute")
+    def count(_c: Any, _cur: Any, statement: str, params: Any, _x: Any, many: bool) -> None:
+        if statement.startswith("INSERT"):
+            inserts.append(len(params) if many else 1)
+
+    for given in (False, True):
+        inserts.clear()
+        with transaction(eng) as s:
+            objects = [_Row(memo=m) for m in "abcd"]
+            if given:
+                give_ids(s, objects)
+            s.add_all(objects)
+            s.flush()
+            assert [o.id for o in objects] == list(range(objects[0].id, objects[0].id + 4))
+        assert inserts == ([4] if given else [1, 1, 1, 1])
+    eng.dispose()

@@ -37,6 +37,10 @@ from daihou.db.base import Base
 from daihou.db.ids import BigId
 from daihou.db.types import Money
 
+# ``created_at`` is not read back after an insert (it loads when read): fetching it made
+# SQLite's flush send one INSERT per row, where rows with ids go in one executemany
+# (``db.inserts.give_ids``).
+_NO_EAGER_DEFAULTS: dict[str, Any] = {"eager_defaults": False}
 PROMISE_STATUSES = ("open", "kept", "broken", "cancelled")
 VISIT_STATUSES = ("planned", "done", "cancelled")
 
@@ -86,6 +90,7 @@ class ContactLog(Base):
         Index("ix_contact_logs_collector_date", "collector", "contact_date"),
         Index("ix_contact_logs_phone_hash", "phone_hash"),
     )
+    __mapper_args__ = _NO_EAGER_DEFAULTS
 
 
 class ContactPoint(Base):
@@ -151,6 +156,7 @@ class PromiseToPay(Base):
             postgresql_where=text("status = 'open'"),
         ),
     )
+    __mapper_args__ = _NO_EAGER_DEFAULTS
 
 
 class FieldVisit(Base):

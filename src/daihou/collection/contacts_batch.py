@@ -58,6 +58,7 @@ from daihou.compliance.audit.service import Entry, hold_append_lock, record_many
 from daihou.compliance.gate.batch import check_batch_ids
 from daihou.compliance.gate.packs import EffectiveRules, load_rules
 from daihou.compliance.gate.schema import ContactRequest, Decision
+from daihou.db.inserts import give_ids
 from daihou.loans.models import Customer
 from daihou.policy.schema import PolicyPack
 
@@ -253,6 +254,7 @@ def _log_run(
                 basis=item.basis.as_dict(),
             )
         )
+    give_ids(session, logs)  # one executemany on SQLite
     session.add_all(logs)
     session.flush()
     # what the run's promises are checked against (overdue totals, open promises), read
@@ -271,6 +273,7 @@ def _log_run(
         )  # fmt: skip
         # the case as this contact left it (a later contact of the case may change it)
         done.append((item, decision, log, promise, hold, before, case_state(case)))
+    give_ids(session, [p for _, _, _, p, _, _, _ in done if p is not None and p.id is None])
     session.flush()
     entries: list[tuple[dict[str, Any], Entry]] = []
     results: dict[int, Logged] = {}

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, func, select, type_coerce
+from sqlalchemy import BigInteger, bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import SYSTEM, Actor
@@ -44,26 +44,44 @@ __all__ = ["PlanInvalid", "approve_plan", "overdue_total", "request_plan", "revi
 def overdue_total(session: Session, loan_id: str, today: date) -> Decimal:
     """Everything owed on installments due on or before ``today`` (what a plan signed
     today replaces), from the recomputed schedule."""
-    return fen_sum(
-        session,
-        [(f"{c}_due", f"{c}_paid") for c in COMPONENTS],
-        Installment.loan_id == loan_id,
-        Installment.due_date <= today,
-        Installment.status != "paid",
-    )
+    return fen_total(session, _OVERDUE_TOTAL, {"loan_id": loan_id, "today": today})
 
 
 def fen_sum(session: Session, pairs: list[tuple[str, str]], *where: Any) -> Decimal:
     """Σ (due − paid) over installment columns, summed exactly on the stored fen."""
-    expr: Any = 0
-    for due, paid in pairs:
-        expr = (
-            expr
-            + type_coerce(getattr(Installment, due), BigInteger)
-            - type_coerce(getattr(Installment, paid), BigInteger)
-        )
-    value = session.scalar(select(func.sum(expr)).where(*where))
-    return from_fen(int(value or 0))
+    return fen_total(session, select(owed_fen(pairs)).where(*where), {})
+
+
+def fen_total(session: Session, statement: Any, params: dict[str, Any]) -> Decimal:
+    """The amount of a query of ``owed_fen`` (nothing owed: zero)."""
+    return from_fen(int(session.scalar(statement, params) or 0))
+
+
+_OWED: dict[tuple[tuple[str, str], ...], Any] = {}
+
+
+def owed_fen(pairs: list[tuple[str, str]]) -> Any:
+    """sum(Σ due − paid) of the columns, built once per column set (building it cost
+    more than running the query)."""
+    key = tuple(pairs)
+    found = _OWED.get(key)
+    if found is None:
+        expr: Any = 0
+        for due, paid in pairs:
+            expr = (
+                expr
+                + type_coerce(getattr(Installment, due), BigInteger)
+                - type_coerce(getattr(Installment, paid), BigInteger)
+            )
+        found = _OWED[key] = func.sum(expr)
+    return found
+
+
+_OVERDUE_TOTAL = select(owed_fen([(f"{c}_due", f"{c}_paid") for c in COMPONENTS])).where(
+    Installment.loan_id == bindparam("loan_id"),
+    Installment.due_date <= bindparam("today"),
+    Installment.status != "paid",
+)
 
 
 def _status(session: Session, plan: RepaymentPlan, new: str, actor: Actor, reason: str) -> None:

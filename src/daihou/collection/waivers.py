@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -23,7 +23,7 @@ from daihou.collection import approvals
 from daihou.collection.approval_models import ApprovalRequest, RepaymentPlan
 from daihou.collection.approvals import ApprovalError
 from daihou.collection.models import CollectionCase
-from daihou.collection.plans import fen_sum
+from daihou.collection.plans import fen_total, owed_fen
 from daihou.compliance.audit.service import record as audit_record
 from daihou.eod.calendar import ensure_open
 from daihou.eod.models import LoanEvent
@@ -41,12 +41,13 @@ class WaiverQuote:
     cap: Decimal  # the most that may be waived
 
 
+_PENALTY_OWED = select(
+    owed_fen([("penalty_due", "penalty_paid"), ("compound_due", "compound_paid")])
+).where(Installment.loan_id == bindparam("loan_id"))  # built once
+
+
 def penalty_outstanding(session: Session, loan_id: str) -> Decimal:
-    return fen_sum(
-        session,
-        [("penalty_due", "penalty_paid"), ("compound_due", "compound_paid")],
-        Installment.loan_id == loan_id,
-    )
+    return fen_total(session, _PENALTY_OWED, {"loan_id": loan_id})
 
 
 def quote(session: Session, loan_id: str, pack: PolicyPack) -> WaiverQuote:

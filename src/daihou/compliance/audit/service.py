@@ -168,6 +168,12 @@ def hold_append_lock(session: Session) -> None:
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _LAST = select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
 _BUSINESS_DATE = select(SystemState.business_date).where(SystemState.id == 1)
+# the chain's tail and the business date in one statement: an append reads both
+_TAIL_AND_DATE = select(
+    _LAST.with_only_columns(AuditRecord.id).scalar_subquery(),
+    _LAST.with_only_columns(AuditRecord.hash).scalar_subquery(),
+    _BUSINESS_DATE.scalar_subquery(),
+)
 
 
 def _append_lock(session: Session) -> None:
@@ -175,8 +181,18 @@ def _append_lock(session: Session) -> None:
         session.execute(_LOCK, {"key": APPEND_LOCK})
 
 
-def _business_date(session: Session) -> date | None:
-    return session.execute(_BUSINESS_DATE).scalar_one_or_none()
+def _tail(session: Session, business_date: date | None) -> tuple[int, str, date | None]:
+    """The last record's id and hash (0 and ``GENESIS`` for an empty log), and the
+    business date (``business_date`` when given, else the system state's)."""
+    if business_date is not None:
+        last = session.execute(_LAST).first()
+        last_id, last_hash = (last.id, last.hash) if last is not None else (None, None)
+        when: date | None = business_date
+    else:
+        last_id, last_hash, when = session.execute(_TAIL_AND_DATE).one()
+    if last_id is None:
+        return 0, GENESIS, when
+    return int(last_id), str(last_hash), when
 
 
 def record(
@@ -207,12 +223,11 @@ def record(
         raise ValueError(f"audit action {action!r} must be dotted lower case, e.g. payment.post")
     _append_lock(session)
     session.flush()
-    last = session.execute(_LAST).first()
-    prev_id, prev_hash = (int(last.id), str(last.hash)) if last is not None else (0, GENESIS)
+    prev_id, prev_hash, when = _tail(session, business_date)
     entry = AuditRecord(
         id=prev_id + 1,
         at=_utc_naive(clock()),
-        business_date=business_date if business_date is not None else _business_date(session),
+        business_date=when,
         actor_id=actor.user_id,
         roles=",".join(sorted(actor.roles)),
         action=action,
@@ -260,9 +275,7 @@ def record_many(
         return 0
     _append_lock(session)
     session.flush()
-    last = session.execute(_LAST).first()
-    prev_id, prev_hash = (int(last.id), str(last.hash)) if last is not None else (0, GENESIS)
-    when = business_date if business_date is not None else _business_date(session)
+    prev_id, prev_hash, when = _tail(session, business_date)
     roles = ",".join(sorted(actor.roles))
     basis_text = basis if isinstance(basis, str) or basis is None else canonical_json(basis)
     rows: list[dict[str, Any]] = []

@@ -65,6 +65,7 @@ from daihou.compliance.gate.service import (
     current_providers,
     past_attempt,
 )
+from daihou.db.inserts import insert_ids
 
 
 def _naive(moment: datetime) -> datetime:
@@ -263,7 +264,7 @@ def check_batch_ids(
 
     def write_attempts() -> None:
         if ids:
-            written = _insert_returning_ids(session, attempts)
+            written = insert_ids(session, _table(ContactAttempt), attempts)
             for n, attempt_id in zip(owners, written, strict=True):
                 attempt_ids[n] = attempt_id
         else:
@@ -335,13 +336,6 @@ def check_batch_ids(
     if denials:
         session.execute(insert(_table(ContactDenial)), denials)
     return decisions, attempt_ids
-
-
-def _insert_returning_ids(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert attempts in one statement; their ids in the order of ``rows``."""
-    table = _table(ContactAttempt)
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return [int(i) for i in session.execute(stmt, rows).scalars()]
 
 
 def _table(model: Any) -> Table:
