@@ -319,6 +319,7 @@ class _Chunk:
         io.write_allocations(s, results, real)
         for work in touched.values():
             work.loan.version += work.created
+        io.write_loans(s, [w.loan for w in touched.values()])
         drafts = [
             d
             if d.transaction_id is None

@@ -67,6 +67,7 @@ def recompute_loans(session: Session, loan_ids: Iterable[str], *, pack: PolicyPa
     )
     for loan_id, result in results.items():
         cache_loan(loans[loan_id], result)
+    io.write_loans(session, [loans[i] for i in results])
     entry_ids = post_entries(session, drafts)
     io.insert_accruals(session, [{**row, "journal_entry_id": entry_ids[i]} for i, row in accruals])
     session.flush()
