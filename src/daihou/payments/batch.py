@@ -53,7 +53,7 @@ from daihou.payments.errors import NotFound, ServicingError
 from daihou.payments.installment_rows import write_installments
 from daihou.payments.journal import WRITTEN_OFF
 from daihou.payments.models import Transaction
-from daihou.payments.recompute import _write_rate_changes, cache_loan
+from daihou.payments.recompute import cache_loan, write_rate_changes
 from daihou.payments.service import (
     Posting,
     _same_request,
@@ -304,20 +304,22 @@ class _Chunk:
         # a batch posts only repayments and recoveries dated by today: a loan's
         # installments due later are as stored unless an LPR repricing is not stored yet
         # or a later event (a prepayment re-amortising, a fee) follows a new posting
-        repriced = {
-            k: not _write_rate_changes(s, w.loan, w.result)
+        floating = {
+            k: (w.loan, w.result)
             for k, w in touched.items()
             if w.terms.floating is not None and w.result is not None
         }
+        stored = write_rate_changes(s, floating)
         kept = [
             k
             for k, w in touched.items()
-            if not repriced.get(k, False) and _only_repayments_since(w, today)
+            if (k not in floating or k in stored) and _only_repayments_since(w, today)
         ]
         write_installments(s, results, today, kept)
         io.write_allocations(s, results, real)
         for work in touched.values():
             work.loan.version += work.created
+        io.write_loans(s, [w.loan for w in touched.values()])
         drafts = [
             d
             if d.transaction_id is None

@@ -7,6 +7,7 @@ and repricing all end here, so the cache always equals a fresh replay.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -102,25 +103,41 @@ def _write_allocations(session: Session, loan: Loan, result: ReplayResult) -> No
 def _write_rate_changes(session: Session, loan: Loan, result: ReplayResult) -> bool:
     """Write the loan's LPR repricings if they differ from those stored; whether they
     were already stored (then the cached schedule already holds every repricing)."""
+    return loan.id in write_rate_changes(session, {loan.id: (loan, result)})
+
+
+def write_rate_changes(
+    session: Session, replayed: Mapping[str, tuple[Loan, ReplayResult]]
+) -> set[str]:
+    """``_write_rate_changes`` for many loans at once: one read of their stored
+    repricings, one delete and one insert for those that differ. Returns the loans
+    whose repricings were already stored."""
+    if not replayed:
+        return set()
     table = cast(Table, RateChange.__table__)
-    have = session.execute(
-        select(table.c.effective_on, table.c.old_rate, table.c.new_rate, table.c.lpr_rate)
-        .where(table.c.loan_id == loan.id, table.c.reason == "lpr-repricing")
-        .order_by(table.c.effective_on)
-    ).all()
-    want = [(rc.effective_on, rc.old_rate, rc.new_rate, rc.lpr) for rc in result.rate_changes]
-    if [tuple(r) for r in have] == want:
-        return True
-    session.execute(
-        delete(table).where(table.c.loan_id == loan.id, table.c.reason == "lpr-repricing")
-    )
-    if not want:
-        return False
-    session.execute(
-        insert(table),
-        [
+    have: dict[str, list[tuple[object, ...]]] = {loan_id: [] for loan_id in replayed}
+    for row in session.execute(
+        select(
+            table.c.loan_id,
+            table.c.effective_on,
+            table.c.old_rate,
+            table.c.new_rate,
+            table.c.lpr_rate,
+        )
+        .where(table.c.loan_id.in_(sorted(replayed)), table.c.reason == "lpr-repricing")
+        .order_by(table.c.loan_id, table.c.effective_on)
+    ):
+        have[row[0]].append(tuple(row[1:]))
+    stored: set[str] = set()
+    rows: list[dict[str, object]] = []
+    for loan_id, (loan, result) in replayed.items():
+        want = [(rc.effective_on, rc.old_rate, rc.new_rate, rc.lpr) for rc in result.rate_changes]
+        if have[loan_id] == want:
+            stored.add(loan_id)
+            continue
+        rows += [
             {
-                "loan_id": loan.id,
+                "loan_id": loan_id,
                 "effective_on": d,
                 "old_rate": old,
                 "new_rate": new,
@@ -129,9 +146,15 @@ def _write_rate_changes(session: Session, loan: Loan, result: ReplayResult) -> b
                 "reason": "lpr-repricing",
             }
             for d, old, new, lpr in want
-        ],
-    )
-    return False
+        ]
+    changed = sorted(replayed.keys() - stored)
+    if changed:
+        session.execute(
+            delete(table).where(table.c.loan_id.in_(changed), table.c.reason == "lpr-repricing")
+        )
+    if rows:
+        session.execute(insert(table), rows)
+    return stored
 
 
 def _sync_accruals(session: Session, loan_id: str, result: ReplayResult, today: date) -> int:

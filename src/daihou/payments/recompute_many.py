@@ -25,7 +25,7 @@ from daihou.ledger.service import EntryDraft, post_entries
 from daihou.loans.models import Loan
 from daihou.payments import batch_io as io
 from daihou.payments.installment_rows import write_installments
-from daihou.payments.recompute import _write_rate_changes, cache_loan
+from daihou.payments.recompute import cache_loan, write_rate_changes
 from daihou.payments.terms import loan_terms, lpr_history
 from daihou.policy import PolicyPack
 
@@ -59,12 +59,15 @@ def recompute_loans(session: Session, loan_ids: Iterable[str], *, pack: PolicyPa
         w.sync_journal(result, today, drafts, accruals)
     write_installments(session, results, today)
     io.write_allocations(session, results, {})
+    # only a floating-rate loan is repriced, so only its repricings are stored (as the
+    # payment batch, spare the fixed-rate loans the read)
+    write_rate_changes(
+        session,
+        {i: (loans[i], r) for i, r in results.items() if terms[i].floating is not None},
+    )
     for loan_id, result in results.items():
-        # only a floating-rate loan is repriced, so only its repricings are stored (as
-        # the payment batch, spare the fixed-rate loans a query each)
-        if terms[loan_id].floating is not None:
-            _write_rate_changes(session, loans[loan_id], result)
         cache_loan(loans[loan_id], result)
+    io.write_loans(session, [loans[i] for i in results])
     entry_ids = post_entries(session, drafts)
     io.insert_accruals(session, [{**row, "journal_entry_id": entry_ids[i]} for i, row in accruals])
     session.flush()
