@@ -25,7 +25,7 @@ from daihou.kernel.money import ZERO, q2, to_fen
 from daihou.kernel.prepayment import accrued_interest, prepayment_penalty, split_prepayment
 from daihou.kernel.reamortise import reamortise
 from daihou.kernel.restructure import WAIVABLE, accelerate, restructure, sort_rows
-from daihou.kernel.schedule import ScheduledInstallment, ScheduleTerms, generate_schedule
+from daihou.kernel.schedule import ScheduledInstallment, ScheduleTerms, schedule_rows
 from daihou.kernel.state import InstallmentState
 
 
@@ -128,18 +128,42 @@ class _Credit:
 _NO_MONEY = dict.fromkeys(COMPONENTS, ZERO)
 
 
-def _state(row: ScheduledInstallment, kind: str = "regular") -> InstallmentState:
-    # Positional, with the dicts copied from one template: a replay makes a state per
-    # installment of the schedule (360 for a mortgage), and keyword arguments plus the
-    # ``paid`` default factory were half of building them.
+def _new_state(
+    period: int,
+    start_date: date,
+    due_date: date,
+    principal: Decimal,
+    interest: Decimal,
+    remaining: Decimal,
+    annual_rate: Decimal,
+    kind: str = "regular",
+) -> InstallmentState:
+    """A state with nothing paid, from a schedule row's fields (``schedule_rows``).
+
+    Positional, with the dicts copied from one template: a replay makes a state per
+    installment of the schedule (360 for a mortgage), and keyword arguments plus the
+    ``paid`` default factory were half of building them."""
     return InstallmentState(
+        period,
+        start_date,
+        due_date,
+        annual_rate,
+        {**_NO_MONEY, "principal": principal, "interest": interest},
+        _NO_MONEY.copy(),
+        None,
+        kind,
+    )
+
+
+def _state(row: ScheduledInstallment, kind: str = "regular") -> InstallmentState:
+    return _new_state(
         row.period,
         row.start_date,
         row.due_date,
+        row.principal,
+        row.interest,
+        row.remaining_principal,
         row.annual_rate,
-        {**_NO_MONEY, "principal": row.principal, "interest": row.interest},
-        _NO_MONEY.copy(),
-        None,
         kind,
     )
 
@@ -154,7 +178,7 @@ class _Replay:
         self.terms = terms
         self.events = sorted(events, key=lambda e: (e.value_date, e.txn_id))
         self.lpr_history = lpr_history
-        self.inst = [_state(r) for r in generate_schedule(terms.schedule_terms())]
+        self.inst = list(schedule_rows(terms.schedule_terms(), _new_state))
         self.pool: list[_Credit] = []
         self.alloc: dict[int, list[Applied]] = {e.txn_id: [] for e in self.events}
         self.charges: dict[int, list[tuple[str, Decimal]]] = {}
