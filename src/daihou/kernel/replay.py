@@ -149,7 +149,7 @@ def _new_state(
         start_date,
         due_date,
         annual_rate,
-        {**_NO_MONEY, "principal": principal, "interest": interest},
+        dict(_NO_MONEY, principal=principal, interest=interest),
         _NO_MONEY.copy(),
         None,
         kind,
