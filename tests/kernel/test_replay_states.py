@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 from daihou.kernel.allocation import COMPONENTS
 from daihou.kernel.money import ZERO
-from daihou.kernel.replay import _state
-from daihou.kernel.schedule import ScheduleTerms, generate_schedule
+from daihou.kernel.replay import _new_state, _state
+from daihou.kernel.schedule import ScheduleTerms, generate_schedule, schedule_rows
 from daihou.kernel.state import InstallmentState
 
 TERMS = ScheduleTerms(
@@ -45,3 +46,16 @@ def test_states_share_no_dicts() -> None:
     first.due["fee"] += Decimal("2.00")
     assert second.paid["principal"] == ZERO and second.due["fee"] == ZERO
     assert _state(generate_schedule(TERMS)[0]).paid["principal"] == ZERO
+
+
+def test_states_built_from_the_figures_equal_states_of_the_schedule_rows() -> None:
+    """The replay builds its states by ``schedule_rows`` without ``ScheduledInstallment``
+    objects in between; bullet and odd first periods included."""
+    for terms in (
+        TERMS,
+        replace(TERMS, method="bullet"),
+        replace(TERMS, method="equal-principal", first_due=date(2024, 3, 1), months=7),
+    ):
+        assert list(schedule_rows(terms, _new_state)) == [
+            _state(row) for row in generate_schedule(terms)
+        ]

@@ -13,6 +13,7 @@ transactions in posting order, then any credit left pays what is still due.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -25,7 +26,7 @@ from daihou.kernel.money import ZERO, q2, to_fen
 from daihou.kernel.prepayment import accrued_interest, prepayment_penalty, split_prepayment
 from daihou.kernel.reamortise import reamortise
 from daihou.kernel.restructure import WAIVABLE, accelerate, restructure, sort_rows
-from daihou.kernel.schedule import ScheduledInstallment, ScheduleTerms, generate_schedule
+from daihou.kernel.schedule import ScheduledInstallment, ScheduleTerms, schedule_rows
 from daihou.kernel.state import InstallmentState
 
 
@@ -128,18 +129,42 @@ class _Credit:
 _NO_MONEY = dict.fromkeys(COMPONENTS, ZERO)
 
 
-def _state(row: ScheduledInstallment, kind: str = "regular") -> InstallmentState:
-    # Positional, with the dicts copied from one template: a replay makes a state per
-    # installment of the schedule (360 for a mortgage), and keyword arguments plus the
-    # ``paid`` default factory were half of building them.
+def _new_state(
+    period: int,
+    start_date: date,
+    due_date: date,
+    principal: Decimal,
+    interest: Decimal,
+    remaining: Decimal,
+    annual_rate: Decimal,
+    kind: str = "regular",
+) -> InstallmentState:
+    """A state with nothing paid, from a schedule row's fields (``schedule_rows``).
+
+    Positional, with the dicts copied from one template: a replay makes a state per
+    installment of the schedule (360 for a mortgage), and keyword arguments plus the
+    ``paid`` default factory were half of building them."""
     return InstallmentState(
+        period,
+        start_date,
+        due_date,
+        annual_rate,
+        dict(_NO_MONEY, principal=principal, interest=interest),
+        _NO_MONEY.copy(),
+        None,
+        kind,
+    )
+
+
+def _state(row: ScheduledInstallment, kind: str = "regular") -> InstallmentState:
+    return _new_state(
         row.period,
         row.start_date,
         row.due_date,
+        row.principal,
+        row.interest,
+        row.remaining_principal,
         row.annual_rate,
-        {**_NO_MONEY, "principal": row.principal, "interest": row.interest},
-        _NO_MONEY.copy(),
-        None,
         kind,
     )
 
@@ -154,7 +179,7 @@ class _Replay:
         self.terms = terms
         self.events = sorted(events, key=lambda e: (e.value_date, e.txn_id))
         self.lpr_history = lpr_history
-        self.inst = [_state(r) for r in generate_schedule(terms.schedule_terms())]
+        self.inst = list(schedule_rows(terms.schedule_terms(), _new_state))
         self.pool: list[_Credit] = []
         self.alloc: dict[int, list[Applied]] = {e.txn_id: [] for e in self.events}
         self.charges: dict[int, list[tuple[str, Decimal]]] = {}
@@ -168,16 +193,55 @@ class _Replay:
         self.rate_changes: list[RateChangeRecord] = []
         self.closed_on: date | None = None
 
-    # -- helpers -------------------------------------------------------------------------
-    def _due_rows(self, day: date) -> list[Outstanding]:
-        return [
-            Outstanding(i.period, {c: i.owed(c) for c in COMPONENTS})
-            for i in self.inst
-            if i.due_date <= day and not i.settled
-        ]
+    # -- the rows ------------------------------------------------------------------------
+    @property
+    def inst(self) -> list[InstallmentState]:
+        return self._inst
 
-    def _apply(self, txn_id: int, parts: list[Applied], day: date) -> None:
-        by_period = {i.period: i for i in self.inst}
+    @inst.setter
+    def inst(self, rows: list[InstallmentState]) -> None:
+        # Every change of the rows or of their due dates assigns the list anew, so the
+        # index of due dates below is rebuilt when it is next asked for.
+        self._inst = rows
+        self._dues: list[date] | None = None
+        self._in_order = False
+
+    def _sorted_dues(self) -> list[date]:
+        if self._dues is None:
+            dues = [r.due_date for r in self._inst]
+            self._dues = sorted(dues)
+            # False only after a prepayment row went in before a later plan row
+            self._in_order = self._dues == dues
+        return self._dues
+
+    def _rows_due_by(self, day: date) -> list[InstallmentState]:
+        """The rows due on or before ``day``, in list order: a prefix of the list when
+        the rows are in due-date order (a mortgage's 360 rows are not all looked at
+        on every step of the replay)."""
+        dues = self._sorted_dues()
+        if self._in_order:
+            return self._inst[: bisect_right(dues, day)]
+        return [i for i in self._inst if i.due_date <= day]
+
+    def _next_due_after(self, day: date | None) -> date | None:
+        """The first due date after ``day`` (the first of all when ``day`` is None)."""
+        dues = self._sorted_dues()
+        k = 0 if day is None else bisect_right(dues, day)
+        return dues[k] if k < len(dues) else None
+
+    # -- helpers -------------------------------------------------------------------------
+    def _open_rows(self, day: date) -> list[InstallmentState]:
+        return [i for i in self._rows_due_by(day) if not i.settled]
+
+    def _due_rows(self, rows: list[InstallmentState]) -> list[Outstanding]:
+        return [Outstanding(i.period, {c: i.owed(c) for c in COMPONENTS}) for i in rows]
+
+    def _apply(
+        self, txn_id: int, parts: list[Applied], day: date, rows: list[InstallmentState]
+    ) -> None:
+        """Apply ``parts`` to ``rows`` (the rows that were allocated over; periods are
+        unique within a schedule)."""
+        by_period = {i.period: i for i in rows}
         for part in parts:
             assert part.period is not None
             row = by_period[part.period]
@@ -188,14 +252,15 @@ class _Replay:
 
     def _pay_due(self, txn_id: int, amount: Decimal, day: date) -> Decimal:
         t = self.terms
+        rows = self._open_rows(day)
         parts, left = allocate(
             amount,
-            self._due_rows(day),
+            self._due_rows(rows),
             components=t.components,
             by=t.allocate_by,
             newest_first=t.newest_first,
         )
-        self._apply(txn_id, parts, day)
+        self._apply(txn_id, parts, day, rows)
         return left
 
     def _apply_credit(self, day: date) -> None:
@@ -270,7 +335,7 @@ class _Replay:
             odd_period_basis=t.odd_period_basis,
             annuity_factor_decimals=t.annuity_factor_decimals,
         )
-        self.inst[idx:] = sort_rows([*(_state(r) for r in rows), *plans])
+        self.inst = [*self.inst[:idx], *sort_rows([*(_state(r) for r in rows), *plans])]
 
     def _repayment(self, e: Event) -> None:
         self._to_pool(e.txn_id, self._pay_due(e.txn_id, e.amount, e.value_date))
@@ -303,7 +368,7 @@ class _Replay:
         day = e.value_date
         left = self._pay_due(e.txn_id, e.amount, day)
         idx = self._tail_index(day)
-        if left <= ZERO or idx is None or self._due_rows(day):
+        if left <= ZERO or idx is None or self._open_rows(day):
             self._to_pool(e.txn_id, left)
             if idx is None:
                 self.notes[e.txn_id] = "no installment left to prepay; kept as customer credit"
@@ -374,9 +439,9 @@ class _Replay:
         periods = len(self.inst) - idx - len(plans)
         regular_payment = current.due["principal"] + current.due["interest"]
         if kind == "payoff":
-            self.inst[idx:] = sort_rows([row, *plans])
+            self.inst = [*self.inst[:idx], *sort_rows([row, *plans])]
         else:
-            self.inst[idx:] = [row, *self.inst[idx:]]
+            self.inst = [*self.inst[:idx], row, *self.inst[idx:]]
             self._replace_tail(
                 idx + 1,
                 day,
@@ -396,10 +461,11 @@ class _Replay:
     def _waiver(self, e: Event) -> None:
         """减免罚息: the waived amount settles 罚息/复利 owed on the day, oldest first;
         what finds nothing to settle is noted and left unapplied."""
+        rows = self._open_rows(e.value_date)
         parts, left = allocate(
-            e.amount, self._due_rows(e.value_date), components=WAIVABLE, by="installment"
+            e.amount, self._due_rows(rows), components=WAIVABLE, by="installment"
         )
-        self._apply(e.txn_id, parts, e.value_date)
+        self._apply(e.txn_id, parts, e.value_date, rows)
         if left > ZERO:
             self.notes[e.txn_id] = f"{left} of the waiver found no 罚息/复利 outstanding"
 
@@ -434,10 +500,8 @@ class _Replay:
         if last_night < first_night:
             return
         grace = timedelta(days=t.grace_days)
-        for row in self.inst:
+        for row in self._rows_due_by(last_night - grace):
             start = max(first_night, row.due_date + grace)
-            if start > last_night:
-                continue
             nights = (last_night - start).days + 1
             principal = row.owed("principal")
             interest = row.owed("interest")
@@ -477,14 +541,15 @@ class _Replay:
         ev = 0
         last: date | None = None
         while True:
-            candidates = [i.due_date for i in self.inst if last is None or i.due_date > last]
-            candidates += [r for r in reprices if last is None or r > last]
+            candidates = [r for r in reprices if last is None or r > last]
+            due = self._next_due_after(last)
+            if due is not None:
+                candidates.append(due)
             if ev < len(self.events):
                 candidates.append(self.events[ev].value_date)
-            candidates = [c for c in candidates if c <= as_of]
-            if not candidates:
+            day = min(candidates, default=None)
+            if day is None or day > as_of:
                 break
-            day = min(candidates)
             if last is not None:
                 self._accrue(last, min(day - timedelta(days=1), accrue_through))
             if day in reprices:
@@ -529,7 +594,9 @@ class _Replay:
                 rows.append(Applied(None, "credit", credit))
             allocations[txn_id] = rows
         credit_balance = sum((e.remaining for e in self.pool), ZERO)
-        outstanding = sum((i.owed("principal") for i in self.inst), ZERO)
+        outstanding = sum([i.due.get("principal", ZERO) for i in self.inst], ZERO) - sum(
+            [i.paid["principal"] for i in self.inst], ZERO
+        )
         return ReplayResult(
             # a _Replay runs once and is dropped (see ``replay``): its rows are handed
             # over, not copied

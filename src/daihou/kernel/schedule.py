@@ -15,10 +15,11 @@ loan and the remaining principal ends at 0.00.
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import TypeVar
 
 from daihou.kernel.dates import (
     DAY_BASES,
@@ -50,6 +51,10 @@ _ZERO = Decimal("0.00")
 _ONE = Decimal(1)
 _TWELVE = Decimal(12)
 _MAX_PRINCIPAL = Decimal(10) ** 15
+
+Row = TypeVar("Row")
+# (period, start date, due date, principal, interest, remaining principal, annual rate)
+RowMaker = Callable[[int, date, date, Decimal, Decimal, Decimal, Decimal], Row]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,13 @@ def level_payment(
 
 def generate_schedule(terms: ScheduleTerms) -> tuple[ScheduledInstallment, ...]:
     """The installments of ``terms``, numbered from ``terms.first_period``."""
+    return schedule_rows(terms, ScheduledInstallment)
+
+
+def schedule_rows(terms: ScheduleTerms, make: RowMaker[Row]) -> tuple[Row, ...]:
+    """``generate_schedule`` with each row built by ``make`` from the row's fields in
+    ``ScheduledInstallment`` order: the replay builds its own (mutable) rows straight
+    from the figures, without a frozen ``ScheduledInstallment`` per row in between."""
     validate_terms(terms)
     first, anchor = first_due_and_anchor(
         start=terms.start, first_due=terms.first_due, repayment_day=terms.repayment_day
@@ -154,8 +166,8 @@ def generate_schedule(terms: ScheduleTerms) -> tuple[ScheduledInstallment, ...]:
         odd_days = days_between(terms.start, first, terms.odd_period_basis)
     with localcontext(RATE_CONTEXT):
         if terms.method == "bullet":
-            return (_bullet(terms, first, anchor, odd_days),)
-        return _amortise(terms, first, anchor, odd_days, None)
+            return (_bullet(terms, first, anchor, odd_days, make),)
+        return _amortise(terms, first, anchor, odd_days, None, make)
 
 
 def fixed_principal_schedule(
@@ -177,7 +189,7 @@ def fixed_principal_schedule(
         odd_days = days_between(terms.start, first, terms.odd_period_basis)
     with localcontext(RATE_CONTEXT):
         part = per_period.quantize(_CENT, terms.rounding)
-        return _amortise(terms, first, anchor, odd_days, part)
+        return _amortise(terms, first, anchor, odd_days, part, ScheduledInstallment)
 
 
 def _amortise(
@@ -186,7 +198,8 @@ def _amortise(
     anchor: int,
     odd_days: int,
     fixed_part: Decimal | None,
-) -> tuple[ScheduledInstallment, ...]:
+    make: RowMaker[Row],
+) -> tuple[Row, ...]:
     """Build the rows; runs inside the 34-digit local context, so operators are safe."""
     rounding = terms.rounding
     annual = terms.annual_rate
@@ -213,7 +226,7 @@ def _amortise(
     # stays exact and rounds as the mode says.
     odd_numerator = annual * odd_days if odd_days else None
     odd_year = Decimal(year_days(terms.odd_period_basis))
-    rows: list[ScheduledInstallment] = []
+    rows: list[Row] = []
     append = rows.append
     period_start = terms.start
     period = terms.first_period
@@ -235,15 +248,15 @@ def _amortise(
         else:
             principal = _ZERO
         remaining = remaining - principal
-        append(
-            ScheduledInstallment(period, period_start, due, principal, interest, remaining, annual)
-        )
+        append(make(period, period_start, due, principal, interest, remaining, annual))
         period_start = due
         period += 1
     return tuple(rows)
 
 
-def _bullet(terms: ScheduleTerms, first: date, anchor: int, odd_days: int) -> ScheduledInstallment:
+def _bullet(
+    terms: ScheduleTerms, first: date, anchor: int, odd_days: int, make: RowMaker[Row]
+) -> Row:
     """到期一次还本付息: simple interest for the whole term, one row at maturity."""
     principal = terms.principal.quantize(_CENT, decimal.ROUND_DOWN)  # exact: validated
     annual = terms.annual_rate
@@ -255,9 +268,7 @@ def _bullet(terms: ScheduleTerms, first: date, anchor: int, odd_days: int) -> Sc
     else:
         exact = principal * annual * terms.months / _TWELVE
     interest = exact.quantize(_CENT, terms.rounding)
-    return ScheduledInstallment(
-        terms.first_period, terms.start, maturity, principal, interest, _ZERO, annual
-    )
+    return make(terms.first_period, terms.start, maturity, principal, interest, _ZERO, annual)
 
 
 def schedule_totals(rows: Iterable[ScheduledInstallment]) -> tuple[Decimal, Decimal]:
