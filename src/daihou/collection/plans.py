@@ -49,18 +49,18 @@ def overdue_total(session: Session, loan_id: str, today: date) -> Decimal:
 
 def fen_sum(session: Session, pairs: list[tuple[str, str]], *where: Any) -> Decimal:
     """Σ (due − paid) over installment columns, summed exactly on the stored fen."""
-    return fen_total(session, select(owed_fen(pairs)).where(*where), {})
+    return fen_total(session, select(owed_sum(pairs)).where(*where), {})
 
 
 def fen_total(session: Session, statement: Any, params: dict[str, Any]) -> Decimal:
-    """The amount of a query of ``owed_fen`` (nothing owed: zero)."""
+    """The amount of a query of ``owed_sum`` (nothing owed: zero)."""
     return from_fen(int(session.scalar(statement, params) or 0))
 
 
 _OWED: dict[tuple[tuple[str, str], ...], Any] = {}
 
 
-def owed_fen(pairs: list[tuple[str, str]]) -> Any:
+def owed_sum(pairs: list[tuple[str, str]]) -> Any:
     """sum(Σ due − paid) of the columns, built once per column set (building it cost
     more than running the query)."""
     key = tuple(pairs)
@@ -77,7 +77,7 @@ def owed_fen(pairs: list[tuple[str, str]]) -> Any:
     return found
 
 
-_OVERDUE_TOTAL = select(owed_fen([(f"{c}_due", f"{c}_paid") for c in COMPONENTS])).where(
+_OVERDUE_TOTAL = select(owed_sum([(f"{c}_due", f"{c}_paid") for c in COMPONENTS])).where(
     Installment.loan_id == bindparam("loan_id"),
     Installment.due_date <= bindparam("today"),
     Installment.status != "paid",

@@ -23,7 +23,7 @@ from daihou.collection import approvals
 from daihou.collection.approval_models import ApprovalRequest, RepaymentPlan
 from daihou.collection.approvals import ApprovalError
 from daihou.collection.models import CollectionCase
-from daihou.collection.plans import fen_total, owed_fen
+from daihou.collection.plans import fen_total, owed_sum
 from daihou.compliance.audit.service import record as audit_record
 from daihou.eod.calendar import ensure_open
 from daihou.eod.models import LoanEvent
@@ -42,7 +42,7 @@ class WaiverQuote:
 
 
 _PENALTY_OWED = select(
-    owed_fen([("penalty_due", "penalty_paid"), ("compound_due", "compound_paid")])
+    owed_sum([("penalty_due", "penalty_paid"), ("compound_due", "compound_paid")])
 ).where(Installment.loan_id == bindparam("loan_id"))  # built once
 
 
