@@ -33,6 +33,7 @@ from daihou.demo.staff import create_agencies, create_staff, staff_for
 from daihou.demo.summary import SimSummary, summarise
 from daihou.demo.synthetic import write_csv
 from daihou.demo.work import collections_day
+from daihou.gc_pause import gc_spaced
 from daihou.loans.book import import_loans
 from daihou.loans.lpr import seed_lpr_from_pack
 from daihou.loans.models import Loan
@@ -140,8 +141,9 @@ def run_simulation(
             post=DemoPost(letters, pack.collections.timezone),
         )
         # the simulated days commit thousands of times: the log is copied back on the
-        # second core instead of by each committing caller (see daihou.db.wal)
-        with background_checkpoints(engine):
+        # second core instead of by each committing caller (see daihou.db.wal); the
+        # world built so far is frozen for the collector (daihou.gc_pause)
+        with background_checkpoints(engine), gc_spaced():
             simulate_days(
                 engine,
                 ctx,
