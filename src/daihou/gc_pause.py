@@ -1,7 +1,8 @@
-"""Pause Python's cyclic garbage collector for a batch that allocates many objects.
+"""Pause Python's cyclic garbage collector for a batch that allocates many objects, or
+space its collections out over a long run.
 
 A leaf module at the package root: the daily collections run and the payments batch
-(each chunk of postings) both use it.
+(each chunk of postings) pause it; the demo's simulated days space it out.
 
 A first daily run builds about a million small objects (100,000 facts, 412,772 planned
 treatments, their rows and tasks) and keeps them until the run ends. Each 700 new
@@ -30,3 +31,27 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextmanager
+def gc_spaced(young: int = 20_000) -> Iterator[None]:
+    """Run a long job (the demo's simulated days) with the objects that exist now frozen —
+    never walked again by a full collection — and a young collection every ``young``
+    allocations instead of every 700; the thresholds and the frozen objects are given
+    back afterwards. The collector stays on, so reference cycles are still freed.
+
+    At 10k loans × 30 days the collector took 2.3 s CPU in 2,775 collections (13 full);
+    spaced out, 0.8 s in 1,230 (4 full): see bench/README.md."""
+    before = gc.get_threshold()
+    # Python cannot unfreeze some objects only: if something was frozen already, what
+    # this freezes stays frozen too
+    was_frozen = gc.get_freeze_count() > 0
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(young, max(before[1], 20), max(before[2], 20))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        if not was_frozen:
+            gc.unfreeze()

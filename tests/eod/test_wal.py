@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 
 from daihou.db.engine import make_engine
 from daihou.db.models import Base
+from daihou.db.wal import Checkpointer
 from daihou.eod.runner import run_eod
-from daihou.eod.wal import Checkpointer
 from tests.eod.helpers import loan_row
 from tests.factories import add_loans, init_book
 from tests.factories import loan_row as csv_row

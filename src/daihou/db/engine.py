@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///daihou.db"
@@ -27,6 +27,16 @@ def database_url(override: str | None = None) -> str:
     return url
 
 
+# Each SQLite connection's page cache (SQLite's default is 2 MiB) and memory map. The
+# cache stays valid across transactions only while no other connection has written (in
+# WAL mode a connection drops it when the file changed), hence the pool hands back the
+# connection used last (``pool_use_lifo``). The map lets reads of pages not in the cache
+# come from the OS's file cache without a system call and a copy each; the usual SQLite
+# build caps it at 2 GiB. Figures: bench/README.md, the demo simulator.
+SQLITE_CACHE_KIB = 64 * 1024
+SQLITE_MMAP_BYTES = 2 << 30
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself so SAVEPOINTs work (pysqlite's own transaction
     # handling breaks them); see the SQLAlchemy pysqlite "serializable isolation" recipe.
@@ -36,6 +46,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.close()
 
 
@@ -54,6 +66,9 @@ def _sqlite_begin(conn: Any) -> None:
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     resolved = database_url(url)
+    parsed = make_url(resolved)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        kwargs.setdefault("pool_use_lifo", True)  # the warm page cache: see SQLITE_CACHE_KIB
     engine = create_engine(resolved, future=True, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)

@@ -24,6 +24,7 @@ from daihou.compliance.privacy.crypto import (
 )
 from daihou.db.engine import make_engine, transaction
 from daihou.db.schema import init_database
+from daihou.db.wal import background_checkpoints
 from daihou.demo.behaviour import BehaviourModel, load_behaviour
 from daihou.demo.book import sim_loan_rows
 from daihou.demo.post import DemoPost
@@ -32,6 +33,7 @@ from daihou.demo.staff import create_agencies, create_staff, staff_for
 from daihou.demo.summary import SimSummary, summarise
 from daihou.demo.synthetic import write_csv
 from daihou.demo.work import collections_day
+from daihou.gc_pause import gc_spaced
 from daihou.loans.book import import_loans
 from daihou.loans.lpr import seed_lpr_from_pack
 from daihou.loans.models import Loan
@@ -138,13 +140,17 @@ def run_simulation(
             pack=pack,
             post=DemoPost(letters, pack.collections.timezone),
         )
-        simulate_days(
-            engine,
-            ctx,
-            days=days,
-            hooks=default_hooks() if hooks is None else hooks,
-            progress=progress,
-        )
+        # the simulated days commit thousands of times: the log is copied back on the
+        # second core instead of by each committing caller (see daihou.db.wal); the
+        # world built so far is frozen for the collector (daihou.gc_pause)
+        with background_checkpoints(engine), gc_spaced():
+            simulate_days(
+                engine,
+                ctx,
+                days=days,
+                hooks=default_hooks() if hooks is None else hooks,
+                progress=progress,
+            )
         with transaction(engine) as s:
             return summarise(s, ctx, start + timedelta(days=days - 1), pack=pack)
 

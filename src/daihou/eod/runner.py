@@ -23,9 +23,10 @@ from daihou.auth.actor import SYSTEM
 from daihou.auth.permissions import authorize
 from daihou.compliance.audit.service import record as audit_record
 from daihou.db.engine import transaction
+from daihou.db.wal import Checkpointer
 from daihou.eod import steps
 from daihou.eod.models import DailyKpi, EodRun, SystemState
-from daihou.eod.wal import Checkpointer, steps_connection
+from daihou.eod.wal import steps_connection
 from daihou.policy import PolicyPack, load_pack
 
 StepFn = Callable[[Session, steps.StepContext], steps.StepResult]
