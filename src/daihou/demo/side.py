@@ -56,7 +56,7 @@ def book_file(engine: Engine) -> Path | None:
     return Path(name).resolve()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(path, isolation_level=None)
     for name, value in SIDE_PRAGMAS:
         con.execute(f"PRAGMA {name}={value}")
@@ -68,7 +68,7 @@ class WorkFile:
 
     def __init__(self, path: Path, tables: dict[str, str]) -> None:
         self.path = path
-        self.con = _connect(path)
+        self.con = connect(path)
         self.con.execute("BEGIN")
         for name, columns in tables.items():
             # a composite key: the rows stored in its order, so each join of the
@@ -108,7 +108,7 @@ def build(
     the work tables of ``work``, then create its indexes; returns the CPU seconds of the
     insert and of the indexes."""
     t0 = time.process_time()
-    con = _connect(Path(path))
+    con = connect(Path(path))
     try:
         con.execute(schema[0])
         con.execute("ATTACH DATABASE ? AS gen_work", (work,))
