@@ -46,6 +46,10 @@ SIDE_PRAGMAS = (
 )
 
 
+SIDE_PAGE = 16384
+"""Page size of the side tables' files (``build``)."""
+
+
 def book_file(engine: Engine) -> Path | None:
     """The SQLite file of ``engine`` (None on PostgreSQL or an in-memory database)."""
     if engine.dialect.name != "sqlite":
@@ -110,6 +114,9 @@ def build(
     t0 = time.process_time()
     con = connect(Path(path))
     try:
+        # 16 KB pages (the book's are 4 KB; the copy moves records, not pages): the
+        # installments insert at 200k loans 6.2–6.7 s CPU against 7.4–7.5 s
+        con.execute(f"PRAGMA page_size={SIDE_PAGE}")
         con.execute(schema[0])
         con.execute("ATTACH DATABASE ? AS gen_work", (work,))
         con.execute("BEGIN")
