@@ -108,6 +108,23 @@ def test_same_seed_same_book_and_empty_book_required(engine: Engine) -> None:
     assert len(first) > 50
 
 
+def test_the_plan_of_a_seed_does_not_change() -> None:
+    # the plan decides the whole book (every path reads it): its rows for seed 42 are
+    # pinned by digest, taken from the plain random.choice/randrange loop it replaced
+    import hashlib
+
+    from daihou.demo.generate import GenerateResult, iter_plan, templates
+
+    dues: dict[date, list[date]] = {}
+    result = GenerateResult()
+    digest = hashlib.sha256()
+    for row in iter_plan(3000, 42, TODAY, templates(), dues, result):
+        digest.update(repr(row).encode())
+    assert digest.hexdigest()[:16] == "1518bf6de1cb6607"
+    assert (result.customers, result.delinquent, len(dues)) == (2733, 295, 814)
+    assert hashlib.sha256(repr(sorted(dues.items())).encode()).hexdigest()[:12] == "72ff2a859485"
+
+
 def test_cli_demo_generate_then_eod(tmp_path: Path) -> None:
     from tests.test_cli import run
 

@@ -203,36 +203,59 @@ def iter_plan(
     result: GenerateResult,
 ) -> Iterator[tuple[Any, ...]]:
     """``plan_loans`` one row at a time (nothing held): fills ``dues`` and ``result``
-    as it goes, complete once the last row is out."""
+    as it goes, complete once the last row is out.
+
+    The loop runs once per loan (1 M), so what depends only on a template (the sums
+    paid after k periods) or on a disbursement date (its due dates, how many fall due
+    by ``today``) is computed once, and ``random.Random.choice``/``randrange`` are
+    called as what they are, ``_randbelow`` (a test holds the plan's digest)."""
     rng = random.Random(seed)
+    uniform = rng.random
+    below = rng._randbelow  # type: ignore[attr-defined]
     by_kind: dict[tuple[str, str], list[int]] = {}
     for i, t in enumerate(tpls):
         by_kind.setdefault((t.product, t.method), []).append(i)
     kinds = [(p, m) for p, m, *_ in MIX]
+    choices = [by_kind[kind] for kind in kinds]
     weights = [w for *_, w in MIX]
     cum = [sum(weights[: i + 1]) for i in range(len(weights))]
+    last_kind, total = len(kinds) - 1, cum[-1]
+    paid_sums = [
+        (
+            tuple(itertools.accumulate(t.principal, initial=0)),
+            tuple(itertools.accumulate(t.interest, initial=0)),
+        )
+        for t in tpls
+    ]
+    by_offset: dict[int, tuple[date, list[date], int]] = {}
+    n_months = len(DELINQUENT_MONTHS)
     customer = 0
     for n in range(1, loans + 1):
-        if customer == 0 or rng.random() > 0.1:  # one customer in ten has two loans
+        if customer == 0 or uniform() > 0.1:  # one customer in ten has two loans
             customer += 1
-        kind = kinds[min(bisect.bisect(cum, rng.random() * cum[-1]), len(kinds) - 1)]
-        ti = rng.choice(by_kind[kind])
+        ids = choices[min(bisect.bisect(cum, uniform() * total), last_kind)]
+        ti = ids[below(len(ids))]
         t = tpls[ti]
         # disbursed so that at least one installment is due and at least one is not
-        start = today - timedelta(days=rng.randrange(31, (t.term - 1) * 28))
-        if start not in dues:
-            dues[start] = due_dates(start, 36)
-        due = dues[start]
-        n_due = bisect.bisect_right(due, today, 0, t.term)
+        offset = 31 + below((t.term - 1) * 28 - 31)
+        day = by_offset.get(offset)
+        if day is None:
+            start = today - timedelta(days=offset)
+            if start not in dues:
+                dues[start] = due_dates(start, 36)
+            day = by_offset[offset] = (start, dues[start], bisect.bisect_right(dues[start], today))
+        start, due, due_by_today = day
+        n_due = min(due_by_today, t.term)
         paid, partial = n_due, 0
-        if rng.random() < DELINQUENT_SHARE:
+        if uniform() < DELINQUENT_SHARE:
             result.delinquent += 1
-            paid = max(0, n_due - rng.choice(DELINQUENT_MONTHS))
-            if rng.random() < PARTIAL_SHARE:
+            paid = max(0, n_due - DELINQUENT_MONTHS[below(n_months)])
+            if uniform() < PARTIAL_SHARE:
                 owed = t.principal[paid] + t.interest[paid]
-                partial = owed * rng.randrange(20, 80) // 100
-        paid_p = sum(t.principal[:paid])
-        paid_i = sum(t.interest[:paid])
+                partial = owed * (20 + below(60)) // 100
+        principal_sums, interest_sums = paid_sums[ti]
+        paid_p = principal_sums[paid]
+        paid_i = interest_sums[paid]
         if partial:
             part_i = min(partial, t.interest[paid])
             paid_i += part_i
