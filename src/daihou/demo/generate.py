@@ -453,15 +453,15 @@ def _write_beside(
                     continue
                 with parts.part(name):
                     load.execute(sql, params)
-            with parts.part("customers: wait for its worker"):
-                path, (rows, indexes) = customers.wait()
+            with parts.part("indexes"):  # the other tables', while the side ones are built
+                load.resume(sort_in_files=True)
+            with parts.part("customers: wait for its worker"):  # before the key check:
+                path, (rows, indexes) = customers.wait()  # loans refer to customers
             result.cpu["customers: built by a worker"] = rows + indexes
             result.cpu["customers: … of which its indexes"] = indexes
             with parts.part("customers: copy"):
                 load.attach("side_customers", path)
                 load.copy_table("customers", "side_customers")
-            with parts.part("indexes"):  # the other tables', while the side ones are built
-                load.resume(sort_in_files=True)
             with parts.part("key check"):
                 load.check_keys((*here, "customers"))
             for table, _ in SIDE:
