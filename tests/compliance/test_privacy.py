@@ -160,6 +160,23 @@ def test_the_same_value_encrypts_differently_each_time(engine: Engine, keyring: 
     assert raw_customer(engine, "C1")["phone_hash"] == raw_customer(engine, "C2")["phone_hash"]
 
 
+def test_a_column_at_a_time_equals_one_value_at_a_time(keyring: Keyring) -> None:
+    # bulk writers (demo.customers) encrypt and hash a whole column in one call: the
+    # same plaintexts back, a fresh nonce per value, None kept, the same keyed hashes
+    values = ["13812345678", None, "010-12345678", "+86 138-1234-5678", "0086138123", "13812345678"]
+    sealed = keyring.encrypt_column(values, "customers.phone")
+    opened = [v if v is None else keyring.decrypt(v, "customers.phone") for v in sealed]
+    assert opened == values
+    assert sealed[0] != sealed[-1] and str(sealed[0]).startswith(keyring.active_prefix)
+    hashes = keyring.blind_index_column(values, "phone")
+    assert hashes == [keyring.blind_index(v, "phone") for v in values]
+    assert hashes[0] == hashes[3] == hashes[5] and hashes[1] is None
+    assert keyring.blind_index_column([ID_A, None], "id_number") == [
+        keyring.blind_index(ID_A, "id_number"),
+        None,
+    ]
+
+
 def test_core_inserts_encrypt_and_get_their_hashes(engine: Engine, keyring: Keyring) -> None:
     with transaction(engine) as session:
         session.execute(

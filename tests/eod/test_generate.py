@@ -108,6 +108,23 @@ def test_same_seed_same_book_and_empty_book_required(engine: Engine) -> None:
     assert len(first) > 50
 
 
+def test_the_plan_of_a_seed_does_not_change() -> None:
+    # the plan decides the whole book (every path reads it): its rows for seed 42 are
+    # pinned by digest, taken from the plain random.choice/randrange loop it replaced
+    import hashlib
+
+    from daihou.demo.generate import GenerateResult, iter_plan, templates
+
+    dues: dict[date, list[date]] = {}
+    result = GenerateResult()
+    digest = hashlib.sha256()
+    for row in iter_plan(3000, 42, TODAY, templates(), dues, result):
+        digest.update(repr(row).encode())
+    assert digest.hexdigest()[:16] == "1518bf6de1cb6607"
+    assert (result.customers, result.delinquent, len(dues)) == (2733, 295, 814)
+    assert hashlib.sha256(repr(sorted(dues.items())).encode()).hexdigest()[:12] == "72ff2a859485"
+
+
 def test_cli_demo_generate_then_eod(tmp_path: Path) -> None:
     from tests.test_cli import run
 
@@ -220,7 +237,7 @@ def test_a_broken_key_is_caught_by_value(engine: Engine, table: str, row: str) -
     from sqlalchemy.exc import IntegrityError
 
     from daihou.demo.bulk import ForeignKeyViolation, Loader
-    from daihou.demo.generate import customer_rows
+    from daihou.demo.customers import customer_rows
 
     with transaction(engine) as s:
         initialise_business_date(s, TODAY)
@@ -262,16 +279,16 @@ def test_a_broken_key_is_caught_by_value(engine: Engine, table: str, row: str) -
 
 
 def test_customers_are_computed_a_bounded_way_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
-    from daihou.demo import generate
+    from daihou.demo import customers
 
-    monkeypatch.setattr(generate, "CUSTOMER_CHUNK", 7)
-    batches = generate.CustomerBatches(seed=3, customers=60)
+    monkeypatch.setattr(customers, "CUSTOMER_CHUNK", 7)
+    batches = customers.CustomerBatches(seed=3, customers=60)
     try:
-        assert len(batches.futures) <= generate.CustomerBatches.AHEAD
+        assert len(batches.futures) <= customers.CustomerBatches.AHEAD
         taken = []
         for batch in batches.ready():
             taken.append(batch)
-            assert len(batches.futures) <= generate.CustomerBatches.AHEAD
+            assert len(batches.futures) <= customers.CustomerBatches.AHEAD
         taken += list(batches.rest())
     finally:
         batches.close()
@@ -279,8 +296,98 @@ def test_customers_are_computed_a_bounded_way_ahead(monkeypatch: pytest.MonkeyPa
     assert ids == [f"C{n:08d}" for n in range(1, 61)]
     # the same customers as computed in this process (ciphertexts differ by nonce; the
     # keyed hashes of ID number and phone do not)
-    here = generate.customer_rows(3, 1, 7)
+    here = customers.customer_rows(3, 1, 7)
     assert [(r[0], *r[-2:]) for r in taken[0]] == [(r[0], *r[-2:]) for r in here]
+
+
+def _one_by_one(seed: int, first: int, count: int) -> list[tuple[str | None, ...]]:
+    """The customers' plaintexts drawn with ``random``'s public calls, one customer at a
+    time, as ``synthetic.loan_rows`` draws them."""
+    import random
+
+    from daihou.demo.synthetic import EMPLOYERS, GIVEN, REGIONS, SURNAMES, id_number, mobile
+
+    rng = random.Random(f"{seed}:customers:{first}")
+    out = []
+    for _ in range(count):
+        region = rng.choice(list(REGIONS))
+        name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
+        ident, phone = id_number(rng, region), mobile(rng)
+        address = f"{REGIONS[region]}某街道{rng.randrange(1, 300)}号"
+        out.append((name, ident, phone, address, rng.choice(EMPLOYERS) or None))
+    return out
+
+
+def test_customers_drawn_a_column_at_a_time_equal_the_one_by_one_draws() -> None:
+    # demo.customers draws the fields with Random's internals and the ID number's check
+    # digit from tables: the same plaintexts as the public calls, stored encrypted (the
+    # import's format, bound to each column) with the same keyed hashes
+    from daihou.compliance.privacy.crypto import current_keyring
+    from daihou.demo.customers import customer_rows, plain_customers
+    from daihou.loans.book import PERSONAL
+
+    expected = _one_by_one(5, 41, 3000)
+    assert plain_customers(5, 41, 3000) == expected
+    keyring = current_keyring()
+    contexts = [f"customers.{name}" for name in PERSONAL]
+    rows = customer_rows(5, 41, 300)
+    assert len(rows) == 300
+    for n, (row, plain) in enumerate(zip(rows, expected, strict=False), 41):
+        assert row[0] == f"C{n:08d}"
+        assert all(v is None or v.startswith(keyring.active_prefix) for v in row[1:6])
+        opened = tuple(
+            v if v is None else keyring.decrypt(v, c)
+            for v, c in zip(row[1:6], contexts, strict=True)
+        )
+        assert opened == plain
+        assert row[6:] == (
+            keyring.blind_index(plain[1], "id_number"),
+            keyring.blind_index(plain[2], "phone"),
+        )
+    assert any(row[5] is None for row in rows) and any(row[5] for row in rows)
+
+
+def test_customers_built_beside_the_load_as_the_plan_reveals_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite file: one worker process builds the customers table in a scratch file,
+    # told the count in pieces; the chunks (and so the customers) are those the writer
+    # would insert itself, and a worker that fails says so
+    import sqlite3
+
+    from daihou.demo import customers
+    from daihou.demo.side import schema_of
+
+    monkeypatch.setattr(customers, "CUSTOMER_CHUNK", 7)
+    engine = _sqlite_book(tmp_path / "book.db")
+    schema = schema_of(engine, "customers")
+    built = customers.CustomerFile(tmp_path / "customers.db", schema, seed=3)
+    try:
+        built.grow(5)
+        built.grow(16)
+        built.grow(30, final=True)
+        path, _cpu = built.wait()
+    finally:
+        built.close()
+    con = sqlite3.connect(path)
+    stored = con.execute("SELECT id, id_number_hash, phone_hash FROM customers ORDER BY id")
+    got = [tuple(r) for r in stored]
+    indexes = {r[0] for r in con.execute("SELECT sql FROM sqlite_master WHERE type = 'index'")}
+    con.close()
+    batches = customers.CustomerBatches(seed=3, customers=30)
+    try:
+        expected = [(r[0], *r[-2:]) for batch in batches.rest() for r in batch]
+    finally:
+        batches.close()
+    assert got == expected and len(got) == 30
+    assert indexes - {None} == set(schema[1:])
+    broken = customers.CustomerFile(tmp_path / "broken.db", ["CREATE TABLE customers (id)"], 3)
+    try:
+        broken.grow(3, final=True)
+        with pytest.raises(RuntimeError, match="customer worker failed"):
+            broken.wait()
+    finally:
+        broken.close()
 
 
 def _book_rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
@@ -344,7 +451,7 @@ def test_side_tables_are_copied_by_transfer(tmp_path: Path) -> None:
     from daihou.demo.generate import SIDE
     from daihou.demo.side import schema_of
 
-    for table, _ in SIDE:
+    for table in (*(t for t, _ in SIDE), "customers"):
         side = sqlite3.connect(tmp_path / f"{table}.db")
         for statement in schema_of(engine, table):
             side.execute(statement)

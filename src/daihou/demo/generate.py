@@ -29,8 +29,10 @@ the load's connection. On PostgreSQL this process computes the same rows from th
 (``demo.copy_rows``) and streams them with ``COPY`` into the book's tables while the
 server stores them (run there, the statements cost the server's one backend 1.7× the
 CPU at 200k loans); a test holds the three paths to the same book. Customers'
-personal data is encrypted with the same bulk encryptors as the import
-(``loans.book._Personal``) in one worker process, a bounded few chunks ahead, and
+personal data is drawn and encrypted a column at a time (``demo.customers``) in one
+worker process: on a SQLite file into a scratch file of its own, started before the
+plan and told the customers as the plan reveals them, then copied in whole like the
+side tables (``CustomerFile``); elsewhere a bounded few chunks ahead of the writer,
 written between statements (``CustomerBatches``). The book is written in one transaction
 (``demo.bulk.Loader``): the secondary indexes of the loaded tables are dropped and
 rebuilt inside it; on PostgreSQL the foreign keys too (re-adding them validates every
@@ -45,13 +47,10 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import multiprocessing
 import random
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -70,8 +69,8 @@ from daihou.db.types import RATE_SCALE
 from daihou.demo.bulk import WORK_TABLES, Loader
 from daihou.demo.copy_rows import COLUMNS as COPY_COLUMNS
 from daihou.demo.copy_rows import BookRows
+from daihou.demo.customers import CustomerBatches, CustomerFile
 from daihou.demo.side import SideTables, WorkFile, book_file, schema_of
-from daihou.demo.synthetic import EMPLOYERS, GIVEN, REGIONS, SURNAMES, id_number, mobile
 from daihou.eod.calendar import business_date
 from daihou.kernel.schedule import ScheduleTerms, generate_schedule
 from daihou.ledger.accounts import FUNDING, INTEREST_INCOME, LOAN_PRINCIPAL, clearing
@@ -81,7 +80,6 @@ DELINQUENT_MONTHS = (1, 1, 1, 2, 2, 3, 4, 5, 6, 8)  # installments left unpaid
 PARTIAL_SHARE = 0.3  # of the delinquent: part of the oldest unpaid installment paid
 CHANNEL = "bank-debit"
 TEMPLATE_START = date(2024, 1, 15)  # any date: a regular first period
-CUSTOMER_CHUNK = 20_000
 
 # (product, method, terms, rates, principal levels in yuan, share)
 MIX: tuple[tuple[str, str, tuple[int, ...], tuple[str, ...], tuple[int, ...], float], ...] = (
@@ -182,91 +180,6 @@ def due_dates(start: date, months: int) -> list[date]:
     return [r.due_date for r in rows]
 
 
-# --------------------------------------------------------------------------- customers
-
-
-def customer_rows(seed: int, first: int, count: int) -> list[tuple[Any, ...]]:
-    """Customers ``first`` … ``first + count − 1`` as stored (encrypted, hashed)."""
-    from daihou.loans.book import _Personal
-
-    rng = random.Random(f"{seed}:customers:{first}")
-    personal = _Personal()
-    regions = list(REGIONS)
-    out = []
-    for n in range(first, first + count):
-        region = rng.choice(regions)
-        data = {
-            "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
-            "id_number": id_number(rng, region),
-            "phone": mobile(rng),
-            "address": f"{REGIONS[region]}某街道{rng.randrange(1, 300)}号",
-            "employer": rng.choice(EMPLOYERS) or None,
-        }
-        out.append(personal.row(f"C{n:08d}", data))
-    return out
-
-
-class CustomerBatches:
-    """Customer rows in chunks, computed by one worker process (where ``fork`` exists,
-    so the keyring is inherited; the writer keeps the other core) at most ``AHEAD``
-    chunks ahead of the writer — a few tens of MB held, not the whole book — else on
-    demand. The writer takes what is ready between its statements (``ready``) and the
-    rest at the end (``rest``): with foreign keys checked after the load (SQLite) or
-    rebuilt (PostgreSQL), customers need not precede their loans."""
-
-    AHEAD = 3
-
-    def __init__(self, seed: int, customers: int | None) -> None:
-        """``customers`` None: not known yet — the plan is still being read; ``grow``
-        says how many are known so far, ``rest`` needs the final count."""
-        self.seed = seed
-        self.known = 0
-        self.chunks: deque[tuple[int, int, int]] = deque()
-        self.pool: ProcessPoolExecutor | None = None
-        self.futures: deque[Future[list[tuple[Any, ...]]]] = deque()
-        if "fork" in multiprocessing.get_all_start_methods() and (
-            customers is None or customers > CUSTOMER_CHUNK
-        ):
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-        if customers is not None:
-            self.grow(customers, final=True)
-
-    def grow(self, customers: int, *, final: bool = False) -> None:
-        """Customers 1 … ``customers`` exist (the count so far, or the ``final`` one):
-        queue the chunks now complete."""
-        while self.known + CUSTOMER_CHUNK <= customers or (final and self.known < customers):
-            count = min(CUSTOMER_CHUNK, customers - self.known)
-            self.chunks.append((self.seed, self.known + 1, count))
-            self.known += count
-        if self.pool is not None:
-            self._submit()
-
-    def _submit(self) -> None:
-        assert self.pool is not None
-        while self.chunks and len(self.futures) < self.AHEAD:
-            self.futures.append(self.pool.submit(customer_rows, *self.chunks.popleft()))
-
-    def ready(self) -> Iterator[list[tuple[Any, ...]]]:
-        """The chunks already computed, in order, without waiting."""
-        while self.futures and self.futures[0].done():
-            batch = self.futures.popleft().result()
-            self._submit()
-            yield batch
-
-    def rest(self) -> Iterator[list[tuple[Any, ...]]]:
-        """Every chunk not yet taken, in order."""
-        while self.futures:
-            batch = self.futures.popleft().result()
-            self._submit()
-            yield batch
-        while self.chunks:  # no worker process
-            yield customer_rows(*self.chunks.popleft())
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-
-
 # --------------------------------------------------------------------------- the plan
 
 
@@ -290,36 +203,59 @@ def iter_plan(
     result: GenerateResult,
 ) -> Iterator[tuple[Any, ...]]:
     """``plan_loans`` one row at a time (nothing held): fills ``dues`` and ``result``
-    as it goes, complete once the last row is out."""
+    as it goes, complete once the last row is out.
+
+    The loop runs once per loan (1 M), so what depends only on a template (the sums
+    paid after k periods) or on a disbursement date (its due dates, how many fall due
+    by ``today``) is computed once, and ``random.Random.choice``/``randrange`` are
+    called as what they are, ``_randbelow`` (a test holds the plan's digest)."""
     rng = random.Random(seed)
+    uniform = rng.random
+    below = rng._randbelow  # type: ignore[attr-defined]
     by_kind: dict[tuple[str, str], list[int]] = {}
     for i, t in enumerate(tpls):
         by_kind.setdefault((t.product, t.method), []).append(i)
     kinds = [(p, m) for p, m, *_ in MIX]
+    choices = [by_kind[kind] for kind in kinds]
     weights = [w for *_, w in MIX]
     cum = [sum(weights[: i + 1]) for i in range(len(weights))]
+    last_kind, total = len(kinds) - 1, cum[-1]
+    paid_sums = [
+        (
+            tuple(itertools.accumulate(t.principal, initial=0)),
+            tuple(itertools.accumulate(t.interest, initial=0)),
+        )
+        for t in tpls
+    ]
+    by_offset: dict[int, tuple[date, list[date], int]] = {}
+    n_months = len(DELINQUENT_MONTHS)
     customer = 0
     for n in range(1, loans + 1):
-        if customer == 0 or rng.random() > 0.1:  # one customer in ten has two loans
+        if customer == 0 or uniform() > 0.1:  # one customer in ten has two loans
             customer += 1
-        kind = kinds[min(bisect.bisect(cum, rng.random() * cum[-1]), len(kinds) - 1)]
-        ti = rng.choice(by_kind[kind])
+        ids = choices[min(bisect.bisect(cum, uniform() * total), last_kind)]
+        ti = ids[below(len(ids))]
         t = tpls[ti]
         # disbursed so that at least one installment is due and at least one is not
-        start = today - timedelta(days=rng.randrange(31, (t.term - 1) * 28))
-        if start not in dues:
-            dues[start] = due_dates(start, 36)
-        due = dues[start]
-        n_due = bisect.bisect_right(due, today, 0, t.term)
+        offset = 31 + below((t.term - 1) * 28 - 31)
+        day = by_offset.get(offset)
+        if day is None:
+            start = today - timedelta(days=offset)
+            if start not in dues:
+                dues[start] = due_dates(start, 36)
+            day = by_offset[offset] = (start, dues[start], bisect.bisect_right(dues[start], today))
+        start, due, due_by_today = day
+        n_due = min(due_by_today, t.term)
         paid, partial = n_due, 0
-        if rng.random() < DELINQUENT_SHARE:
+        if uniform() < DELINQUENT_SHARE:
             result.delinquent += 1
-            paid = max(0, n_due - rng.choice(DELINQUENT_MONTHS))
-            if rng.random() < PARTIAL_SHARE:
+            paid = max(0, n_due - DELINQUENT_MONTHS[below(n_months)])
+            if uniform() < PARTIAL_SHARE:
                 owed = t.principal[paid] + t.interest[paid]
-                partial = owed * rng.randrange(20, 80) // 100
-        paid_p = sum(t.principal[:paid])
-        paid_i = sum(t.interest[:paid])
+                partial = owed * (20 + below(60)) // 100
+        principal_sums, interest_sums = paid_sums[ti]
+        paid_p = principal_sums[paid]
+        paid_i = interest_sums[paid]
         if partial:
             part_i = min(partial, t.interest[paid])
             paid_i += part_i
@@ -377,12 +313,22 @@ def _write(
 
 
 def _work_tables(
-    sink: Any, loans: int, seed: int, today: date, tpls: list[Template], result: GenerateResult
+    sink: Any,
+    loans: int,
+    seed: int,
+    today: date,
+    tpls: list[Template],
+    result: GenerateResult,
+    customers: CustomerFile | None = None,
 ) -> None:
     """Write the plan and the template tables through ``sink`` (``Loader`` or
-    ``side.WorkFile``): the plan is streamed, never held whole."""
+    ``side.WorkFile``): the plan is streamed, never held whole. ``customers`` is told
+    the customers as the plan reveals them."""
     dues: dict[date, list[date]] = {}
     days = _Days(sink.day)
+    plan = iter_plan(loans, seed, today, tpls, dues, result)
+    if customers is not None:
+        plan = _telling(plan, customers, result)
     sink.copy(
         "gen_loans",
         (
@@ -397,10 +343,7 @@ def _work_tables(
             "paid_principal",
             "paid_interest",
         ),
-        (
-            (*r[:4], days[r[4]], r[5], r[6], days[r[7]], r[8], r[9])
-            for r in iter_plan(loans, seed, today, tpls, dues, result)
-        ),
+        ((*r[:4], days[r[4]], r[5], r[6], days[r[7]], r[8], r[9]) for r in plan),
     )
     sink.copy(
         "gen_templates",
@@ -428,6 +371,21 @@ def _work_tables(
             for i, t in enumerate(tpls)
         ),
     )
+
+
+def _telling(
+    plan: Iterator[tuple[Any, ...]], customers: CustomerFile, result: GenerateResult
+) -> Iterator[tuple[Any, ...]]:
+    """The plan's rows, telling ``customers`` how many customers exist every
+    ``TELL`` loans and once the plan is read."""
+    for row in plan:
+        yield row
+        if row[0] % TELL == 0:
+            customers.grow(result.customers)
+    customers.grow(result.customers, final=True)
+
+
+TELL = 10_000
 
 
 class _Parts:
@@ -466,27 +424,28 @@ def _write_beside(
     from them by worker processes (``demo.side``) while this process writes the rest,
     then copied in whole; all inside the load's one transaction."""
     parts = _Parts(timings, result.cpu)
-    with parts.part("plan and work tables"):
-        work = WorkFile(tmp / "work.db", WORK_TABLES)
-        try:
-            _work_tables(work, loans, seed, today, tpls, result)
-        finally:
-            work.close()
-    say(f"planned {loans:,} loans")
     schemas = {table: schema_of(engine, table) for table, _ in SIDE}
-    statements = dict(book_statements())
-    params = {"today": work.day(today), "n": loans, "lo": 1, "hi": loans}
-    side = SideTables(tmp, work.path)
-    batches: CustomerBatches | None = None
+    customers = CustomerFile(tmp / "customers.db", schema_of(engine, "customers"), seed)
+    side: SideTables | None = None
     try:
+        with parts.part("plan and work tables"):
+            work = WorkFile(tmp / "work.db", WORK_TABLES)
+            try:
+                _work_tables(work, loans, seed, today, tpls, result, customers)
+            finally:
+                work.close()
+        say(f"planned {loans:,} loans")
+        statements = dict(book_statements())
+        params = {"today": work.day(today), "n": loans, "lo": 1, "hi": loans}
+        side = SideTables(tmp, work.path)
         for table, name in SIDE:
             side.start(table, schemas[table], statements[name], params)
-        batches = CustomerBatches(seed, result.customers)
         say("writing the book")
         t1 = time.perf_counter()
         with Loader(engine) as load:
             load.attach("gen_work", str(work.path))
-            here = tuple(t for t in LOADED if t not in {table for table, _ in SIDE})
+            beside = {"customers", *(table for table, _ in SIDE)}
+            here = tuple(t for t in LOADED if t not in beside)
             load.pause(here)
             built = {name for _, name in SIDE}
             for name, sql in book_statements():
@@ -494,16 +453,17 @@ def _write_beside(
                     continue
                 with parts.part(name):
                     load.execute(sql, params)
-                with parts.part("customers"):
-                    for batch in batches.ready():
-                        load.insert_customers(batch)
-            with parts.part("customers"):
-                for batch in batches.rest():
-                    load.insert_customers(batch)
             with parts.part("indexes"):  # the other tables', while the side ones are built
                 load.resume(sort_in_files=True)
+            with parts.part("customers: wait for its worker"):  # before the key check:
+                path, (rows, indexes) = customers.wait()  # loans refer to customers
+            result.cpu["customers: built by a worker"] = rows + indexes
+            result.cpu["customers: … of which its indexes"] = indexes
+            with parts.part("customers: copy"):
+                load.attach("side_customers", path)
+                load.copy_table("customers", "side_customers")
             with parts.part("key check"):
-                load.check_keys(here)
+                load.check_keys((*here, "customers"))
             for table, _ in SIDE:
                 with parts.part(f"{table}: wait for its worker"):
                     path, (insert, indexes) = side.wait(table)
@@ -524,9 +484,9 @@ def _write_beside(
         timings["commit and statistics"] = time.perf_counter() - t1
         result.cpu["commit and statistics"] = time.process_time() - c1
     finally:
-        side.close()
-        if batches is not None:
-            batches.close()
+        customers.close()
+        if side is not None:
+            side.close()
 
 
 def _audit(load: Loader, seed: int, loans: int, today: date, result: GenerateResult) -> None:

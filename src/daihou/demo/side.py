@@ -46,6 +46,10 @@ SIDE_PRAGMAS = (
 )
 
 
+SIDE_PAGE = 16384
+"""Page size of the side tables' files (``build``)."""
+
+
 def book_file(engine: Engine) -> Path | None:
     """The SQLite file of ``engine`` (None on PostgreSQL or an in-memory database)."""
     if engine.dialect.name != "sqlite":
@@ -56,7 +60,7 @@ def book_file(engine: Engine) -> Path | None:
     return Path(name).resolve()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(path, isolation_level=None)
     for name, value in SIDE_PRAGMAS:
         con.execute(f"PRAGMA {name}={value}")
@@ -68,7 +72,7 @@ class WorkFile:
 
     def __init__(self, path: Path, tables: dict[str, str]) -> None:
         self.path = path
-        self.con = _connect(path)
+        self.con = connect(path)
         self.con.execute("BEGIN")
         for name, columns in tables.items():
             # a composite key: the rows stored in its order, so each join of the
@@ -108,8 +112,11 @@ def build(
     the work tables of ``work``, then create its indexes; returns the CPU seconds of the
     insert and of the indexes."""
     t0 = time.process_time()
-    con = _connect(Path(path))
+    con = connect(Path(path))
     try:
+        # 16 KB pages (the book's are 4 KB; the copy moves records, not pages): the
+        # installments insert at 200k loans 6.2–6.7 s CPU against 7.4–7.5 s
+        con.execute(f"PRAGMA page_size={SIDE_PAGE}")
         con.execute(schema[0])
         con.execute("ATTACH DATABASE ? AS gen_work", (work,))
         con.execute("BEGIN")

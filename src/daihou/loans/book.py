@@ -641,12 +641,17 @@ class _Personal:
     def __init__(self) -> None:
         self.keyring = current_keyring()
         self.seal: dict[str, Callable[[str | None], str | None]] = {}
+        self.contexts: list[tuple[str, str | None]] = []
+        """(column, encryption context or None when stored as is), in ``PERSONAL``
+        order: for writers that encrypt a column at a time."""
         for name in PERSONAL:
             kind = _customers.c[name].type
             if isinstance(kind, EncryptedString):
                 self.seal[name] = self.keyring.encryptor(kind.context)
+                self.contexts.append((name, kind.context))
             else:
                 self.seal[name] = _same
+                self.contexts.append((name, None))
         self.hashed = [
             (name, column)
             for (table, name), column in BLIND_INDEXES.items()
