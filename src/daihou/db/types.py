@@ -67,12 +67,11 @@ def Code(length: int) -> String:  # a type factory, named like the types it stan
     """A machine identifier or code (loan and customer ids, statuses, ledger accounts,
     keyed hashes): ASCII text that is only compared, never read by people.
 
-    On PostgreSQL the column is ``COLLATE "C"``: its comparisons, sorts and index builds
-    are ``memcmp`` with abbreviated keys, where any other collation (the database's
-    ``C.UTF-8`` here, or ``zh_CN.UTF-8``) goes through ``strcoll`` — the 1 M-loan
-    generator's key and index rebuild spends most of its time sorting such keys. Equality
-    is the same in every deterministic collation, and "C" orders ids as SQLite and Python
-    do (by code point), whatever the database's collation. Text people write or read
+    On PostgreSQL the column is ``COLLATE "C"``: ids order as SQLite and Python order
+    them (by code point) whatever the database's collation, and comparisons, sorts and
+    index builds are ``memcmp`` with abbreviated keys, where any other collation (the
+    database's ``C.UTF-8`` here, or ``zh_CN.UTF-8``) goes through ``strcoll``. Equality
+    is the same in every deterministic collation. Text people write or read
     (names, addresses, notes, memos, references) keeps the database's collation. Every
     column holding loan or customer ids uses this type (foreign keys copy it from the
     parent), so a join of two such columns can use either side's index: PostgreSQL uses
