@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Column, Engine, inspect, select, text
+from sqlalchemy.dialects import postgresql
 
 from daihou.db.engine import make_engine, transaction
 from daihou.db.models import Base, JournalEntry, JournalLine, LprRate
@@ -92,3 +94,57 @@ def test_init_database_sets_business_date_once(empty_engine: Engine) -> None:
     assert current_revision(empty_engine) == head_revision()
     with transaction(empty_engine) as session:
         assert business_date(session) == date(2025, 3, 3)
+
+
+def _collation(column: Column[Any]) -> str | None:
+    """The collation ``column`` gets on PostgreSQL (its type's variant there, if any)."""
+    kind = column.type.dialect_impl(postgresql.dialect())
+    return getattr(kind, "collation", None)
+
+
+def test_loan_and_customer_ids_compare_bytewise_on_postgresql() -> None:
+    """Every column holding loan or customer ids (foreign key or not) is ``Code``:
+    PostgreSQL reads an index only for comparisons in the index's collation, so a join
+    of ``installments.loan_id`` with, say, ``collection_cases.loan_id`` needs both in
+    "C". People's text keeps the database's collation."""
+    holders = [
+        column
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if column.name in ("loan_id", "customer_id")
+        or any(fk.target_fullname in ("loans.id", "customers.id") for fk in column.foreign_keys)
+    ]
+    assert len(holders) > 20
+    assert [str(c) for c in holders if _collation(c) != "C"] == []
+    tables = Base.metadata.tables
+    for key in ("loans.id", "customers.id", "installments.status", "customers.phone_hash"):
+        table, name = key.split(".")
+        assert _collation(tables[table].c[name]) == "C", key
+    for key in ("customers.name", "customers.address", "journal_entries.memo"):
+        table, name = key.split(".")
+        assert _collation(tables[table].c[name]) is None, key
+
+
+def test_upgrade_gives_postgresql_the_models_collations(empty_engine: Engine) -> None:
+    """The migration declares ``COLLATE "C"`` exactly where the models do (autogenerate's
+    comparison does not look at collations)."""
+    if empty_engine.dialect.name != "postgresql":
+        pytest.skip("collations are PostgreSQL's")
+    upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        found = {
+            (r[0], r[1]): r[2]
+            for r in conn.execute(
+                text(
+                    "SELECT table_name, column_name, collation_name FROM"
+                    " information_schema.columns WHERE table_schema = current_schema()"
+                )
+            )
+        }
+    expected = {
+        (table.name, column.name): _collation(column)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+    }
+    assert {k: found[k] for k in expected} == expected
+    assert found["installments", "status"] == "C"

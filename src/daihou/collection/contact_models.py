@@ -35,7 +35,7 @@ from sqlalchemy.orm import Mapped, Mapper, mapped_column
 from daihou.compliance.privacy.crypto import EncryptedString, blind_index_default
 from daihou.db.base import Base
 from daihou.db.ids import BigId
-from daihou.db.types import Money
+from daihou.db.types import Code, Money
 
 # ``created_at`` is not read back after an insert (it loads when read): fetching it made
 # SQLite's flush send one INSERT per row, where rows with ids go in one executemany
@@ -58,8 +58,8 @@ class ContactLog(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("collection_cases.id"))
-    customer_id: Mapped[str] = mapped_column(String(64))
-    loan_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
+    loan_id: Mapped[str] = mapped_column(Code(64))
     channel: Mapped[str] = mapped_column(String(16))
     direction: Mapped[str] = mapped_column(String(8))  # outbound | inbound
     party: Mapped[str] = mapped_column(String(16))
@@ -67,7 +67,7 @@ class ContactLog(Base):
     rpc: Mapped[bool] = mapped_column(Boolean)
     phone: Mapped[str | None] = mapped_column(EncryptedString(512, context="contact_logs.phone"))
     phone_hash: Mapped[str | None] = mapped_column(
-        String(100), default=blind_index_default("phone", "phone")
+        Code(100), default=blind_index_default("phone", "phone")
     )
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
@@ -101,12 +101,12 @@ class ContactPoint(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("collection_cases.id"), index=True)
-    customer_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
     kind: Mapped[str] = mapped_column(String(12))
     party: Mapped[str] = mapped_column(String(16), default="borrower")
     phone: Mapped[str | None] = mapped_column(EncryptedString(512, context="contact_points.phone"))
     phone_hash: Mapped[str | None] = mapped_column(
-        String(100), default=blind_index_default("phone", "phone"), index=True
+        Code(100), default=blind_index_default("phone", "phone"), index=True
     )
     detail: Mapped[str | None] = mapped_column(
         EncryptedString(1024, context="contact_points.detail")
@@ -128,8 +128,8 @@ class PromiseToPay(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("collection_cases.id"), index=True)
-    loan_id: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[str] = mapped_column(String(64))
+    loan_id: Mapped[str] = mapped_column(Code(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
     contact_log_id: Mapped[int | None] = mapped_column(ForeignKey("contact_logs.id"))
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("field_visits.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
@@ -166,8 +166,8 @@ class FieldVisit(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("collection_cases.id"), index=True)
-    customer_id: Mapped[str] = mapped_column(String(64))
-    loan_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
+    loan_id: Mapped[str] = mapped_column(Code(64))
     kind: Mapped[str] = mapped_column(String(12))  # home | workplace | other
     status: Mapped[str] = mapped_column(String(12), default="planned")
     planned_on: Mapped[date | None] = mapped_column(Date)

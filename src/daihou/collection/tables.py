@@ -50,6 +50,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from daihou.db.base import Base
 from daihou.db.ids import BigId
+from daihou.db.types import Code
 
 TREATMENT_STATUSES = (
     "planned",
@@ -75,8 +76,8 @@ class CollectionTreatment(Base):
     business_date: Mapped[date] = mapped_column(Date)  # the closed date the run read
     work_date: Mapped[date] = mapped_column(Date)  # the day the treatment happens (D + 1)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("collection_cases.id"))
-    loan_id: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[str] = mapped_column(String(64))
+    loan_id: Mapped[str] = mapped_column(Code(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
     rule_id: Mapped[str] = mapped_column(String(48))
     slot: Mapped[int] = mapped_column(Integer)  # 0, 1 … (times a day)
     action: Mapped[str] = mapped_column(String(24))
@@ -142,8 +143,8 @@ class CollectionTask(Base):
     business_date: Mapped[date] = mapped_column(Date)
     work_date: Mapped[date] = mapped_column(Date)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("collection_cases.id"))
-    loan_id: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[str] = mapped_column(String(64))
+    loan_id: Mapped[str] = mapped_column(Code(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
     kind: Mapped[str] = mapped_column(String(24))  # the treatment action
     assignee_role: Mapped[str] = mapped_column(String(12))
     collector_user_id: Mapped[str | None] = mapped_column(String(64))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from daihou.compliance.privacy.crypto import EncryptedString
 from daihou.db.base import Base
 from daihou.db.ids import BigId
+from daihou.db.types import Code
 
 
 class Document(Base):
@@ -24,8 +25,8 @@ class Document(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
-    loan_id: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[str] = mapped_column(String(64))
+    loan_id: Mapped[str] = mapped_column(Code(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
     case_id: Mapped[str | None] = mapped_column(String(64))
     message_id: Mapped[str | None] = mapped_column(String(32))  # a letter's outbox row
     builder_version: Mapped[str] = mapped_column(String(16))

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from daihou.db.base import Base
 from daihou.db.ids import BigId
-from daihou.db.types import Money
+from daihou.db.types import Code, Money
 
 # NO_KEY_CHECK — the end-of-day logs (``loan_events``, ``class_changes``, ``accruals``,
 # ``loan_snapshots``) have no foreign keys. End of day writes them with set-based
@@ -73,7 +73,7 @@ class LoanEvent(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     business_date: Mapped[date] = mapped_column(Date)
-    loan_id: Mapped[str] = mapped_column(String(64))  # no foreign key: see NO_KEY_CHECK
+    loan_id: Mapped[str] = mapped_column(Code(64))  # no foreign key: see NO_KEY_CHECK
     kind: Mapped[str] = mapped_column(String(24))
     from_value: Mapped[str | None] = mapped_column(String(24))
     to_value: Mapped[str | None] = mapped_column(String(24))
@@ -97,7 +97,7 @@ class LoanSnapshot(Base):
     # No foreign key: rows are only ever written by INSERT … SELECT joined with loans,
     # and a full end of day writes one per loan — a per-row key check costs PostgreSQL
     # seconds per million rows for nothing.
-    loan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    loan_id: Mapped[str] = mapped_column(Code(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     outstanding_principal: Mapped[Decimal] = mapped_column(Money)
     overdue_principal: Mapped[Decimal] = mapped_column(Money)
@@ -122,7 +122,7 @@ class ClassChange(Base):
     __tablename__ = "class_changes"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    loan_id: Mapped[str] = mapped_column(String(64), index=True)  # see NO_KEY_CHECK
+    loan_id: Mapped[str] = mapped_column(Code(64), index=True)  # see NO_KEY_CHECK
     business_date: Mapped[date] = mapped_column(Date)
     old_class: Mapped[str] = mapped_column(String(16))
     new_class: Mapped[str] = mapped_column(String(16))
@@ -155,7 +155,7 @@ class Accrual(Base):
     __tablename__ = "accruals"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    loan_id: Mapped[str] = mapped_column(String(64), index=True)  # see NO_KEY_CHECK
+    loan_id: Mapped[str] = mapped_column(Code(64), index=True)  # see NO_KEY_CHECK
     business_date: Mapped[date] = mapped_column(Date, index=True)
     penalty: Mapped[Decimal] = mapped_column(Money)
     compound: Mapped[Decimal] = mapped_column(Money)
@@ -177,7 +177,7 @@ class EodWork(Base):
     __tablename__ = "eod_work"
 
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
-    loan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    loan_id: Mapped[str] = mapped_column(Code(64), primary_key=True)
     dpd: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(8))
     risk_class: Mapped[str] = mapped_column(String(16))
@@ -200,7 +200,7 @@ class EodAccrualWork(Base):
     # BigId: on SQLite the rowid itself (BIGINT was a rowid table plus a key index), so
     # the rows are written once and the UPDATE … FROM walks them in installment order
     installment_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
-    loan_id: Mapped[str] = mapped_column(String(64))
+    loan_id: Mapped[str] = mapped_column(Code(64))
     product: Mapped[str] = mapped_column(String(32))
     annual_rate: Mapped[int] = mapped_column(BigInteger)
     penalty_base: Mapped[int] = mapped_column(BigInteger)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from daihou.db.base import Base
 from daihou.db.ids import BigId
-from daihou.db.types import Money
+from daihou.db.types import Code, Money
 
 
 class JournalEntry(Base):
@@ -19,7 +19,7 @@ class JournalEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     loan_id: Mapped[str | None] = mapped_column(ForeignKey("loans.id"), index=True)
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(Code(24))
     entry_date: Mapped[date] = mapped_column(Date)  # value date of the business event
     booked_on: Mapped[date] = mapped_column(Date)  # business date when written
     memo: Mapped[str | None] = mapped_column(String(256))
@@ -33,7 +33,7 @@ class JournalLine(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
-    account: Mapped[str] = mapped_column(String(48))
+    account: Mapped[str] = mapped_column(Code(48))
     debit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     credit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
 

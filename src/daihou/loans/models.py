@@ -30,7 +30,7 @@ from daihou.compliance.privacy.crypto import EncryptedString, blind_index_defaul
 from daihou.db.base import Base
 from daihou.db.ids import BigId
 from daihou.db.sqlfn import SelectT, indexed_by
-from daihou.db.types import Money, Rate
+from daihou.db.types import Code, Money, Rate
 
 WATCH = text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL")
 """Loans end of day looks at every day (the partial index ``ix_loans_watch``); queries
@@ -58,7 +58,7 @@ def via_unsettled(stmt: SelectT) -> SelectT:
 class Customer(Base):
     __tablename__ = "customers"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(Code(64), primary_key=True)
     name: Mapped[str] = mapped_column(EncryptedString(512, context="customers.name"))
     id_number: Mapped[str] = mapped_column(  # 身份证号
         EncryptedString(512, context="customers.id_number")
@@ -72,10 +72,10 @@ class Customer(Base):
         EncryptedString(1024, context="customers.employer")
     )
     id_number_hash: Mapped[str | None] = mapped_column(
-        String(100), default=blind_index_default("id_number", "id_number"), index=True
+        Code(100), default=blind_index_default("id_number", "id_number"), index=True
     )
     phone_hash: Mapped[str | None] = mapped_column(
-        String(100), default=blind_index_default("phone", "phone"), index=True
+        Code(100), default=blind_index_default("phone", "phone"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
@@ -83,7 +83,7 @@ class Customer(Base):
 class Loan(Base):
     __tablename__ = "loans"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(Code(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     product: Mapped[str] = mapped_column(String(32))
     principal: Mapped[Decimal] = mapped_column(Money)
@@ -95,15 +95,15 @@ class Loan(Base):
     first_due_on: Mapped[date | None] = mapped_column(Date)
     repayment_day: Mapped[int | None] = mapped_column(Integer)  # 还款日
     spread_bps: Mapped[int | None] = mapped_column(Integer)  # floating: LPR + spread
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(Code(16), default="active")
     closed_on: Mapped[date | None] = mapped_column(Date)  # settlement date (结清日)
     outstanding_principal: Mapped[Decimal] = mapped_column(Money)
     credit_balance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # 溢缴款
     # delinquency as of the last closed business date (end of day writes these)
     dpd: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 逾期天数
-    bucket: Mapped[str] = mapped_column(String(8), default="M0", server_default="M0")
+    bucket: Mapped[str] = mapped_column(Code(8), default="M0", server_default="M0")
     risk_class: Mapped[str] = mapped_column(
-        String(16), default="normal", server_default="normal"
+        Code(16), default="normal", server_default="normal"
     )  # 五级分类
     restructured_until: Mapped[date | None] = mapped_column(Date)  # observation period end
     written_off_on: Mapped[date | None] = mapped_column(Date)  # 核销日 (status written-off)
@@ -154,7 +154,7 @@ class Installment(Base):
     fee_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     penalty_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     compound_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # INSTALLMENT_STATUSES
+    status: Mapped[str] = mapped_column(Code(12), default="pending")  # INSTALLMENT_STATUSES
     paid_on: Mapped[date | None] = mapped_column(Date)
     # Accrual bases in fen·days (Σ overdue principal / interest per accrued night): the
     # posted 罚息/复利 is base × rate × (1 + markup) / 360 rounded, remainder carried.

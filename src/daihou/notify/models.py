@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from daihou.db.base import Base
 from daihou.db.ids import BigId
+from daihou.db.types import Code
 
 STATUSES = (
     "queued",  # waiting for its time (next_attempt_at)
@@ -52,8 +53,8 @@ class OutboxMessage(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
-    customer_id: Mapped[str] = mapped_column(String(64), index=True)
-    loan_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(Code(64), index=True)
+    loan_id: Mapped[str | None] = mapped_column(Code(64), index=True)
     case_id: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     purpose: Mapped[str] = mapped_column(String(48))  # as asked of the contact gate

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from daihou.db.base import Base
 from daihou.db.ids import BigId
-from daihou.db.types import Money
+from daihou.db.types import Code, Money
 
 
 class Transaction(Base):
@@ -36,13 +36,13 @@ class Transaction(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(Code(16))
     value_date: Mapped[date] = mapped_column(Date)
     booked_on: Mapped[date] = mapped_column(Date)  # business date when posted
     amount: Mapped[Decimal] = mapped_column(Money)
     channel: Mapped[str | None] = mapped_column(String(24))
     reference: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(12), default="posted")
+    status: Mapped[str] = mapped_column(Code(12), default="posted")
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -68,5 +68,5 @@ class Allocation(Base):
     transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
     loan_id: Mapped[str] = mapped_column(ForeignKey("loans.id"), index=True)
     period: Mapped[int | None] = mapped_column(Integer)
-    component: Mapped[str] = mapped_column(String(16))
+    component: Mapped[str] = mapped_column(Code(16))
     amount: Mapped[Decimal] = mapped_column(Money)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from daihou.db.base import Base
 from daihou.db.ids import BigId
-from daihou.db.types import Money, Rate
+from daihou.db.types import Code, Money, Rate
 
 AGENCY_STATUSES = ("whitelisted", "suspended", "eliminated")
 RECALL_REASONS = ("expired", "on-demand", "legal", "agency-status", "case-closed")
@@ -95,7 +95,7 @@ class Placement(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("placement_batches.id"))
     case_id: Mapped[int] = mapped_column(ForeignKey("collection_cases.id"))
-    loan_id: Mapped[str] = mapped_column(String(64))
+    loan_id: Mapped[str] = mapped_column(Code(64))
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
     status: Mapped[str] = mapped_column(String(12), default="active")  # active | recalled
     placed_on: Mapped[date] = mapped_column(Date)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from daihou.db.base import Base
 from daihou.db.ids import BigId
-from daihou.db.types import Money
+from daihou.db.types import Code, Money
 
 
 class LegalFile(Base):
@@ -24,7 +24,7 @@ class LegalFile(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("collection_cases.id"))
-    loan_id: Mapped[str] = mapped_column(String(64))
+    loan_id: Mapped[str] = mapped_column(Code(64))
     stage: Mapped[str] = mapped_column(String(16), default="preparing-file")
     opened_on: Mapped[date] = mapped_column(Date)
     referred_on: Mapped[date | None] = mapped_column(Date)

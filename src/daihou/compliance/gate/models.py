@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from daihou.db.base import Base
 from daihou.db.ids import BigId
+from daihou.db.types import Code
 
 
 class ContactAttempt(Base):
@@ -26,8 +27,8 @@ class ContactAttempt(Base):
     __tablename__ = "contact_attempts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    customer_id: Mapped[str] = mapped_column(String(64))
-    loan_id: Mapped[str | None] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
+    loan_id: Mapped[str | None] = mapped_column(Code(64))
     case_id: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(24))
     medium: Mapped[str] = mapped_column(String(12))
@@ -53,8 +54,8 @@ class ContactDenial(Base):
     __tablename__ = "contact_denials"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    customer_id: Mapped[str] = mapped_column(String(64))
-    loan_id: Mapped[str | None] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
+    loan_id: Mapped[str | None] = mapped_column(Code(64))
     case_id: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(24))
     party: Mapped[str] = mapped_column(String(24))
@@ -79,8 +80,8 @@ class Hold(Base):
     __tablename__ = "contact_holds"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    customer_id: Mapped[str] = mapped_column(String(64))
-    loan_id: Mapped[str | None] = mapped_column(String(64))  # None: every loan
+    customer_id: Mapped[str] = mapped_column(Code(64))
+    loan_id: Mapped[str | None] = mapped_column(Code(64))  # None: every loan
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(512))
     placed_by: Mapped[str] = mapped_column(String(64))
@@ -102,7 +103,7 @@ class OptOut(Base):
     __tablename__ = "contact_opt_outs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    customer_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(Code(64))
     medium: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str] = mapped_column(String(512))
     opted_out_by: Mapped[str] = mapped_column(String(64))

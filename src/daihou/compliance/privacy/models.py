@@ -18,6 +18,7 @@ from daihou.compliance.audit.models import AuditRecord
 from daihou.compliance.privacy.crypto import current_keyring
 from daihou.db.base import Base
 from daihou.db.ids import BigId
+from daihou.db.types import Code
 from daihou.loans.models import Customer
 
 BLIND_INDEXES: dict[tuple[str, str], str] = {
@@ -38,7 +39,7 @@ class PrivacyReveal(Base):
     at: Mapped[datetime] = mapped_column(DateTime)  # wall clock, UTC
     actor_id: Mapped[str] = mapped_column(String(64), index=True)
     roles: Mapped[str] = mapped_column(String(256))
-    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(Code(64), index=True)
     field: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     audit_id: Mapped[int] = mapped_column(ForeignKey(AuditRecord.id))
