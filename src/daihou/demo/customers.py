@@ -19,17 +19,13 @@ import traceback
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from daihou.demo.synthetic import EMPLOYERS, GIVEN, REGIONS, SURNAMES
-
-BORN_FROM = date(1965, 1, 1)
-BORN_DAYS = 35 * 365  # as ``synthetic.id_number``
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643
-_CHECK = "10X98765432"
+from daihou.demo.synthetic import BORN_DAYS, BORN_FROM, EMPLOYERS, GIVEN, REGIONS, SURNAMES
+from daihou.loans.identity import ID_CHECK, ID_WEIGHTS
 
 
 def _weighted(digits: str, weights: tuple[int, ...]) -> int:
@@ -40,12 +36,12 @@ def _weighted(digits: str, weights: tuple[int, ...]) -> int:
 def _id_tables() -> tuple[dict[str, int], list[tuple[str, int]], list[tuple[str, int]]]:
     """Weighted digit sums of the ID number's parts: region (digits 1–6), birth date
     (7–14) by day offset, serial (15–17)."""
-    regions = {r: _weighted(r, _WEIGHTS[:6]) for r in REGIONS}
+    regions = {r: _weighted(r, ID_WEIGHTS[:6]) for r in REGIONS}
     days = []
     for offset in range(BORN_DAYS):
         text = f"{BORN_FROM + timedelta(days=offset):%Y%m%d}"
-        days.append((text, _weighted(text, _WEIGHTS[6:14])))
-    serials = [(f"{s:03d}", _weighted(f"{s:03d}", _WEIGHTS[14:])) for s in range(1000)]
+        days.append((text, _weighted(text, ID_WEIGHTS[6:14])))
+    serials = [(f"{s:03d}", _weighted(f"{s:03d}", ID_WEIGHTS[14:])) for s in range(1000)]
     return regions, days, serials
 
 
@@ -69,7 +65,7 @@ def plain_customers(seed: int, first: int, count: int) -> list[tuple[str | None,
         name = SURNAMES[below(n_surnames)] + GIVEN[below(n_given)] + GIVEN[below(n_given)]
         born, born_sum = days[below(BORN_DAYS)]
         serial, serial_sum = serials[below(1000)]
-        check = _CHECK[(region_sums[region] + born_sum + serial_sum) % 11]
+        check = ID_CHECK[(region_sums[region] + born_sum + serial_sum) % 11]
         phone = f"1{'3456789'[below(7)]}{below(10**9):09d}"
         address = f"{places[region]}{1 + below(299)}号"
         employer = EMPLOYERS[below(n_employers)] or None

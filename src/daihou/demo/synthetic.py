@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+from daihou.loans.identity import ID_CHECK, ID_WEIGHTS
 from daihou.loans.import_file import COLUMNS
 
 REGIONS = {
@@ -26,15 +27,16 @@ REGIONS = {
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
 EMPLOYERS = ("", "某科技有限公司", "某贸易有限公司", "某餐饮管理有限公司", "某建筑工程有限公司")
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+BORN_FROM = date(1965, 1, 1)  # birth dates drawn from BORN_DAYS days from here
+BORN_DAYS = 35 * 365
 
 
 def check_digit(body17: str) -> str:
-    return "10X98765432"[sum(int(d) * w for d, w in zip(body17, _WEIGHTS, strict=True)) % 11]
+    return ID_CHECK[sum(int(d) * w for d, w in zip(body17, ID_WEIGHTS, strict=True)) % 11]
 
 
 def id_number(rng: random.Random, region: str) -> str:
-    born = date(1965, 1, 1) + timedelta(days=rng.randrange(35 * 365))
+    born = BORN_FROM + timedelta(days=rng.randrange(BORN_DAYS))
     body = f"{region}{born:%Y%m%d}{rng.randrange(1000):03d}"
     return body + check_digit(body)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643, digits 1–17
+ID_CHECK = "10X98765432"  # the check character, by weighted sum mod 11
 _ID18 = re.compile(r"\d{17}[\dX]")
 _ID15 = re.compile(r"\d{15}")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -22,8 +22,8 @@ def id_number_error(value: str) -> str | None:
         return None
     if not _ID18.fullmatch(value):
         return "must be 18 characters (17 digits and a digit or X) or 15 digits"
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != value[17]:
+    total = sum(int(d) * w for d, w in zip(value[:17], ID_WEIGHTS, strict=True))
+    if ID_CHECK[total % 11] != value[17]:
         return "check digit is wrong (GB 11643)"
     return None
 

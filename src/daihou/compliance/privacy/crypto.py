@@ -193,32 +193,35 @@ class Keyring:
         the function may be shared between threads): fresh random 96-bit nonces as in
         ``encrypt``, at a fraction of the cost of one system call per value.
         """
+        sealer = self._sealer(context)
+        nonces = _NoncePool()
+
+        def encrypt(value: str | None) -> str | None:
+            return None if value is None else sealer(nonces.take(), value)
+
+        return encrypt
+
+    def _sealer(self, context: str) -> Callable[[bytes, str], str]:
+        """``encrypt``'s token for a value and a given fresh nonce, under the active key
+        and ``context``, with the key, associated data and prefix looked up once."""
         key_id = self.active_id
         seal = self._aead[key_id].encrypt
         aad = self._aad(key_id, context)
         head = f"{PREFIX}{key_id}:"
         b64 = binascii.b2a_base64
-        nonces = _NoncePool()
 
-        def encrypt(value: str | None) -> str | None:
-            if value is None:
-                return None
-            nonce = nonces.take()
+        def sealer(nonce: bytes, value: str) -> str:
             sealed = nonce + seal(nonce, value.encode(), aad)
             return head + b64(sealed, newline=False).decode("ascii")
 
-        return encrypt
+        return sealer
 
     def encrypt_column(self, values: Sequence[str | None], context: str) -> list[str | None]:
         """``encryptor(context)`` applied to each of ``values`` (``None`` stays ``None``),
         for bulk writers that hold a column's values at once: the nonces of the whole
         batch are read from the OS random source in one call — fresh random 96-bit nonces
         as in ``encrypt``, without the per-value lock and process check of the pool."""
-        key_id = self.active_id
-        seal = self._aead[key_id].encrypt
-        aad = self._aad(key_id, context)
-        head = f"{PREFIX}{key_id}:"
-        b64 = binascii.b2a_base64
+        sealer = self._sealer(context)
         nonces = os.urandom(NONCE_BYTES * len(values))
         out: list[str | None] = []
         add = out.append
@@ -227,9 +230,8 @@ class Keyring:
             if value is None:
                 add(None)
                 continue
-            nonce = nonces[at : at + NONCE_BYTES]
+            add(sealer(nonces[at : at + NONCE_BYTES], value))
             at += NONCE_BYTES
-            add(head + b64(nonce + seal(nonce, value.encode(), aad), newline=False).decode("ascii"))
         return out
 
     @staticmethod
@@ -290,22 +292,10 @@ class Keyring:
 
     def blind_index_column(self, values: Sequence[str | None], field: str) -> list[str | None]:
         """``blind_index(value, field)`` of each of ``values`` under the active key, for
-        bulk writers: the same hashes, the field's key looked up once."""
+        bulk writers (the active key read once)."""
         key_id = self.active_id
-        inner_pad, outer_pad = self._index_pads(key_id, field)
-        head = f"{key_id}:"
-        out: list[str | None] = []
-        add = out.append
-        for value in values:
-            if value is None or value == TOMBSTONE:
-                add(None)
-                continue
-            inner = inner_pad.copy()
-            inner.update(normalise_for_index(value, field).encode())
-            outer = outer_pad.copy()
-            outer.update(inner.digest())
-            add(head + outer.hexdigest())
-        return out
+        index = self.blind_index
+        return [index(value, field, key_id=key_id) for value in values]
 
     def blind_indexes(self, value: str, field: str) -> list[str]:
         """The hash under every key: rows not yet rotated still carry an older one."""
