@@ -465,6 +465,39 @@ def test_side_tables_are_copied_by_transfer(tmp_path: Path) -> None:
         assert "RowData" in ops, table
 
 
+def test_side_indexes_built_first_get_their_keys_in_order(tmp_path: Path) -> None:
+    # the side workers create these indexes before the insert because the statements
+    # write their keys in order (appended, not sorted); a book whose rows, in insert
+    # order, are not in the index's order would make that the slow way round
+    import sqlite3
+
+    from daihou.demo.generate import IN_ORDER
+    from daihou.demo.side import build, index_name, schema_of
+
+    engine = _sqlite_book(tmp_path / "book.db")
+    _generated(engine, 120, seed=5)
+    book = sqlite3.connect(engine.url.database or "")
+    try:
+        for table, names in IN_ORDER.items():
+            for name in names:
+                columns = [r[2] for r in book.execute(f"PRAGMA index_info({name})")]
+                where = book.execute(
+                    "SELECT sql FROM sqlite_master WHERE name = ?", (name,)
+                ).fetchone()[0]
+                cond = where.split(" WHERE ", 1)[1] if " WHERE " in where else "1"
+                keys = book.execute(
+                    f"SELECT {', '.join(columns)} FROM {table} WHERE {cond} ORDER BY rowid"
+                ).fetchall()
+                assert len(keys) > 10, name
+                assert keys == sorted(keys), name
+        schema = schema_of(engine, "allocations")
+        assert {index_name(s) for s in schema[1:]} >= set(IN_ORDER["allocations"])
+    finally:
+        book.close()
+    with pytest.raises(ValueError, match="ix_nowhere"):
+        build("w.db", str(tmp_path / "x.db"), schema, "SELECT 1", {}, first=("ix_nowhere",))
+
+
 def test_index_builds_sort_in_files_then_the_load_settings_return(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -32,7 +32,7 @@ from daihou.collection.lost_contact import mark_lost
 from daihou.collection.models import CaseStatusChange, CollectionCase
 from daihou.collection.settings import CollectionsSettings
 from daihou.collection.tables import FastRows
-from daihou.loans.models import Installment, Loan
+from daihou.loans.models import Installment, Loan, status_is
 
 if TYPE_CHECKING:
     from daihou.collection.assign import AssignResult
@@ -258,7 +258,7 @@ def overdue_fen_by_loan() -> Any:
     i = Installment
     return (
         select(i.loan_id, func.sum(owed_fen()).label("overdue_fen"))
-        .where(i.status == "due")
+        .where(status_is(i.status, "due"))
         .group_by(i.loan_id)
         .subquery()
     )
@@ -307,7 +307,7 @@ def _lines_statement(actor: Actor) -> Any:
     theirs = select(Loan.id).where(Loan.customer_id == customer_id)
     od = (
         select(i.loan_id, func.sum(owed_fen()).label("overdue_fen"))
-        .where(i.status == "due", i.loan_id.in_(theirs))
+        .where(status_is(i.status, "due"), i.loan_id.in_(theirs))
         .group_by(i.loan_id)
         .subquery()
     )

@@ -19,7 +19,7 @@ from daihou.collection.cases import overdue_fen_by_loan
 from daihou.collection.models import CollectionCase
 from daihou.collection.settings import CollectionsSettings
 from daihou.compliance.gate.models import Hold
-from daihou.loans.models import Installment, Loan
+from daihou.loans.models import Installment, Loan, status_is
 
 
 @dataclass(slots=True)
@@ -126,7 +126,9 @@ def missed_today_facts(
     """T+0: active loans at DPD 0 with an installment that fell due on the date unpaid."""
     i = Installment
     od = overdue_fen_by_loan()
-    missed = select(i.loan_id).where(i.status == "due", i.due_date == business_date).distinct()
+    missed = (
+        select(i.loan_id).where(status_is(i.status, "due"), i.due_date == business_date).distinct()
+    )
     rows = session.execute(
         select(
             Loan.id,
@@ -150,11 +152,11 @@ def reminder_facts(
     work = business_date + timedelta(days=1)
     targets = {work + timedelta(days=k): k for k in offsets}
     i, other = Installment, aliased(Installment)
-    # The loans owing anything, read once (loan_id is never NULL, so NOT IN is NOT
-    # EXISTS): correlated per candidate row, SQLite walked every due installment of the
-    # book for each of them (ix_installments_status_due_date by status alone), which
-    # grew with the overdue book times the day's reminders.
-    owing = Loan.id.in_(select(other.loan_id).where(other.status == "due"))
+    # The loans owing anything, read once from the partial index of the due rows
+    # (loan_id is never NULL, so NOT IN is NOT EXISTS): correlated per candidate row,
+    # SQLite walked every due installment of the book for each of them, which grew
+    # with the overdue book times the day's reminders.
+    owing = Loan.id.in_(select(other.loan_id).where(status_is(other.status, "due")))
     rows = session.execute(
         select(
             Loan.id,
@@ -167,7 +169,7 @@ def reminder_facts(
         .join(i, i.loan_id == Loan.id)
         .where(
             Loan.status == "active",
-            i.status == "pending",
+            status_is(i.status, "pending"),
             i.due_date.in_(sorted(targets)),
             ~owing,
         )

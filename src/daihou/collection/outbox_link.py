@@ -39,7 +39,7 @@ from daihou.collection.message_templates import active_keys, seed_templates
 from daihou.collection.tables import CollectionTreatment
 from daihou.compliance.privacy.masking import mask_name
 from daihou.kernel.money import from_fen
-from daihou.loans.models import Customer, Installment, Loan
+from daihou.loans.models import Customer, Installment, Loan, status_is
 from daihou.notify.outbox import LETTER_KINDS, build_row, enqueue_rows
 from daihou.notify.settings import LenderSettings, load_settings
 from daihou.policy.schema import PolicyPack
@@ -105,7 +105,7 @@ def _overdue(session: Session, loan_ids: Iterable[str]) -> dict[str, dict[str, A
                 Loan.product,
             )
             .join(Loan, Loan.id == Installment.loan_id)
-            .where(Installment.loan_id.in_(chunk), Installment.status == "due")
+            .where(Installment.loan_id.in_(chunk), status_is(Installment.status, "due"))
             .group_by(Installment.loan_id, Loan.product)
         )
         for loan_id, *fen, first_due, rate, product in rows:
@@ -129,7 +129,7 @@ def _coming(session: Session, pairs: set[tuple[str, date]]) -> dict[tuple[str, d
                 Installment.loan_id, Installment.due_date, *[_left(c) for c in COMPONENTS]
             ).where(
                 Installment.loan_id.in_(chunk),
-                Installment.status == "pending",
+                status_is(Installment.status, "pending"),
                 Installment.due_date.in_(dates),
             )
         )

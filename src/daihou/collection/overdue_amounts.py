@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Select, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from daihou.kernel.money import from_fen
-from daihou.loans.models import Installment
+from daihou.loans.models import Installment, status_is
 
 _PAIRS = (
     ("principal_due", "principal_paid"),
@@ -43,7 +43,7 @@ def overdue_fen_query() -> Select[tuple[str, int]]:
     """``(loan_id, overdue_fen)`` for every loan with a due installment (a subquery)."""
     return (
         select(Installment.loan_id, func.sum(unpaid_fen_expr()).label("overdue_fen"))
-        .where(Installment.status == "due")
+        .where(status_is(Installment.status, "due"))
         .group_by(Installment.loan_id)
     )
 

@@ -33,7 +33,7 @@ from daihou.collection.tables import CollectionTask
 from daihou.collection.tasks import TASK_ORDER, task_query
 from daihou.compliance.gate.packs import load_rules
 from daihou.compliance.gate.schema import medium_of
-from daihou.loans.models import Installment, Loan
+from daihou.loans.models import Installment, Loan, status_is
 
 CENT = Decimal("0.01")
 
@@ -50,7 +50,7 @@ def overdue_of(session: Session, loan_ids: list[str]) -> dict[str, Decimal]:
     i = Installment
     rows = session.execute(
         select(i.loan_id, func.sum(owed_fen()))
-        .where(i.status == "due", i.loan_id.in_(loan_ids))
+        .where(status_is(i.status, "due"), i.loan_id.in_(loan_ids))
         .group_by(i.loan_id)
     )
     return {loan: _yuan(fen) for loan, fen in rows}
@@ -184,7 +184,7 @@ def _page_statement(
     latest = aliased(ContactLog)
     overdue = (
         select(func.coalesce(func.sum(owed_fen()), 0))
-        .where(i.loan_id == t.loan_id, i.status == "due")
+        .where(i.loan_id == t.loan_id, status_is(i.status, "due"))
         .scalar_subquery()
     )
     last_log = select(func.max(latest.id)).where(latest.case_id == t.case_id).scalar_subquery()

@@ -30,7 +30,7 @@ from daihou.eod.calendar import ensure_open
 from daihou.kernel.money import ZERO
 from daihou.ledger import accounts
 from daihou.ledger.service import post_entry
-from daihou.loans.models import Installment, Loan
+from daihou.loans.models import Installment, Loan, status_is
 from daihou.payments.journal import WRITTEN_OFF
 from daihou.payments.models import Transaction
 from daihou.payments.recompute import recompute_loan
@@ -53,7 +53,7 @@ def amounts(session: Session, loan_id: str) -> dict[str, Decimal]:
     end of day are per date, so the schedule, not the loan's entries, says how much is
     this loan's); overdue interest is not (cash basis)."""
     where = (Installment.loan_id == loan_id,)
-    owed_now = (*where, Installment.status == "due")
+    owed_now = (*where, status_is(Installment.status, "due"))
     return {
         "principal": fen_sum(session, [("principal_due", "principal_paid")], *where),
         "interest": fen_sum(session, [("interest_due", "interest_paid")], *owed_now),

@@ -407,6 +407,14 @@ class _Parts:
 SIDE = (("allocations", "allocations"), ("installments", "installments"))
 """(table, book statement) built beside the load on SQLite (``demo.side``); the
 smaller first, so it is copied while the other is still being built."""
+IN_ORDER = {
+    "allocations": ("ix_allocations_transaction_id", "ix_allocations_loan_id"),
+    "installments": ("ix_installments_unsettled",),
+}
+"""Indexes of the side tables whose keys their book statement writes in order (by loan
+and period; transaction ids follow the loans): built before the insert
+(``side.build``'s ``first``). The installments' ``UNIQUE (loan_id, period)`` is part of
+the table and always was; the indexes by due date are sorted afterwards."""
 
 
 def _write_beside(
@@ -439,7 +447,7 @@ def _write_beside(
         params = {"today": work.day(today), "n": loans, "lo": 1, "hi": loans}
         side = SideTables(tmp, work.path)
         for table, name in SIDE:
-            side.start(table, schemas[table], statements[name], params)
+            side.start(table, schemas[table], statements[name], params, IN_ORDER[table])
         say("writing the book")
         t1 = time.perf_counter()
         with Loader(engine) as load:

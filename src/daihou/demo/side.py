@@ -24,7 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -105,12 +105,32 @@ def schema_of(engine: Engine, table: str) -> list[str]:
     ]
 
 
+def index_name(statement: str) -> str:
+    """The name in a ``CREATE [UNIQUE] INDEX name ON …`` statement."""
+    words = statement.split()
+    return words[words.index("INDEX") + 1]
+
+
 def build(
-    work: str, path: str, schema: Sequence[str], sql: str, params: dict[str, Any]
+    work: str,
+    path: str,
+    schema: Sequence[str],
+    sql: str,
+    params: dict[str, Any],
+    first: Collection[str] = (),
 ) -> tuple[float, float]:
     """Create the table (``schema[0]``) in the file ``path``, fill it with ``sql`` reading
     the work tables of ``work``, then create its indexes; returns the CPU seconds of the
-    insert and of the indexes."""
+    insert and of the indexes. The indexes named in ``first`` are created before the
+    insert instead (their cost counted in it): ``sql`` writes their keys in order, so
+    each entry is appended at the end of its b-tree, which costs less than sorting them
+    all afterwards (two 3.9 M-key allocation indexes: 2.8–4.3 s for the insert with
+    them against 4.6–5.2 s for the insert and the builds)."""
+    unknown = set(first) - {index_name(s) for s in schema[1:]}
+    if unknown:
+        raise ValueError(f"first: no index {sorted(unknown)} in the schema")
+    before = [s for s in schema[1:] if index_name(s) in first]
+    after = [s for s in schema[1:] if index_name(s) not in first]
     t0 = time.process_time()
     con = connect(Path(path))
     try:
@@ -120,9 +140,11 @@ def build(
         con.execute(schema[0])
         con.execute("ATTACH DATABASE ? AS gen_work", (work,))
         con.execute("BEGIN")
+        for statement in before:
+            con.execute(statement)
         con.execute(sql, params)
         t1 = time.process_time()
-        for statement in schema[1:]:
+        for statement in after:
             con.execute(statement)
         con.execute("COMMIT")
     finally:
@@ -142,9 +164,16 @@ class SideTables:
         if "fork" in multiprocessing.get_all_start_methods():
             self.pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
 
-    def start(self, table: str, schema: Sequence[str], sql: str, params: dict[str, Any]) -> None:
+    def start(
+        self,
+        table: str,
+        schema: Sequence[str],
+        sql: str,
+        params: dict[str, Any],
+        first: Collection[str] = (),
+    ) -> None:
         path = str(self.directory / f"{table}.db")
-        args = (str(self.work), path, list(schema), sql, params)
+        args = (str(self.work), path, list(schema), sql, params, tuple(first))
         future = self.pool.submit(build, *args) if self.pool is not None else None
         self.jobs[table] = (path, future, args)
 

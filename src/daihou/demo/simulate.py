@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Select, bindparam, func, select
+from sqlalchemy import Engine, Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from daihou.db.engine import transaction
@@ -28,7 +28,7 @@ from daihou.demo.behaviour import BehaviourModel, draw
 from daihou.eod.calendar import business_date
 from daihou.eod.runner import run_eod
 from daihou.kernel.money import ZERO
-from daihou.loans.models import INSTALLMENT_STATUSES, Installment, Loan
+from daihou.loans.models import INSTALLMENT_STATUSES, Installment, Loan, status_is
 from daihou.payments.batch import PaymentRequest
 from daihou.payments.batch import post_payments as post_payments_batch
 from daihou.policy import PolicyPack
@@ -118,18 +118,24 @@ def _owed_statement() -> Select[tuple[str, Decimal, int, date]]:
     unpaid = (i.principal_due + i.interest_due + i.fee_due + i.penalty_due + i.compound_due) - (
         i.principal_paid + i.interest_paid + i.fee_paid + i.penalty_paid + i.compound_paid
     )
-    # Not paid, named as the statuses it can be: both engines then read only the due and
-    # pending rows up to the date off ix_installments_status_due_date (``status !=
-    # 'paid'`` walked every installment of every active loan, twice a day).
-    return (
-        select(i.loan_id, func.sum(unpaid), Loan.dpd, func.max(i.due_date))
-        .join(Loan, Loan.id == i.loan_id)
-        .where(
-            Loan.status == "active",
-            i.due_date <= bindparam("d"),
-            i.status.in_([s for s in INSTALLMENT_STATUSES if s != "paid"]),
+    # Not paid, read as the two statuses it can be, each off its own partial index up
+    # to the date (``status != 'paid'`` walked every installment of every active loan,
+    # twice a day)
+    unpaid_rows = union_all(
+        *(
+            select(i.loan_id, unpaid.label("owed"), i.due_date).where(
+                status_is(i.status, status), i.due_date <= bindparam("d")
+            )
+            for status in INSTALLMENT_STATUSES
+            if status != "paid"
         )
-        .group_by(i.loan_id, Loan.dpd)
+    ).subquery()
+    u = unpaid_rows.c
+    return (
+        select(u.loan_id, func.sum(u.owed), Loan.dpd, func.max(u.due_date))
+        .join(Loan, Loan.id == u.loan_id)
+        .where(Loan.status == "active")
+        .group_by(u.loan_id, Loan.dpd)
     )
 
 

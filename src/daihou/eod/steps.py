@@ -53,10 +53,10 @@ from daihou.eod.models import (
 from daihou.kernel.delinquency import rank
 from daihou.loans.models import (
     IN_CREDIT,
-    INSTALLMENT_STATUSES,
     WATCH,
     Installment,
     Loan,
+    status_is,
     via_unsettled,
 )
 from daihou.payments.models import Transaction
@@ -119,15 +119,13 @@ def touched_ids(ctx: StepContext) -> Any:
     return union(
         select(LOANS.c.id.label("loan_id")).where(WATCH),
         # the partial index by loan, read alone (it holds loan_id): without the hint
-        # SQLite took the status/due-date index and fetched every row for its loan_id
+        # SQLite could take another index and fetch every row for its loan_id
         via_unsettled(select(INST.c.loan_id).where(INST.c.status == DUE).group_by(INST.c.loan_id)),
         # falling due today but not unsettled (paid ahead, or pending where no due step
-        # runs): by the (status, due_date) index; the day's 'due' rows are listed above,
-        # from the partial index, without fetching each row for its loan_id
-        select(INST.c.loan_id).where(
-            INST.c.status.in_([s for s in INSTALLMENT_STATUSES if s != "due"]),
-            INST.c.due_date == d,
-        ),
+        # runs): by the partial index of each status; the day's 'due' rows are listed
+        # above, from theirs, without fetching each row for its loan_id
+        select(INST.c.loan_id).where(status_is(INST.c.status, "pending"), INST.c.due_date == d),
+        select(INST.c.loan_id).where(status_is(INST.c.status, "paid"), INST.c.due_date == d),
         select(TXN.c.loan_id).where(TXN.c.booked_on == d),
         select(TXN.c.loan_id).where(TXN.c.value_date == d),
         select(OVERRIDES.c.loan_id).where(OVERRIDES.c.released_on.is_(None)),
@@ -154,7 +152,7 @@ def step_due(session: Session, ctx: StepContext) -> StepResult:
     # probed for an installment falling due by its loan key, rather than by the day's
     # falling-due installments, each fetched for its loan_id (on SQLite the UPDATE below
     # fetches them anyway; on PostgreSQL this read cost the due step most of its time)
-    falling_due = indexed_by(  # without statistics SQLite took the (status, due_date) index
+    falling_due = indexed_by(  # without statistics SQLite took the pending rows' index
         select(literal(1))
         .select_from(INST)
         .where(INST.c.loan_id == LOANS.c.id, INST.c.status == PENDING, INST.c.due_date <= d),

@@ -1084,7 +1084,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("loan_id", "period", name=op.f("uq_installments_loan_id_period")),
     )
     op.create_index(
-        "ix_installments_status_due_date", "installments", ["status", "due_date"], unique=False
+        "ix_installments_paid",
+        "installments",
+        ["due_date"],
+        unique=False,
+        sqlite_where=sa.text("status = 'paid'"),
+        postgresql_where=sa.text("status = 'paid'"),
+    )
+    op.create_index(
+        "ix_installments_pending",
+        "installments",
+        ["due_date"],
+        unique=False,
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
     )
     op.create_index(
         "ix_installments_unsettled",
@@ -2175,7 +2188,18 @@ def downgrade() -> None:
         sqlite_where=sa.text("status = 'due'"),
         postgresql_where=sa.text("status = 'due'"),
     )
-    op.drop_index("ix_installments_status_due_date", table_name="installments")
+    op.drop_index(
+        "ix_installments_pending",
+        table_name="installments",
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.drop_index(
+        "ix_installments_paid",
+        table_name="installments",
+        sqlite_where=sa.text("status = 'paid'"),
+        postgresql_where=sa.text("status = 'paid'"),
+    )
     op.drop_table("installments")
     op.drop_index("ix_complaints_state", table_name="complaints")
     op.drop_index("ix_complaints_received_at", table_name="complaints")
