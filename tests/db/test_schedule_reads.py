@@ -18,6 +18,10 @@ from daihou.demo.run import run_simulation
 
 PARTIAL = ("ix_installments_unsettled", "ix_installments_pending", "ix_installments_paid")
 WALK = re.compile(r"^SCAN installments(\s|$)")
+EVERY_LOAN = re.compile(
+    r"^(SCAN loans$|SCAN loans USING (COVERING )?INDEX (ix_loans_status|sqlite_autoindex_loans_1)\b"
+    r"|SEARCH loans USING (COVERING )?INDEX ix_loans_status\b)"
+)  # the active loans, or all of them — not a partial index of a few
 STATEMENT = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)")
 
 
@@ -63,6 +67,24 @@ def test_no_statement_of_a_simulation_walks_the_schedule(plans: dict[str, list[s
         if any(WALK.match(line) and not any(ix in line for ix in PARTIAL) for line in plan)
     }
     assert not walks, "\n\n".join(f"{s}\n{p}" for s, p in walks.items())
+
+
+def test_no_statement_walks_the_schedule_of_every_active_loan(
+    plans: dict[str, list[str]],
+) -> None:
+    # the other way to read the whole schedule: every active loan (by the loans' status
+    # index, or all of them) with its installments probed by loan key, which the
+    # planner prefers when the installments' side has no usable index
+    def walks(plan: list[str]) -> bool:
+        every_loan = [k for k, line in enumerate(plan) if EVERY_LOAN.match(line)]
+        return any(
+            plan[j].startswith("SEARCH installments USING INDEX sqlite_autoindex_installments_1")
+            for k in every_loan
+            for j in range(k + 1, len(plan))
+        )
+
+    walking = {stmt: plan for stmt, plan in plans.items() if walks(plan)}
+    assert not walking, "\n\n".join(f"{s}\n{p}" for s, p in walking.items())
 
 
 def test_the_due_step_reads_the_pending_rows_by_date(plans: dict[str, list[str]]) -> None:

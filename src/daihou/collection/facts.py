@@ -19,6 +19,7 @@ from daihou.collection.cases import overdue_fen_by_loan
 from daihou.collection.models import CollectionCase
 from daihou.collection.settings import CollectionsSettings
 from daihou.compliance.gate.models import Hold
+from daihou.db.sqlfn import indexed_by
 from daihou.loans.models import Installment, Loan, status_is
 
 
@@ -157,21 +158,27 @@ def reminder_facts(
     # SQLite walked every due installment of the book for each of them, which grew
     # with the overdue book times the day's reminders.
     owing = Loan.id.in_(select(other.loan_id).where(status_is(other.status, "due")))
+    # the installments falling due on the target dates first, each joined to its loan:
+    # without the hint SQLite walked every active loan and probed its installments
     rows = session.execute(
-        select(
-            Loan.id,
-            Loan.customer_id,
-            Loan.product,
-            _fen(Loan.outstanding_principal),
-            i.due_date,
-            i.period,
-        )
-        .join(i, i.loan_id == Loan.id)
-        .where(
-            Loan.status == "active",
-            status_is(i.status, "pending"),
-            i.due_date.in_(sorted(targets)),
-            ~owing,
+        indexed_by(
+            select(
+                Loan.id,
+                Loan.customer_id,
+                Loan.product,
+                _fen(Loan.outstanding_principal),
+                i.due_date,
+                i.period,
+            )
+            .join(i, i.loan_id == Loan.id)
+            .where(
+                Loan.status == "active",
+                status_is(i.status, "pending"),
+                i.due_date.in_(sorted(targets)),
+                ~owing,
+            ),
+            Installment.__table__,
+            "ix_installments_pending",
         )
     ).all()
     out = []
