@@ -54,7 +54,7 @@ from daihou.kernel.money import ZERO, from_fen, rounding_mode, to_fen
 from daihou.kernel.replay import ReplayResult, accrued_amount
 from daihou.ledger import accounts
 from daihou.ledger.service import EntryDraft, post_entry
-from daihou.loans.models import Installment, Loan, via_unsettled
+from daihou.loans.models import Installment, Loan, status_is, via_unsettled
 from daihou.payments.journal import WRITTEN_OFF
 from daihou.policy.schema import PolicyPack, Product
 
@@ -65,7 +65,6 @@ ACCRUALS = cast(Table, Accrual.__table__)
 DENOMINATOR = 360 * RATE_SCALE * 10_000
 TIE_MARGIN = 1e-7  # fen: twice the float error bound below FLOAT_LIMIT
 FLOAT_LIMIT = 1e8  # fen (1 M yuan on one installment): beyond it, always exact
-DUE: ColumnElement[str] = literal_column("'due'")
 
 
 def accrued_fen(base: int, rate_units: int, markup_units: int) -> int:
@@ -183,7 +182,7 @@ def step_accrual(session: Session, ctx: Any) -> Any:
                     .select_from(INST)
                     .join(LOANS, LOANS.c.id == loan_key)
                     .where(
-                        INST.c.status == DUE,
+                        status_is(INST.c.status, "due"),
                         INST.c.due_date <= d - timedelta(days=grace),
                         owes,
                         # a written-off loan (核销) accrues nothing more: its claim is off

@@ -30,7 +30,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     text,
@@ -91,10 +90,6 @@ def _d(ctx: StepContext) -> ColumnElement[date]:
     return literal(ctx.business_date, Date)
 
 
-DUE: ColumnElement[str] = literal_column(
-    "'due'"
-)  # a literal, so SQLite can match the partial indexes
-PENDING: ColumnElement[str] = literal_column("'pending'")
 BY_LOAN_PERIOD = "sqlite_autoindex_installments_1"
 """SQLite's name for the index of the installments' unique (loan_id, period) key (the
 table's first and only UNIQUE constraint)."""
@@ -120,7 +115,9 @@ def touched_ids(ctx: StepContext) -> Any:
         select(LOANS.c.id.label("loan_id")).where(WATCH),
         # the partial index by loan, read alone (it holds loan_id): without the hint
         # SQLite could take another index and fetch every row for its loan_id
-        via_unsettled(select(INST.c.loan_id).where(INST.c.status == DUE).group_by(INST.c.loan_id)),
+        via_unsettled(
+            select(INST.c.loan_id).where(status_is(INST.c.status, "due")).group_by(INST.c.loan_id)
+        ),
         # falling due today but not unsettled (paid ahead, or pending where no due step
         # runs): by the partial index of each status; the day's 'due' rows are listed
         # above, from theirs, without fetching each row for its loan_id
@@ -155,7 +152,9 @@ def step_due(session: Session, ctx: StepContext) -> StepResult:
     falling_due = indexed_by(  # without statistics SQLite took the pending rows' index
         select(literal(1))
         .select_from(INST)
-        .where(INST.c.loan_id == LOANS.c.id, INST.c.status == PENDING, INST.c.due_date <= d),
+        .where(
+            INST.c.loan_id == LOANS.c.id, status_is(INST.c.status, "pending"), INST.c.due_date <= d
+        ),
         INST,
         BY_LOAN_PERIOD,
     )
@@ -172,7 +171,9 @@ def step_due(session: Session, ctx: StepContext) -> StepResult:
     # statement per read and per write for all of them, not a dozen per loan
     recompute_loans(session, with_credit, pack=ctx.pack)
     flipped = session.execute(
-        update(INST).where(INST.c.status == PENDING, INST.c.due_date <= d).values(status="due")
+        update(INST)
+        .where(status_is(INST.c.status, "pending"), INST.c.due_date <= d)
+        .values(status="due")
     )
     return StepResult(loans=len(with_credit), rows=flipped.rowcount)  # type: ignore[attr-defined]
 
@@ -204,9 +205,9 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
     if not same:
         oldest_q = oldest_q.join(LOANS, LOANS.c.id == INST.c.loan_id)
     oldest = via_unsettled(
-        oldest_q.where(INST.c.status == DUE, INST.c.due_date < d, unpaid > tolerance).group_by(
-            INST.c.loan_id
-        )
+        oldest_q.where(
+            status_is(INST.c.status, "due"), INST.c.due_date < d, unpaid > tolerance
+        ).group_by(INST.c.loan_id)
     ).subquery()
     overrides = (
         select(
@@ -350,7 +351,7 @@ def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
             func.sum(owed("penalty")).label("pen"),
             func.sum(owed("compound")).label("comp"),
         )
-        .where(INST.c.status == DUE)
+        .where(status_is(INST.c.status, "due"))
         .group_by(INST.c.loan_id)
     ).subquery()
     ids = None if loan_ids is None else loan_ids.subquery()
