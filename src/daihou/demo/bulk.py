@@ -57,6 +57,10 @@ and SQLite's in-memory temporary files cost more than files the OS caches."""
 
 INSTALLMENTS_FILL = 80
 """PostgreSQL fill factor of ``installments`` in a generated book (percent)."""
+LOANS_FILL = 85
+"""PostgreSQL fill factor of ``loans`` in a generated book (percent): room on each page
+for a new version of the few delinquent loans it holds, whose DPD end of day rewrites
+every night (heap-only updates: ``loans.models.WATCH``)."""
 
 
 class ForeignKeyViolation(RuntimeError):
@@ -208,6 +212,8 @@ class Loader:
             # room on every page for end of day's nightly rewrite of overdue rows as
             # heap-only (HOT) updates: no new index entries for them
             self.execute(f"ALTER TABLE installments SET (fillfactor = {INSTALLMENTS_FILL})")
+            # and for the nightly DPD update of every delinquent loan (no indexed column)
+            self.execute(f"ALTER TABLE loans SET (fillfactor = {LOANS_FILL})")
             names = ", ".join(f"'{t}'" for t in tables)
             fks = [
                 (r[0], r[1], r[2])

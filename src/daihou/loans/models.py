@@ -35,9 +35,14 @@ from daihou.db.ids import BigId
 from daihou.db.sqlfn import SelectT, indexed_by
 from daihou.db.types import Code, Money, Rate
 
-WATCH = text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL")
+WATCH = text("risk_class <> 'normal' OR restructured_until IS NOT NULL")
 """Loans end of day looks at every day (the partial index ``ix_loans_watch``); queries
-must use this very expression so SQLite can match the index."""
+must use this very expression so SQLite can match the index. Every loan with DPD > 0 is
+in it, through its class: the classification floors always start at 1 day past due (any
+overdue loan is at least 关注, ``policy.schema.Delinquency``), and end of day writes DPD
+and class together. ``dpd`` itself is left out so that the nightly DPD update of every
+delinquent loan changes no indexed column: no index entry rewritten on SQLite, and a
+heap-only (HOT) update on PostgreSQL where the page has room."""
 IN_CREDIT = text("credit_balance > 0")
 """Loans holding customer credit (溢缴款; partial index ``ix_loans_credit``): a handful in
 a book. Queries must use this very expression so SQLite can match the index."""

@@ -153,6 +153,17 @@ class Delinquency(Strict):
             expect = b.max_dpd + 1
         raise ValueError("the last bucket must be open-ended (no max_dpd)")
 
+    @model_validator(mode="after")
+    def _floors_from_one_day(self) -> Delinquency:
+        # 2023 rules (金融资产风险分类办法): any overdue asset is at least 关注; end of day
+        # relies on it too (``loans.models.WATCH`` finds delinquent loans by their class)
+        if self.floors is not None and min((f.min_dpd for f in self.floors), default=0) != 1:
+            raise ValueError(
+                "floors must include one from min_dpd 1 (any overdue loan is at least "
+                "special-mention, 2023 rules)"
+            )
+        return self
+
     def effective_floors(self) -> list[ClassFloor]:
         if self.floors is not None:
             return self.floors

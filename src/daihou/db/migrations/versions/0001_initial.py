@@ -799,10 +799,8 @@ def upgrade() -> None:
         "loans",
         ["id"],
         unique=False,
-        sqlite_where=sa.text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"),
-        postgresql_where=sa.text(
-            "dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"
-        ),
+        sqlite_where=sa.text("risk_class <> 'normal' OR restructured_until IS NOT NULL"),
+        postgresql_where=sa.text("risk_class <> 'normal' OR restructured_until IS NOT NULL"),
     )
     op.create_table(
         "message_events",
@@ -2224,10 +2222,8 @@ def downgrade() -> None:
     op.drop_index(
         "ix_loans_watch",
         table_name="loans",
-        sqlite_where=sa.text("dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"),
-        postgresql_where=sa.text(
-            "dpd > 0 OR risk_class <> 'normal' OR restructured_until IS NOT NULL"
-        ),
+        sqlite_where=sa.text("risk_class <> 'normal' OR restructured_until IS NOT NULL"),
+        postgresql_where=sa.text("risk_class <> 'normal' OR restructured_until IS NOT NULL"),
     )
     op.drop_index("ix_loans_status", table_name="loans")
     op.drop_index(op.f("ix_loans_customer_id"), table_name="loans")
