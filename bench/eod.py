@@ -19,6 +19,7 @@ server process, so its figure is the wall time.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
 import shutil
@@ -58,6 +59,29 @@ def build(engine: Engine, loans: int, seed: int) -> None:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _build_here(url: str, loans: int, seed: int) -> None:
+    engine = make_engine(url)
+    try:
+        Base.metadata.create_all(engine)
+        build(engine, loans, seed)
+        print(f"  (the build's peak RSS {peak_mb():,.0f} MB, in its own process)")
+    finally:
+        engine.dispose()
+
+
+def build_apart(url: str, loans: int, seed: int) -> None:
+    """Generate the book in a child process, so that the peak RSS this process prints
+    afterwards is end of day's own (the generator's SQLite load maps the whole file and
+    holds GBs; ``ru_maxrss`` keeps a process's high-water mark for good)."""
+    child = multiprocessing.get_context("spawn").Process(
+        target=_build_here, args=(url, loans, seed)
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"building the book failed (exit code {child.exitcode})")
 
 
 def duckdb_baseline(engine: Engine) -> float | None:
@@ -184,20 +208,20 @@ def main(argv: list[str] | None = None) -> int:
             admin = make_engine(args.db)
             with admin.begin() as c:
                 c.execute(text(f'CREATE SCHEMA "{schema}"'))
-            engine = make_engine(f"{database_url(args.db)}?options=-csearch_path%3D{schema}")
+            url = f"{database_url(args.db)}?options=-csearch_path%3D{schema}"
         else:
             work = Path(tmp) / "eod.db"
             if args.book and args.book.exists():
                 shutil.copyfile(args.book, work)
                 print(f"sqlite: reusing the book in {args.book}")
-            engine = make_engine(f"sqlite:///{work}")
+            url = f"sqlite:///{work}"
+        engine = None
         try:
             if args.db or not (args.book and args.book.exists()):
-                Base.metadata.create_all(engine)
-                build(engine, loans, args.seed)
+                build_apart(url, loans, args.seed)
                 if args.book and not args.db:
-                    engine.dispose()
                     shutil.copyfile(work, args.book)
+            engine = make_engine(url)
             full, incr = run(engine, loans)
             # the baseline loads every installment into Python: small books only
             base = duckdb_baseline(engine) if loans <= 200_000 or args.duckdb else None
@@ -207,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"full EOD = {full / base:.0f}×, incremental = {incr / base:.0f}×"
                 )
         finally:
-            engine.dispose()
+            if engine is not None:
+                engine.dispose()
             if schema:
                 with admin.begin() as c:
                     c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
