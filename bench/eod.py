@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp) / "eod.db"
             if args.book and args.book.exists():
                 shutil.copyfile(args.book, work)
+                # the copy's GBs written back now, not by the kernel during the runs
+                os.sync()
                 print(f"sqlite: reusing the book in {args.book}")
             url = f"sqlite:///{work}"
         engine = None
@@ -221,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 build_apart(url, loans, args.seed)
                 if args.book and not args.db:
                     shutil.copyfile(work, args.book)
+                    os.sync()
             engine = make_engine(url)
             full, incr = run(engine, loans)
             # the baseline loads every installment into Python: small books only
