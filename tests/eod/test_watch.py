@@ -93,3 +93,26 @@ def test_every_delinquent_loan_is_watched(engine: Engine, tmp_path: Path) -> Non
         d += timedelta(days=1)
     assert len(seen_delinquent) >= 4  # not a trivial book
     assert any(p.startswith("W3") for p in seen_delinquent)
+
+
+def test_the_nightly_dpd_update_rewrites_no_index_entry(engine: Engine, tmp_path: Path) -> None:
+    """What the database does with ``UPDATE loans SET dpd``: on SQLite the statement's
+    program opens no index of ``loans`` for writing; on PostgreSQL every such update is
+    heap-only (HOT), counted by the server for the transaction."""
+    init_book(engine, START)
+    add_loans(engine, tmp_path, [loan_row(f"H{k}", disbursed_on="2023-12-01") for k in range(5)])
+    with engine.connect() as conn, conn.begin():
+        if engine.dialect.name == "sqlite":
+            program = conn.exec_driver_sql("EXPLAIN UPDATE loans SET dpd = dpd + 1").all()
+            roots = dict(conn.exec_driver_sql("SELECT rootpage, name FROM sqlite_master").all())
+            opened = {roots[row[3]] for row in program if row[1] == "OpenWrite"}
+            assert opened == {"loans"}
+        else:
+            conn.exec_driver_sql("UPDATE loans SET dpd = dpd + 1")
+            upd, hot = conn.exec_driver_sql(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
+                " WHERE relname = 'loans' AND schemaname = current_schema()"
+            ).one()
+            assert upd == 5
+            assert hot == upd
+        conn.rollback()
