@@ -101,7 +101,7 @@ def test_the_nightly_dpd_update_rewrites_no_index_entry(engine: Engine, tmp_path
     heap-only (HOT), counted by the server for the transaction."""
     init_book(engine, START)
     add_loans(engine, tmp_path, [loan_row(f"H{k}", disbursed_on="2023-12-01") for k in range(5)])
-    with engine.connect() as conn, conn.begin():
+    with engine.connect() as conn:  # nothing is committed: rolled back below
         if engine.dialect.name == "sqlite":
             program = conn.exec_driver_sql("EXPLAIN UPDATE loans SET dpd = dpd + 1").all()
             roots = dict(conn.exec_driver_sql("SELECT rootpage, name FROM sqlite_master").all())
