@@ -294,7 +294,7 @@ class Loader:
 
     def truncate(self, tables: Sequence[str]) -> list[str]:
         """PostgreSQL: empty those of ``tables`` that no foreign key refers to (after
-        ``pause``) with ``TRUNCATE``, which lets ``copy_text`` load them ``FREEZE``:
+        ``pause``) with ``TRUNCATE``, which lets ``copy_blocks`` load them ``FREEZE``:
         rows stored frozen and pages marked all-visible, so the book's first readers
         (end of day) neither set hint bits on every page nor wait for a vacuum to get
         index-only scans. Only empty tables are touched (checked here); a rollback
@@ -318,22 +318,37 @@ class Loader:
             self.execute(f"TRUNCATE {', '.join(free)}")
         return free
 
-    def copy_text(
-        self, table: str, columns: Sequence[str], blocks: Iterable[str], *, freeze: bool = False
+    def copy_blocks(
+        self,
+        table: str,
+        columns: Sequence[str],
+        blocks: Iterable[str | bytes],
+        *,
+        freeze: bool = False,
+        binary: bool = False,
     ) -> None:
-        """PostgreSQL: ``COPY`` rows given as blocks of COPY text into ``table``, sent by
-        a thread of psycopg (``QueuedLibpqWriter``) so this process computes the next
-        block while the server stores the last. ``freeze``: the table was truncated in
-        this transaction (``truncate``)."""
+        """PostgreSQL: ``COPY`` rows given as blocks of COPY text — or, with ``binary``,
+        of rows in the binary format (``demo.copy_binary``; the stream's signature and
+        trailer are added here) — into ``table``, sent by a thread of psycopg
+        (``QueuedLibpqWriter``) so this process computes the next block while the
+        server stores the last. ``freeze``: the table was truncated in this transaction
+        (``truncate``)."""
         from psycopg.copy import QueuedLibpqWriter
 
-        option = " (FREEZE)" if freeze else ""
+        from daihou.demo.copy_binary import SIGNATURE, TRAILER
+
+        options = [o for o, on in (("FORMAT BINARY", binary), ("FREEZE", freeze)) if on]
+        option = f" ({', '.join(options)})" if options else ""
         cursor = self.raw.cursor()
         try:
             statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN{option}"
             with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as cp:
+                if binary:
+                    cp.write(SIGNATURE)
                 for block in blocks:
                     cp.write(block)
+                if binary:
+                    cp.write(TRAILER)
         finally:
             cursor.close()
 

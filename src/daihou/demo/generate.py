@@ -67,6 +67,7 @@ from daihou.compliance.privacy.crypto import current_keyring
 from daihou.db.engine import transaction
 from daihou.db.types import RATE_SCALE
 from daihou.demo.bulk import WORK_TABLES, Loader
+from daihou.demo.copy_rows import BINARY as COPY_BINARY
 from daihou.demo.copy_rows import COLUMNS as COPY_COLUMNS
 from daihou.demo.copy_rows import BookRows
 from daihou.demo.customers import CustomerBatches, CustomerFile
@@ -597,14 +598,15 @@ def _write_copy(
                     batches.grow(result.customers, final=lo + SLICE > loans)
                 for table, columns in COPY_COLUMNS.items():
                     with parts.part(table):
-                        load.copy_text(
+                        load.copy_blocks(
                             table,
                             columns,
                             (
-                                rows.text(table, part[i : i + COPY_BLOCK])
+                                rows.block(table, part[i : i + COPY_BLOCK])
                                 for i in range(0, len(part), COPY_BLOCK)
                             ),
                             freeze=table in frozen,
+                            binary=table in COPY_BINARY,
                         )
                 with parts.part("customers"):
                     for batch in batches.ready():
