@@ -172,7 +172,8 @@ class DailyKpi(Base):
 
 class EodWork(Base):
     """Scratch rows of the delinquency step: per candidate loan the new DPD, bucket and
-    class, beside the cached ones they replace (so events and updates need no join)."""
+    class, beside the cached ones they replace (so events and updates need no join), and
+    the amounts its unsettled installments owe (for the snapshot)."""
 
     __tablename__ = "eod_work"
 
@@ -184,6 +185,14 @@ class EodWork(Base):
     old_dpd: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     old_bucket: Mapped[str] = mapped_column(String(8), default="M0", server_default="M0")
     old_class: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    # what the loan's unsettled installments owe, read in the same pass as its DPD (in
+    # fen): principal and interest overdue before the date, and 罚息/复利 before the
+    # night's accrual — the snapshot adds the accrual's per-loan amounts (``accruals``)
+    # instead of reading the installments again
+    overdue_principal: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    overdue_interest: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    penalty: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    compound: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     # SQLite: the rows live in the key's b-tree (WITHOUT ROWID): one b-tree written, not two
     __table_args__ = ({"sqlite_with_rowid": False},)

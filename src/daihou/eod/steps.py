@@ -43,6 +43,7 @@ from daihou.db.sqlfn import days_between, greatest, indexed_by
 from daihou.eod import rules
 from daihou.eod.accrual import accrual_lines, accrued_fen, raw, step_accrual
 from daihou.eod.models import (
+    Accrual,
     ClassChange,
     ClassOverride,
     EodWork,
@@ -70,7 +71,7 @@ def _t(model: Any) -> Table:
 
 LOANS, INST, TXN = _t(Loan), _t(Installment), _t(Transaction)
 WORK, EVENTS, SNAPS = _t(EodWork), _t(LoanEvent), _t(LoanSnapshot)
-CHANGES, OVERRIDES = _t(ClassChange), _t(ClassOverride)
+CHANGES, OVERRIDES, ACCRUALS = _t(ClassChange), _t(ClassOverride), _t(Accrual)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,14 +201,22 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
         - INST.c.interest_paid
         - INST.c.fee_paid
     )
-    # the oldest installment owing more than the tolerance, over unsettled rows only
-    oldest_q = select(INST.c.loan_id, func.min(INST.c.due_date).label("oldest"))
+    # one pass over the unsettled rows, by loan: the oldest installment owing more than
+    # the tolerance, and what they owe (the snapshot's amounts, ``EodWork``)
+    before = INST.c.due_date < d
+    zero = literal(0)
+    oldest_q = select(
+        INST.c.loan_id,
+        func.min(case((and_(before, unpaid > tolerance), INST.c.due_date))).label("oldest"),
+        func.sum(case((before, _owed("principal")), else_=zero)).label("op"),
+        func.sum(case((before, _owed("interest")), else_=zero)).label("oi"),
+        func.sum(_owed("penalty")).label("pen"),
+        func.sum(_owed("compound")).label("comp"),
+    )
     if not same:
         oldest_q = oldest_q.join(LOANS, LOANS.c.id == INST.c.loan_id)
     oldest = via_unsettled(
-        oldest_q.where(
-            status_is(INST.c.status, "due"), INST.c.due_date < d, unpaid > tolerance
-        ).group_by(INST.c.loan_id)
+        oldest_q.where(status_is(INST.c.status, "due")).group_by(INST.c.loan_id)
     ).subquery()
     overrides = (
         select(
@@ -235,6 +244,7 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
             LOANS.c.dpd.label("old_dpd"),
             LOANS.c.bucket.label("old_bucket"),
             LOANS.c.risk_class.label("old_class"),
+            *(func.coalesce(oldest.c[c], 0).label(c) for c in ("op", "oi", "pen", "comp")),
         )
         .select_from(LOANS if touched is None else touched.join(LOANS, LOANS.c.id == key))
         .outerjoin(oldest, oldest.c.loan_id == key)
@@ -258,6 +268,10 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
                 "old_dpd",
                 "old_bucket",
                 "old_class",
+                "overdue_principal",
+                "overdue_interest",
+                "penalty",
+                "compound",
             ],
             select(
                 _d(ctx),
@@ -268,6 +282,10 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
                 computed.c.old_dpd,
                 computed.c.old_bucket,
                 computed.c.old_class,
+                computed.c.op,
+                computed.c.oi,
+                computed.c.pen,
+                computed.c.comp,
             ),
         )
     )
@@ -333,23 +351,25 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
 
 
 # -- snapshot -------------------------------------------------------------------------
+def _owed(component: str) -> Any:
+    """What an installment still owes of ``component``, in fen."""
+    return raw(INST.c[f"{component}_due"]) - raw(INST.c[f"{component}_paid"])
+
+
 def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
     """Snapshot rows for ``loan_ids`` (None: a full run's loans, ``full_set``, read
-    straight from ``loans``). Only unsettled ('due') installments owe anything overdue or
-    accrued, so the sums run over those rows alone (indexed)."""
+    straight from ``loans``), their amounts summed over their installments. Only
+    unsettled ('due') installments owe anything overdue or accrued, so the sums run over
+    those rows alone (indexed)."""
     d = ctx.business_date
-
-    def owed(component: str) -> Any:
-        return INST.c[f"{component}_due"] - INST.c[f"{component}_paid"]
-
     zero = literal(0)
     sums = via_unsettled(
         select(
             INST.c.loan_id,
-            func.sum(case((INST.c.due_date < d, owed("principal")), else_=zero)).label("op"),
-            func.sum(case((INST.c.due_date < d, owed("interest")), else_=zero)).label("oi"),
-            func.sum(owed("penalty")).label("pen"),
-            func.sum(owed("compound")).label("comp"),
+            func.sum(case((INST.c.due_date < d, _owed("principal")), else_=zero)).label("op"),
+            func.sum(case((INST.c.due_date < d, _owed("interest")), else_=zero)).label("oi"),
+            func.sum(_owed("penalty")).label("pen"),
+            func.sum(_owed("compound")).label("comp"),
         )
         .where(status_is(INST.c.status, "due"))
         .group_by(INST.c.loan_id)
@@ -375,6 +395,44 @@ def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
     return picture.where(full_set(ctx)) if ids is None else picture
 
 
+def snapshot_from_work(ctx: StepContext, *, accrued: bool) -> Any:
+    """An ordinary day's snapshot rows from the delinquency step's work rows, which hold
+    the day's loans and what their unsettled installments owed (nothing posts while end
+    of day runs), plus — ``accrued``: the accrual ran in between — the night's 罚息/复利
+    per loan from the ``accruals`` rows it wrote: no second read of the installments."""
+    d = ctx.business_date
+    w = WORK.c
+    pen: Any = w.penalty
+    comp: Any = w.compound
+    rows = WORK.join(LOANS, LOANS.c.id == w.loan_id)
+    if accrued:
+        night = (
+            select(ACCRUALS.c.loan_id, ACCRUALS.c.penalty, ACCRUALS.c.compound)
+            .where(ACCRUALS.c.business_date == d, ACCRUALS.c.source == "eod")
+            .subquery()
+        )
+        rows = rows.outerjoin(night, night.c.loan_id == w.loan_id)
+        pen = pen + func.coalesce(raw(night.c.penalty), 0)
+        comp = comp + func.coalesce(raw(night.c.compound), 0)
+    return (
+        select(
+            _d(ctx),
+            w.loan_id,
+            LOANS.c.status,
+            LOANS.c.outstanding_principal,
+            w.overdue_principal,
+            w.overdue_interest,
+            pen,
+            comp,
+            w.dpd,
+            w.bucket,
+            w.risk_class,
+        )
+        .select_from(rows)
+        .where(w.business_date == d)
+    )
+
+
 SNAPSHOT_COLUMNS = [
     "business_date",
     "loan_id",
@@ -393,16 +451,17 @@ SNAPSHOT_COLUMNS = [
 def step_snapshot(session: Session, ctx: StepContext) -> StepResult:
     d = ctx.business_date
     session.execute(delete(SNAPS).where(SNAPS.c.business_date == d))
-    # a full run pictures every active loan, read straight from ``loans``; on an ordinary
-    # day the delinquency step already listed the day's loans in the work table
-    ids = (
-        None
-        if ctx.full
-        else select(WORK.c.loan_id).where(WORK.c.business_date == d)
-        if "delinquency" in ctx.pack.eod.steps
-        else touched_ids(ctx)
-    )
-    result = session.execute(insert(SNAPS).from_select(SNAPSHOT_COLUMNS, snapshot_select(ctx, ids)))
+    # a full run pictures every active loan, read straight from ``loans`` (and its
+    # installments); an ordinary day after the delinquency step takes the day's loans
+    # and their amounts from its work rows
+    order = ctx.pack.eod.steps
+    before = order[: order.index("snapshot")] if "snapshot" in order else order
+    if ctx.full or "delinquency" not in before:
+        ids = None if ctx.full else touched_ids(ctx)
+        picture = snapshot_select(ctx, ids)
+    else:
+        picture = snapshot_from_work(ctx, accrued="accrual" in before)
+    result = session.execute(insert(SNAPS).from_select(SNAPSHOT_COLUMNS, picture))
     n = result.rowcount  # type: ignore[attr-defined]
     if n is None or n < 0:  # some drivers do not count INSERT … SELECT
         n = session.scalar(select(func.count()).where(SNAPS.c.business_date == d)) or 0

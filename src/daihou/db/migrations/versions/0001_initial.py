@@ -403,6 +403,10 @@ def upgrade() -> None:
         sa.Column("old_dpd", sa.Integer(), server_default="0", nullable=False),
         sa.Column("old_bucket", sa.String(length=8), server_default="M0", nullable=False),
         sa.Column("old_class", sa.String(length=16), server_default="normal", nullable=False),
+        sa.Column("overdue_principal", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("overdue_interest", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("penalty", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("compound", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("business_date", "loan_id", name=op.f("pk_eod_work")),
         sqlite_with_rowid=False,
     )
