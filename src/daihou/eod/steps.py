@@ -406,11 +406,15 @@ def snapshot_from_work(ctx: StepContext, *, accrued: bool) -> Any:
     comp: Any = w.compound
     rows = WORK.join(LOANS, LOANS.c.id == w.loan_id)
     if accrued:
-        night = (
-            select(ACCRUALS.c.loan_id, ACCRUALS.c.penalty, ACCRUALS.c.compound)
-            .where(ACCRUALS.c.business_date == d, ACCRUALS.c.source == "eod")
-            .subquery()
-        )
+        # each loan's row of the night by its key (SQLite walked the whole night's rows
+        # per loan by the date's index before the hint)
+        night = indexed_by(
+            select(ACCRUALS.c.loan_id, ACCRUALS.c.penalty, ACCRUALS.c.compound).where(
+                ACCRUALS.c.business_date == d, ACCRUALS.c.source == "eod"
+            ),
+            ACCRUALS,
+            "ix_accruals_loan_date",
+        ).subquery()
         rows = rows.outerjoin(night, night.c.loan_id == w.loan_id)
         pen = pen + func.coalesce(raw(night.c.penalty), 0)
         comp = comp + func.coalesce(raw(night.c.compound), 0)

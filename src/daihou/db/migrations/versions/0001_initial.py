@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accruals")),
     )
     op.create_index(op.f("ix_accruals_business_date"), "accruals", ["business_date"], unique=False)
-    op.create_index(op.f("ix_accruals_loan_id"), "accruals", ["loan_id"], unique=False)
+    op.create_index("ix_accruals_loan_date", "accruals", ["loan_id", "business_date"], unique=False)
     op.create_table(
         "agencies",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -2303,7 +2303,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_audit_log_action"), table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("agencies")
-    op.drop_index(op.f("ix_accruals_loan_id"), table_name="accruals")
+    op.drop_index("ix_accruals_loan_date", table_name="accruals")
     op.drop_index(op.f("ix_accruals_business_date"), table_name="accruals")
     op.drop_table("accruals")
     # ### end Alembic commands ###
