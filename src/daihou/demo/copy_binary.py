@@ -1,10 +1,10 @@
-"""PostgreSQL's binary ``COPY`` format, for the generated book's two big tables.
+"""PostgreSQL's binary ``COPY`` format, for the generated book's schedule (installments).
 
 The server parses text ``COPY`` field by field (``int8in``, ``date_in``, …); in the
 binary format each field arrives as its length and its value in network byte order, so
 the server only copies it. Loading the installments of a 200k-loan book (4.7 M rows)
 from a file took 13.3–13.4 s as text and 9.1–9.9 s as binary on PostgreSQL 15 (bench/
-README.md, "The generator"). This module encodes the field types those tables use; the
+README.md, "The generator"). This module encodes the field types that table uses; the
 rows are assembled in ``demo.copy_rows`` from pieces encoded once per template or date.
 
 The stream: ``SIGNATURE`` (11-byte magic, flags, header extension length), then per

@@ -348,7 +348,7 @@ class BookRows:
 
     # -- installments in the binary format: the same rows as ``_installments`` (a test
     # holds the book equal to the statements' book); each row's pieces are added to the
-    # block as they are (``extend``), which costs this process what the text rows do
+    # block as they are (``extend``) rather than concatenated per row, which cost more
     def _binstallments(self, plan: Sequence[tuple[Any, ...]]) -> bytes:
         out: list[bytes] = []
         add, iid = out.extend, self.installments

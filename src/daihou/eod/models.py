@@ -164,7 +164,7 @@ class Accrual(Base):
 
     __table_args__ = (
         # a loan's rows, and its row of one date: the snapshot of an ordinary day looks up
-        # each loan's night (by date alone SQLite walked the whole night per loan)
+        # each loan's night by it (``eod.steps.snapshot_from_work``)
         Index("ix_accruals_loan_date", "loan_id", "business_date"),
     )
 
