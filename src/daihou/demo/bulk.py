@@ -28,6 +28,8 @@ from typing import Any, cast
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from daihou.demo.copy_binary import SIGNATURE, TRAILER
+
 WORK_TABLES = {
     "gen_templates": "template INTEGER, period INTEGER, principal BIGINT, interest BIGINT,"
     " rate BIGINT, PRIMARY KEY (template, period)",
@@ -334,8 +336,6 @@ class Loader:
         server stores the last. ``freeze``: the table was truncated in this transaction
         (``truncate``)."""
         from psycopg.copy import QueuedLibpqWriter
-
-        from daihou.demo.copy_binary import SIGNATURE, TRAILER
 
         options = [o for o, on in (("FORMAT BINARY", binary), ("FREEZE", freeze)) if on]
         option = f" ({', '.join(options)})" if options else ""

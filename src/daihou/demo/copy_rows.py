@@ -157,7 +157,7 @@ class BookRows:
         self._rates = [t.rate_units for t in tpls]
         # the same pieces in the binary format (``block``)
         self._bdays: dict[date | None, bytes] = {None: cb.NULL}
-        self._bheads: dict[date, list[bytes]] = {}
+        self._bheads: dict[date, tuple[list[bytes], int]] = {}
         self._bamounts = [
             [(cb.int8(p), cb.int8(i)) for p, i in zip(t.principal, t.interest, strict=True)]
             for t in tpls
@@ -189,20 +189,23 @@ class BookRows:
             s = self._days[d] = d.isoformat()  # type: ignore[union-attr]
         return s
 
+    def _periods(self, start: date) -> tuple[list[tuple[int, date, date]], int]:
+        """Each period's number, start and due date for loans disbursed on ``start``, and
+        how many of those due dates are on or before today."""
+        due = self.dues[start]
+        starts = [start, *due[:-1]]
+        periods = [(k, s, d) for k, (s, d) in enumerate(zip(starts, due, strict=True), 1)]
+        return periods, bisect.bisect_right(due, self.today)
+
     def _head(self, start: date) -> tuple[list[str], int]:
         """Per period ``period\\tstart_date\\tdue_date\\t`` for loans disbursed on
         ``start``, and how many of those due dates are on or before today."""
         head = self._heads.get(start)
         if head is None:
-            due = self.dues[start]
-            starts = [start, *due[:-1]]
-            head = self._heads[start] = (
-                [
-                    f"{k}\t{self._day(s)}\t{self._day(d)}\t"
-                    for k, (s, d) in enumerate(zip(starts, due, strict=True), 1)
-                ],
-                bisect.bisect_right(due, self.today),
-            )
+            periods, n_due = self._periods(start)
+            day = self._day
+            fields = [f"{k}\t{day(s)}\t{day(d)}\t" for k, s, d in periods]
+            head = self._heads[start] = (fields, n_due)
         return head
 
     def _bday(self, d: date | None) -> bytes:
@@ -211,16 +214,14 @@ class BookRows:
             b = self._bdays[d] = cb.day(d)
         return b
 
-    def _bhead(self, start: date) -> list[bytes]:
-        """``_head``'s period, start and due date fields in the binary format."""
+    def _bhead(self, start: date) -> tuple[list[bytes], int]:
+        """``_head`` in the binary format."""
         head = self._bheads.get(start)
         if head is None:
-            due = self.dues[start]
-            starts = [start, *due[:-1]]
-            head = self._bheads[start] = [
-                cb.int4(k) + self._bday(s) + self._bday(d)
-                for k, (s, d) in enumerate(zip(starts, due, strict=True), 1)
-            ]
+            periods, n_due = self._periods(start)
+            day = self._bday
+            fields = [cb.int4(k) + day(s) + day(d) for k, s, d in periods]
+            head = self._bheads[start] = (fields, n_due)
         return head
 
     def text(self, table: str, plan: Sequence[tuple[Any, ...]]) -> str:
@@ -355,7 +356,7 @@ class BookRows:
         row, fields = cb.ROW_INT8.pack, len(COLUMNS["installments"])
         for r in plan:
             loan, ti, paid, partial = cb.text(r[1]), r[3], r[5], r[6]
-            head, n_due = self._bhead(r[4]), self._head(r[4])[1]
+            head, n_due = self._bhead(r[4])
             term = len(self._amounts[ti])
             if paid:
                 tail = self._bday(r[7]) + _ZEROS

@@ -203,15 +203,12 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
     )
     # one pass over the unsettled rows, by loan: the oldest installment owing more than
     # the tolerance, and what they owe (the snapshot's amounts, ``EodWork``)
-    before = INST.c.due_date < d
-    zero = literal(0)
     oldest_q = select(
         INST.c.loan_id,
-        func.min(case((and_(before, unpaid > tolerance), INST.c.due_date))).label("oldest"),
-        func.sum(case((before, _owed("principal")), else_=zero)).label("op"),
-        func.sum(case((before, _owed("interest")), else_=zero)).label("oi"),
-        func.sum(_owed("penalty")).label("pen"),
-        func.sum(_owed("compound")).label("comp"),
+        func.min(case((and_(INST.c.due_date < d, unpaid > tolerance), INST.c.due_date))).label(
+            "oldest"
+        ),
+        *owed_sums(d),
     )
     if not same:
         oldest_q = oldest_q.join(LOANS, LOANS.c.id == INST.c.loan_id)
@@ -356,21 +353,26 @@ def _owed(component: str) -> Any:
     return raw(INST.c[f"{component}_due"]) - raw(INST.c[f"{component}_paid"])
 
 
+def owed_sums(d: date) -> list[Any]:
+    """Per loan, over its unsettled installments (grouped by loan): principal ``op`` and
+    interest ``oi`` overdue before ``d``, 罚息 ``pen`` and 复利 ``comp`` owed (fen)."""
+    before, zero = INST.c.due_date < d, literal(0)
+    return [
+        func.sum(case((before, _owed("principal")), else_=zero)).label("op"),
+        func.sum(case((before, _owed("interest")), else_=zero)).label("oi"),
+        func.sum(_owed("penalty")).label("pen"),
+        func.sum(_owed("compound")).label("comp"),
+    ]
+
+
 def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
     """Snapshot rows for ``loan_ids`` (None: a full run's loans, ``full_set``, read
     straight from ``loans``), their amounts summed over their installments. Only
     unsettled ('due') installments owe anything overdue or accrued, so the sums run over
     those rows alone (indexed)."""
     d = ctx.business_date
-    zero = literal(0)
     sums = via_unsettled(
-        select(
-            INST.c.loan_id,
-            func.sum(case((INST.c.due_date < d, _owed("principal")), else_=zero)).label("op"),
-            func.sum(case((INST.c.due_date < d, _owed("interest")), else_=zero)).label("oi"),
-            func.sum(_owed("penalty")).label("pen"),
-            func.sum(_owed("compound")).label("comp"),
-        )
+        select(INST.c.loan_id, *owed_sums(d))
         .where(status_is(INST.c.status, "due"))
         .group_by(INST.c.loan_id)
     ).subquery()
