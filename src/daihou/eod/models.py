@@ -156,7 +156,7 @@ class Accrual(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     loan_id: Mapped[str] = mapped_column(Code(64))  # see NO_KEY_CHECK
-    business_date: Mapped[date] = mapped_column(Date, index=True)
+    business_date: Mapped[date] = mapped_column(Date)
     penalty: Mapped[Decimal] = mapped_column(Money)
     compound: Mapped[Decimal] = mapped_column(Money)
     source: Mapped[str] = mapped_column(String(12))  # eod | recompute
@@ -166,6 +166,11 @@ class Accrual(Base):
         # a loan's rows, and its row of one date: the snapshot of an ordinary day looks up
         # each loan's night by it (``eod.steps.snapshot_from_work``)
         Index("ix_accruals_loan_date", "loan_id", "business_date"),
+        # a date's rows. With the loan as its second column, so that an index by date
+        # alone is never the cheaper-looking path for the snapshot's lookup by loan and
+        # date: PostgreSQL with statistics from before the night (autovacuum's, say)
+        # estimates the new date at one row and scanned the whole night for every loan
+        Index("ix_accruals_date_loan", "business_date", "loan_id"),
     )
 
 

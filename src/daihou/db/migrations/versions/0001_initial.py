@@ -42,7 +42,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accruals")),
     )
-    op.create_index(op.f("ix_accruals_business_date"), "accruals", ["business_date"], unique=False)
+    op.create_index("ix_accruals_date_loan", "accruals", ["business_date", "loan_id"], unique=False)
     op.create_index("ix_accruals_loan_date", "accruals", ["loan_id", "business_date"], unique=False)
     op.create_table(
         "agencies",
@@ -2304,6 +2304,6 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     op.drop_table("agencies")
     op.drop_index("ix_accruals_loan_date", table_name="accruals")
-    op.drop_index(op.f("ix_accruals_business_date"), table_name="accruals")
+    op.drop_index("ix_accruals_date_loan", table_name="accruals")
     op.drop_table("accruals")
     # ### end Alembic commands ###
