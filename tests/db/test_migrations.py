@@ -149,3 +149,30 @@ def test_upgrade_gives_postgresql_the_models_collations(empty_engine: Engine) ->
     }
     assert {k: found[k] for k in expected} == expected
     assert found["installments", "status"] == "C"
+
+
+def _fill_factors(engine: Engine) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        return {
+            table: conn.scalar(
+                text(
+                    "SELECT option_value FROM pg_options_to_table("
+                    "(SELECT reloptions FROM pg_class WHERE oid = to_regclass(:t)))"
+                    " WHERE option_name = 'fillfactor'"
+                ),
+                {"t": table},
+            )
+            for table in ("installments", "loans", "customers")
+        }
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_nightly_rewritten_tables_keep_room_on_each_page(empty_engine: Engine) -> None:
+    """An imported book gets the fill factors a generated one has (``db.storage``): from
+    the migrations and from ``create_all`` alike."""
+    upgrade(empty_engine)
+    assert _fill_factors(empty_engine) == {"installments": "80", "loans": "85", "customers": None}
+    with empty_engine.begin() as conn:
+        conn.execute(text("DROP TABLE installments"))
+    Base.metadata.create_all(empty_engine, tables=[Base.metadata.tables["installments"]])
+    assert _fill_factors(empty_engine)["installments"] == "80"

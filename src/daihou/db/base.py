@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.orm import DeclarativeBase
+
+from daihou.db import storage
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -16,3 +18,8 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+# PostgreSQL fill factors of the nightly rewritten tables, set whenever create_all makes
+# them (the migrations set them too: ``migrations/env.py``)
+event.listen(Base.metadata, "after_create", storage.after_create)

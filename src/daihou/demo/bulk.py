@@ -28,6 +28,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from daihou.db import storage
 from daihou.demo.copy_binary import SIGNATURE, TRAILER
 
 WORK_TABLES = {
@@ -56,13 +57,6 @@ SQLITE_SORT = (("cache_size", "-16000"), ("temp_store", "FILE"))
 """SQLite settings while the load builds indexes (``Loader.resume``): 16 MB sorter runs
 in temporary files — small runs merged cost less CPU than one large in-memory sort,
 and SQLite's in-memory temporary files cost more than files the OS caches."""
-
-INSTALLMENTS_FILL = 80
-"""PostgreSQL fill factor of ``installments`` in a generated book (percent)."""
-LOANS_FILL = 85
-"""PostgreSQL fill factor of ``loans`` in a generated book (percent): room on each page
-for a new version of the few delinquent loans it holds, whose DPD end of day rewrites
-every night (heap-only updates: ``loans.models.WATCH``)."""
 
 
 class ForeignKeyViolation(RuntimeError):
@@ -211,11 +205,9 @@ class Loader:
         writer = _Writer(self.session.connection())
         fks: list[tuple[str, str, str]] = []
         if self.postgres:
-            # room on every page for end of day's nightly rewrite of overdue rows as
-            # heap-only (HOT) updates: no new index entries for them
-            self.execute(f"ALTER TABLE installments SET (fillfactor = {INSTALLMENTS_FILL})")
-            # and for the nightly DPD update of every delinquent loan (no indexed column)
-            self.execute(f"ALTER TABLE loans SET (fillfactor = {LOANS_FILL})")
+            # room on every page for end of day's nightly rewrites (heap-only updates);
+            # a schema made by the migrations or create_all has it already
+            storage.apply(self.session.connection())
             names = ", ".join(f"'{t}'" for t in tables)
             fks = [
                 (r[0], r[1], r[2])

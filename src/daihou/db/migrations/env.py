@@ -24,6 +24,7 @@ from alembic.operations.ops import (
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
+from daihou.db import storage
 from daihou.db.engine import database_url, make_engine
 from daihou.db.models import Base
 from daihou.db.types import Money, Rate
@@ -112,6 +113,9 @@ def _run(connection: Connection) -> None:
     _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
         context.run_migrations()
+        # storage parameters are not part of the schema Alembic compares: set them on
+        # every upgrade, so a database made by the migrations has them too
+        storage.apply(connection)
 
 
 def run_migrations_online() -> None:
