@@ -167,12 +167,29 @@ def _fill_factors(engine: Engine) -> dict[str, str | None]:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_the_nightly_rewritten_tables_keep_room_on_each_page(empty_engine: Engine) -> None:
-    """An imported book gets the fill factors a generated one has (``db.storage``): from
-    the migrations and from ``create_all`` alike."""
+def test_postgresql_storage_settings_on_every_schema(empty_engine: Engine) -> None:
+    """An imported book gets the fill factors a generated one has, and the accrual's
+    scratch table is unlogged (``db.storage``): from the migrations and from
+    ``create_all`` alike."""
     upgrade(empty_engine)
     assert _fill_factors(empty_engine) == {"installments": "80", "loans": "85", "customers": None}
+    assert _persistence(empty_engine) == {"eod_accrual_work": "u", "eod_work": "p"}
     with empty_engine.begin() as conn:
         conn.execute(text("DROP TABLE installments"))
-    Base.metadata.create_all(empty_engine, tables=[Base.metadata.tables["installments"]])
+        conn.execute(text("DROP TABLE eod_accrual_work"))
+    tables = [Base.metadata.tables[t] for t in ("installments", "eod_accrual_work")]
+    Base.metadata.create_all(empty_engine, tables=tables)
     assert _fill_factors(empty_engine)["installments"] == "80"
+    assert _persistence(empty_engine)["eod_accrual_work"] == "u"
+
+
+def _persistence(engine: Engine) -> dict[str, str]:
+    """End of day's scratch tables: unlogged (u) or not (p)."""
+    with engine.connect() as conn:
+        return {
+            t: conn.scalar(
+                text("SELECT relpersistence FROM pg_class WHERE oid = to_regclass(:t)"),
+                {"t": t},
+            )
+            for t in ("eod_accrual_work", "eod_work")
+        }

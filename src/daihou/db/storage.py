@@ -1,12 +1,13 @@
-"""PostgreSQL storage parameters of the tables end of day rewrites every night.
+"""PostgreSQL storage settings of the tables end of day writes every night.
 
 End of day rewrites each overdue installment (its 罚息/复利 bases and amounts) and each
 delinquent loan (its DPD) every night. Room left free on each page lets PostgreSQL write
 the new version beside the old as a heap-only (HOT) update, with no new entry in any
 index; a page filled to the brim by a bulk load or an import sends every new version to
-another page, with a new entry in each of the table's indexes. The parameters are set on
+another page, with a new entry in each of the table's indexes. And a scratch table whose
+rows never outlive their transaction need not go through the WAL. The settings are made on
 whatever creates the tables — the migrations (``migrations/env.py``, after every
-upgrade) and ``metadata.create_all`` (a listener in ``db.models``) — so an imported book
+upgrade) and ``metadata.create_all`` (a listener in ``db.base``) — so an imported book
 has them as a generated one does. SQLite has no such setting.
 """
 
@@ -26,15 +27,31 @@ FILLFACTOR = {
 }
 """Per table, the percentage of each heap page PostgreSQL fills on insert."""
 
+UNLOGGED = ("eod_accrual_work",)
+"""Scratch tables whose rows live and die inside one transaction: written without WAL
+(an unlogged table is emptied after a server crash and not copied to standbys, which
+such rows never need). The accrual step fills, applies and forgets its ~320k work rows
+of a night at 1 M loans in one transaction. Not ``eod_work``: the snapshot step reads
+the delinquency step's rows in a later transaction, so they must survive a crash."""
+
 
 def apply(connection: Connection) -> None:
-    """Set the fill factors on the tables that exist (PostgreSQL; nothing elsewhere).
-    Only new pages follow a new fill factor: an existing table keeps its pages."""
+    """Set the fill factors and the unlogged scratch tables on the tables that exist
+    (PostgreSQL; nothing elsewhere). Only new pages follow a new fill factor: an
+    existing table keeps its pages. Setting a table unlogged that already is does
+    nothing; one that holds rows is rewritten (scratch tables hold none between runs)."""
     if connection.dialect.name != "postgresql":
         return
+
+    def exists(table: str) -> bool:
+        return connection.scalar(text("SELECT to_regclass(:t)"), {"t": table}) is not None
+
     for table, percent in FILLFACTOR.items():
-        if connection.scalar(text("SELECT to_regclass(:t)"), {"t": table}) is not None:
+        if exists(table):
             connection.execute(text(f"ALTER TABLE {table} SET (fillfactor = {percent})"))
+    for table in UNLOGGED:
+        if exists(table):
+            connection.execute(text(f"ALTER TABLE {table} SET UNLOGGED"))
 
 
 def after_create(_metadata: Any, connection: Connection, **_kw: Any) -> None:
