@@ -53,8 +53,14 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     return {re.sub(r"\s+", " ", stmt): plan for stmt, plan in plans.items()}
 
 
-def plan_of(plans: dict[str, list[str]], start: str) -> list[str]:
-    found = [plan for stmt, plan in plans.items() if stmt.startswith(start)]
+def plan_of(plans: dict[str, list[str]], start: str, *, after_with: bool = False) -> list[str]:
+    """The plans of the statements beginning with ``start`` (``after_with``: or with a
+    ``WITH`` clause and then ``start``)."""
+    found = [
+        plan
+        for stmt, plan in plans.items()
+        if stmt.startswith(start) or (after_with and stmt.startswith("WITH") and start in stmt)
+    ]
     assert found, start
     return [line for plan in found for line in plan]
 
@@ -97,7 +103,7 @@ def test_an_ordinary_day_finds_the_installments_falling_due_by_status_and_date(
 ) -> None:
     # the candidates of an ordinary day: the day's pending and paid-ahead rows, each off
     # its own partial index by date
-    plan = plan_of(plans, "INSERT INTO eod_work")
+    plan = plan_of(plans, "INSERT INTO eod_work", after_with=True)
     for index in PARTIAL:
         assert any(f"USING INDEX {index}" in line for line in plan), (index, plan)
 

@@ -52,7 +52,7 @@ def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
     )
     wanted = {
         "accrual": r"INSERT INTO eod_accrual_work",
-        "delinquency": r"INSERT INTO eod_work",
+        "delinquency": r"(WITH oldest AS (?s:.*))?INSERT INTO eod_work",
         "snapshot": r"INSERT INTO loan_snapshots",
         "kpis": r"SELECT coalesce\(sum\(installments\.principal_due\)",
         "due": r"SELECT loans\.id\s+FROM loans INDEXED BY ix_loans_credit",
@@ -64,8 +64,8 @@ def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
         for name, pattern in wanted.items():
             if many or not re.match(r"\s*" + pattern, stmt):
                 continue
-            if name == "snapshot" and name in plans:
-                name = "ordinary snapshot"  # the first date is a full run, the next not
+            if name in ("snapshot", "delinquency") and name in plans:
+                name = f"ordinary {name}"  # the first date is a full run, the next not
             if name not in plans:
                 cur = conn.connection.dbapi_connection.cursor()
                 plans[name] = [r[3] for r in cur.execute("EXPLAIN QUERY PLAN " + stmt, params)]
@@ -83,10 +83,11 @@ def test_end_of_day_reads_the_partial_index_by_loan(sqlite_engine: Engine, tmp_p
     plans = _plans(sqlite_engine, tmp_path)
     assert set(plans) == {
         *("accrual", "delinquency", "snapshot", "ordinary snapshot", "kpis", "due"),
-        "accrual update",
+        *("accrual update", "ordinary delinquency"),
     }
     plans.pop("due")
     plans.pop("accrual update")
+    plans.pop("ordinary delinquency")  # its candidates read other indexes too: below
     # an ordinary day's snapshot reads no installment: its amounts come from the
     # delinquency step's work rows and the night's accruals rows
     ordinary = plans.pop("ordinary snapshot")
@@ -141,3 +142,14 @@ def test_a_statement_that_cannot_use_the_index_fails_rather_than_scans(
         pytest.raises(OperationalError, match="no query solution"),
     ):
         conn.execute(stmt).all()
+
+
+def test_the_delinquency_pass_reads_the_unsettled_rows_once(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    # an ordinary day's candidates take the loans of the per-loan pass over the unsettled
+    # rows rather than reading the partial index a second time
+    plan = _plans(sqlite_engine, tmp_path)["ordinary delinquency"]
+    reads = [x for x in plan if "ix_installments_unsettled" in x]
+    assert len(reads) == 1, plan
+    assert reads[0] == "SCAN installments USING INDEX ix_installments_unsettled", plan

@@ -101,14 +101,15 @@ def full_set(ctx: StepContext) -> ColumnElement[bool]:
     return or_(LOANS.c.status == "active", LOANS.c.closed_on == ctx.business_date)
 
 
-def touched_ids(ctx: StepContext) -> Any:
+def touched_ids(ctx: StepContext, unsettled: Any = None) -> Any:
     """Ids of the loans an ordinary day must look at — anything due today or overdue,
     delinquent, classed above normal, restructured, overridden, or with a transaction
     dated or booked today — as a union of small indexed sets (partial indexes
     ``ix_loans_watch`` and ``ix_installments_unsettled``). A loan outside this set has
     no unsettled due installment and the default cached state (DPD 0, M0, normal), which
     is exactly what recomputing it would give. A full run takes every active loan (and
-    loans settled today)."""
+    loans settled today). ``unsettled``: a selectable with a ``loan_id`` for each loan
+    with an unsettled installment, already read by the caller (else read here)."""
     d = ctx.business_date
     if ctx.full:
         return select(LOANS.c.id.label("loan_id")).where(full_set(ctx))
@@ -118,7 +119,9 @@ def touched_ids(ctx: StepContext) -> Any:
         # SQLite could take another index and fetch every row for its loan_id
         via_unsettled(
             select(INST.c.loan_id).where(status_is(INST.c.status, "due")).group_by(INST.c.loan_id)
-        ),
+        )
+        if unsettled is None
+        else select(unsettled.c.loan_id),
         # falling due today but not unsettled (paid ahead, or pending where no due step
         # runs): by the partial index of each status; the day's 'due' rows are listed
         # above, from theirs, without fetching each row for its loan_id
@@ -214,7 +217,7 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
         oldest_q = oldest_q.join(LOANS, LOANS.c.id == INST.c.loan_id)
     oldest = via_unsettled(
         oldest_q.where(status_is(INST.c.status, "due")).group_by(INST.c.loan_id)
-    ).subquery()
+    ).cte("oldest")
     overrides = (
         select(
             OVERRIDES.c.loan_id,
@@ -227,7 +230,10 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
     # a full run takes every active loan straight from ``loans``; an ordinary day joins
     # its candidate ids to their loans (joining a full run's million ids back to
     # ``loans`` cost a key lookup per loan)
-    touched = None if ctx.full else touched_ids(ctx).subquery()
+    # an ordinary day's candidates include every loan with an unsettled installment:
+    # those of the per-loan pass above, read once (on PostgreSQL a CTE named twice is
+    # computed once; the candidates' own read of the partial index fetched every row)
+    touched = None if ctx.full else touched_ids(ctx, oldest).subquery()
     key = LOANS.c.id if touched is None else touched.c.loan_id
     picked = (
         select(
