@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Engine, inspect, select, text
+from sqlalchemy import Column, Engine, event, inspect, select, text
 from sqlalchemy.dialects import postgresql
 
 from daihou.db.engine import make_engine, transaction
@@ -174,6 +174,18 @@ def test_postgresql_storage_settings_on_every_schema(empty_engine: Engine) -> No
     upgrade(empty_engine)
     assert _fill_factors(empty_engine) == {"installments": "80", "loans": "85", "customers": None}
     assert _persistence(empty_engine) == {"eod_accrual_work": "u", "eod_work": "p"}
+    # a schema already set is left alone: no ALTER (whose lock would wait on a running
+    # end of day) when the next upgrade finds nothing to do
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(empty_engine, "before_cursor_execute", record)
+    upgrade(empty_engine)
+    event.remove(empty_engine, "before_cursor_execute", record)
+    assert any("reloptions" in s for s in seen), seen  # the settings were looked at
+    assert not [s for s in seen if s.lstrip().upper().startswith("ALTER")], seen
     with empty_engine.begin() as conn:
         conn.execute(text("DROP TABLE installments"))
         conn.execute(text("DROP TABLE eod_accrual_work"))

@@ -36,22 +36,29 @@ the delinquency step's rows in a later transaction, so they must survive a crash
 
 
 def apply(connection: Connection) -> None:
-    """Set the fill factors and the unlogged scratch tables on the tables that exist
-    (PostgreSQL; nothing elsewhere). Only new pages follow a new fill factor: an
-    existing table keeps its pages. Setting a table unlogged that already is does
-    nothing; one that holds rows is rewritten (scratch tables hold none between runs)."""
+    """Set the fill factors and the unlogged scratch tables where they differ, on the
+    tables that exist (PostgreSQL; nothing elsewhere): a schema already set is left
+    alone, without a lock. Only new pages follow a new fill factor: an existing table
+    keeps its pages. A table made unlogged is rewritten (scratch tables hold no rows
+    between runs)."""
     if connection.dialect.name != "postgresql":
         return
-
-    def exists(table: str) -> bool:
-        return connection.scalar(text("SELECT to_regclass(:t)"), {"t": table}) is not None
-
     for table, percent in FILLFACTOR.items():
-        if exists(table):
+        found = _found(connection, table)
+        if found is not None and f"fillfactor={percent}" not in (found[0] or []):
             connection.execute(text(f"ALTER TABLE {table} SET (fillfactor = {percent})"))
     for table in UNLOGGED:
-        if exists(table):
+        found = _found(connection, table)
+        if found is not None and found[1] != "u":
             connection.execute(text(f"ALTER TABLE {table} SET UNLOGGED"))
+
+
+def _found(connection: Connection, table: str) -> Any:
+    """``(reloptions, relpersistence)`` of ``table`` on the search path, or None."""
+    return connection.execute(
+        text("SELECT reloptions, relpersistence FROM pg_class WHERE oid = to_regclass(:t)"),
+        {"t": table},
+    ).first()
 
 
 def after_create(_metadata: Any, connection: Connection, **_kw: Any) -> None:
