@@ -20,6 +20,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-# PostgreSQL fill factors of the nightly rewritten tables, set whenever create_all makes
-# them (the migrations set them too: ``migrations/env.py``)
+# PostgreSQL storage settings (fill factors, unlogged scratch tables: ``db.storage``),
+# made whenever create_all makes the tables (the migrations make them too: ``env.py``)
 event.listen(Base.metadata, "after_create", storage.after_create)
