@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Engine, event, inspect, select, text
 from sqlalchemy.dialects import postgresql
 
+from daihou.db import storage
 from daihou.db.engine import make_engine, transaction
 from daihou.db.models import Base, JournalEntry, JournalLine, LprRate
-from daihou.db.schema import current_revision, head_revision, init_database, upgrade
+from daihou.db.schema import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    init_database,
+    upgrade,
+)
 from daihou.eod.calendar import business_date
 
 
@@ -205,3 +214,18 @@ def _persistence(engine: Engine) -> dict[str, str]:
             )
             for t in ("eod_accrual_work", "eod_work")
         }
+
+
+def test_an_offline_postgresql_script_carries_the_storage_settings() -> None:
+    """``alembic upgrade head --sql`` for PostgreSQL (a script a DBA runs) sets what an
+    online upgrade sets, after the tables are created."""
+    out = io.StringIO()
+    config = alembic_config()
+    config.output_buffer = out
+    config.set_main_option("sqlalchemy.url", "postgresql://offline@localhost/none")
+    command.upgrade(config, "head", sql=True)
+    script = out.getvalue()
+    for statement in storage.statements():
+        assert statement in script, statement
+        table = statement.split()[2]
+        assert script.index(f"CREATE TABLE {table} ") < script.index(statement), statement

@@ -46,11 +46,25 @@ def apply(connection: Connection) -> None:
     for table, percent in FILLFACTOR.items():
         found = _found(connection, table)
         if found is not None and f"fillfactor={percent}" not in (found[0] or []):
-            connection.execute(text(f"ALTER TABLE {table} SET (fillfactor = {percent})"))
+            connection.execute(text(_fill(table, percent)))
     for table in UNLOGGED:
         found = _found(connection, table)
         if found is not None and found[1] != "u":
-            connection.execute(text(f"ALTER TABLE {table} SET UNLOGGED"))
+            connection.execute(text(_unlogged(table)))
+
+
+def statements() -> list[str]:
+    """Every setting as DDL, for a migration script written offline for PostgreSQL
+    (``alembic upgrade head --sql``, which a DBA may run instead of the online upgrade)."""
+    return [_fill(t, p) for t, p in FILLFACTOR.items()] + [_unlogged(t) for t in UNLOGGED]
+
+
+def _fill(table: str, percent: int) -> str:
+    return f"ALTER TABLE {table} SET (fillfactor = {percent})"
+
+
+def _unlogged(table: str) -> str:
+    return f"ALTER TABLE {table} SET UNLOGGED"
 
 
 def _found(connection: Connection, table: str) -> Any:

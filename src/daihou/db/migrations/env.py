@@ -107,6 +107,9 @@ def run_migrations_offline() -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if url.startswith("postgresql"):  # as the online upgrade sets them (below)
+            for statement in storage.statements():
+                context.execute(statement)
 
 
 def _run(connection: Connection) -> None:
