@@ -94,7 +94,9 @@ def test_no_statement_walks_the_schedule_of_every_active_loan(
 
 
 def test_the_due_step_reads_the_pending_rows_by_date(plans: dict[str, list[str]]) -> None:
-    plan = plan_of(plans, "UPDATE installments SET status=? WHERE installments.status = 'pending'")
+    plan = plan_of(
+        plans, "UPDATE OR FAIL installments SET status=? WHERE installments.status = 'pending'"
+    )
     assert plan == ["SEARCH installments USING INDEX ix_installments_pending (due_date<?)"]
 
 

@@ -53,10 +53,10 @@ def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
     wanted = {
         "accrual": r"INSERT INTO eod_accrual_work",
         "delinquency": r"(WITH oldest AS (?s:.*))?INSERT INTO eod_work",
-        "snapshot": r"INSERT INTO loan_snapshots",
+        "snapshot": r"INSERT (OR FAIL )?INTO loan_snapshots",
         "kpis": r"SELECT coalesce\(sum\(installments\.principal_due\)",
         "due": r"SELECT loans\.id\s+FROM loans INDEXED BY ix_loans_credit",
-        "accrual update": r"UPDATE installments SET penalty_due",
+        "accrual update": r"UPDATE (OR FAIL )?installments SET penalty_due",
     }
     plans: dict[str, list[str]] = {}
 

@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from daihou.db.sqlfn import no_statement_journal
 from daihou.db.types import RATE_SCALE
 from daihou.eod.models import Accrual, EodAccrualWork
 from daihou.kernel.money import ZERO, from_fen, rounding_mode, to_fen
@@ -200,7 +201,7 @@ def step_accrual(session: Session, ctx: Any) -> Any:
     # and probed the work table for each, a full scan a night
     work_key = WORK.c.installment_id + literal_column("0") if sqlite else WORK.c.installment_id
     session.execute(
-        update(INST)
+        no_statement_journal(update(INST))
         .where(INST.c.id == work_key)
         .values(
             penalty_base=WORK.c.penalty_base,
@@ -233,7 +234,7 @@ def step_accrual(session: Session, ctx: Any) -> Any:
         memo=f"end of day {d}: 罚息/复利 accrued on {loans} loans",
     )
     session.execute(
-        insert(ACCRUALS).from_select(
+        no_statement_journal(insert(ACCRUALS)).from_select(
             ["loan_id", "business_date", "penalty", "compound", "source", "journal_entry_id"],
             select(
                 WORK.c.loan_id,

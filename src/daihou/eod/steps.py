@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from daihou.db.sqlfn import days_between, greatest, indexed_by
+from daihou.db.sqlfn import days_between, greatest, indexed_by, no_statement_journal
 from daihou.eod import rules
 from daihou.eod.accrual import accrual_lines, accrued_fen, raw, step_accrual
 from daihou.eod.models import (
@@ -175,7 +175,7 @@ def step_due(session: Session, ctx: StepContext) -> StepResult:
     # statement per read and per write for all of them, not a dozen per loan
     recompute_loans(session, with_credit, pack=ctx.pack)
     flipped = session.execute(
-        update(INST)
+        no_statement_journal(update(INST))
         .where(status_is(INST.c.status, "pending"), INST.c.due_date <= d)
         .values(status="due")
     )
@@ -334,12 +334,12 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
     # holds them) alone on SQLite instead of rewriting its entry for every loan
     moved_class = or_(w.bucket != w.old_bucket, w.risk_class != w.old_class)
     changed = session.execute(
-        update(LOANS)
+        no_statement_journal(update(LOANS))
         .where(today, w.loan_id == LOANS.c.id, moved_class)
         .values(dpd=w.dpd, bucket=w.bucket, risk_class=w.risk_class)
     ).rowcount  # type: ignore[attr-defined]
     changed += session.execute(
-        update(LOANS)
+        no_statement_journal(update(LOANS))
         .where(
             today,
             w.loan_id == LOANS.c.id,
@@ -474,7 +474,9 @@ def step_snapshot(session: Session, ctx: StepContext) -> StepResult:
         picture = snapshot_select(ctx, ids)
     else:
         picture = snapshot_from_work(ctx, accrued="accrual" in before)
-    result = session.execute(insert(SNAPS).from_select(SNAPSHOT_COLUMNS, picture))
+    result = session.execute(
+        no_statement_journal(insert(SNAPS)).from_select(SNAPSHOT_COLUMNS, picture)
+    )
     n = result.rowcount  # type: ignore[attr-defined]
     if n is None or n < 0:  # some drivers do not count INSERT … SELECT
         n = session.scalar(select(func.count()).where(SNAPS.c.business_date == d)) or 0
