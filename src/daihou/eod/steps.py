@@ -260,6 +260,34 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
         computed.c.override,
         computed.c.restructured,
     )
+    bucket = rules.bucket_case(computed.c.dpd, pack)
+    risk_class = rules.class_name_case(class_rank)
+    work_rows = select(
+        _d(ctx),
+        computed.c.loan_id,
+        computed.c.dpd,
+        bucket,
+        risk_class,
+        computed.c.old_dpd,
+        computed.c.old_bucket,
+        computed.c.old_class,
+        computed.c.op,
+        computed.c.oi,
+        computed.c.pen,
+        computed.c.comp,
+    )
+    if touched is None:
+        # a full run keeps only the loans whose DPD, bucket or class moves: the others'
+        # rows would feed no event, class change or update (its snapshot reads
+        # ``loans``), and most of a book is current and stays so (1 M rows written, and
+        # read back by the UPDATEs below, for ~300k that move on a generated book)
+        work_rows = work_rows.where(
+            or_(
+                computed.c.dpd != computed.c.old_dpd,
+                bucket != computed.c.old_bucket,
+                risk_class != computed.c.old_class,
+            )
+        )
     session.execute(
         insert(WORK).from_select(
             [
@@ -276,20 +304,7 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
                 "penalty",
                 "compound",
             ],
-            select(
-                _d(ctx),
-                computed.c.loan_id,
-                computed.c.dpd,
-                rules.bucket_case(computed.c.dpd, pack),
-                rules.class_name_case(class_rank),
-                computed.c.old_dpd,
-                computed.c.old_bucket,
-                computed.c.old_class,
-                computed.c.op,
-                computed.c.oi,
-                computed.c.pen,
-                computed.c.comp,
-            ),
+            work_rows,
         )
     )
     w = WORK.c
@@ -349,7 +364,12 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
         )
         .values(dpd=w.dpd)
     ).rowcount  # type: ignore[attr-defined]
-    looked_at = session.scalar(select(func.count()).where(WORK.c.business_date == d)) or 0
+    looked = (
+        select(func.count()).where(WORK.c.business_date == d)
+        if touched is not None
+        else select(func.count()).select_from(LOANS).where(full_set(ctx))
+    )
+    looked_at = session.scalar(looked) or 0
     return StepResult(loans=looked_at, rows=events + classified + changed)
 
 
