@@ -294,7 +294,7 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
         # a full run keeps only the loans whose DPD, bucket or class moves: the others'
         # rows would feed no event, class change or update (its snapshot reads
         # ``loans``), and most of a book is current and stays so (1 M rows written, and
-        # read back by the UPDATEs below, for ~300k that move on a generated book)
+        # read back by the UPDATEs below, for ~100k that move on a generated book)
         work_rows = work_rows.where(
             or_(
                 computed.c.dpd != computed.c.old_dpd,
