@@ -6,6 +6,7 @@
     python bench/eod.py --ci            # 10,000 loans, proves it works
     python bench/eod.py --loans 1000000 --db postgresql://… --analyse   # statistics
         # taken after the full run, as autovacuum would have them the next night
+    python bench/eod.py --loans 1000000 --book PATH --statements 8   # slowest statements
 
 The book is written by ``daihou demo generate`` (``daihou.demo.generate``): consumer and
 business loans of 12–36 months, about 90% current, the rest with 1–8 recent installments
@@ -26,8 +27,10 @@ import os
 import resource
 import shutil
 import tempfile
+import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -172,9 +175,53 @@ def analyse(engine: Engine) -> None:
     print(f"ANALYZE between the two runs: {time.perf_counter() - t0:.1f} s")
 
 
-def run(engine: Engine, loans: int, *, analyse_between: bool = False) -> list[float]:
+class StatementTimer:
+    """Every statement the engine runs, summed by its text: wall seconds and the bytes
+    the running thread wrote meanwhile (``wchar`` of ``/proc/self/task/<tid>/io``, Linux
+    only). On SQLite those bytes are the database's own writes from this process — WAL
+    frames, temporary files, statement journals — without the checkpoint thread's; on
+    PostgreSQL the server writes, so they stay near zero."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.seen: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    @staticmethod
+    def _written() -> int:
+        try:
+            with open(f"/proc/self/task/{threading.get_native_id()}/io") as f:
+                return int(f.read().split("wchar: ")[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    def _before(self, conn: Any, *_: Any) -> None:
+        conn.info.setdefault("bench_t", []).append((time.perf_counter(), self._written()))
+
+    def _after(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        t0, w0 = conn.info["bench_t"].pop()
+        row = self.seen[" ".join(statement.split())[:100]]
+        row[0] += 1
+        row[1] += time.perf_counter() - t0
+        row[2] += self._written() - w0
+
+    def report(self, top: int) -> None:
+        """Print the ``top`` statements by wall time since the last report."""
+        ranked = sorted(self.seen.items(), key=lambda kv: -kv[1][1])[:top]
+        for text_, (count, seconds, written) in ranked:
+            print(
+                f"    {seconds * 1000:8,.0f} ms {written / 2**20:7,.1f} MB written"
+                f" ×{int(count):<5} {text_}"
+            )
+        self.seen.clear()
+
+
+def run(
+    engine: Engine, loans: int, *, analyse_between: bool = False, statements: int = 0
+) -> list[float]:
     times = []
     server_cpu = watch_server_cpu(engine)
+    timer = StatementTimer(engine) if statements else None
     for label, full in (("full EOD:       ", True), ("incremental day:", False)):
         if analyse_between and not full:
             analyse(engine)
@@ -188,6 +235,8 @@ def run(engine: Engine, loans: int, *, analyse_between: bool = False) -> list[fl
         print(") ", end="")
         print(f"{loans / took:10,.0f} loans/s  ", end="")
         print(f"peak RSS {peak_mb():,.0f} MB  (load average {os.getloadavg()[0]:.1f})")
+        if timer is not None:
+            timer.report(statements)
     with engine.connect() as c:
         steps = c.execute(
             text(
@@ -216,6 +265,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="ANALYZE after the full run, as autovacuum would before the next night",
     )
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after each run, its N slowest statements with the bytes written (--ci: 5)",
+    )
     args = parser.parse_args(argv)
     loans = 10_000 if args.ci else args.loans
     _key()
@@ -243,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.copyfile(work, args.book)
                     os.sync()
             engine = make_engine(url)
-            full, incr = run(engine, loans, analyse_between=args.analyse)
+            top = args.statements or (5 if args.ci else 0)
+            full, incr = run(engine, loans, analyse_between=args.analyse, statements=top)
             # the baseline loads every installment into Python: small books only
             base = duckdb_baseline(engine) if loans <= 200_000 or args.duckdb else None
             if base:
