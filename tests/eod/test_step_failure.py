@@ -122,3 +122,6 @@ def test_a_statement_failing_part_way_leaves_nothing_written(
     assert today(engine) == date.fromordinal(failing.toordinal() + 1)
     with transaction(engine) as s:
         assert s.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() > 0
+    # and the faulted statement does write that table when it runs clean, so the failed
+    # run above had written its first row before the fault
+    assert _rows(engine, table) != kept
