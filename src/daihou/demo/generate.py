@@ -28,7 +28,10 @@ core works too; in-memory SQLite runs those statements in slices of ``SLICE`` lo
 the load's connection. On PostgreSQL this process computes the same rows from the plan
 (``demo.copy_rows``) and streams them with ``COPY`` into the book's tables while the
 server stores them (run there, the statements cost the server's one backend 1.7× the
-CPU at 200k loans); a test holds the three paths to the same book. Customers'
+CPU at 200k loans); the two biggest tables (installments, allocations) are computed,
+copied and indexed by worker processes on connections of their own, in tables beside
+the book, and swapped in by the load's transaction (``demo.side_pg``), so three server
+backends work at once instead of one; a test holds the three paths to the same book. Customers'
 personal data is drawn and encrypted a column at a time (``demo.customers``) in one
 worker process: on a SQLite file into a scratch file of its own, started before the
 plan and told the customers as the plan reveals them, then copied in whole like the
@@ -46,6 +49,7 @@ can damage the file: generate again.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import random
 import tempfile
@@ -66,6 +70,7 @@ from daihou.compliance.audit.service import record as audit_record
 from daihou.compliance.privacy.crypto import current_keyring
 from daihou.db.engine import transaction
 from daihou.db.types import RATE_SCALE
+from daihou.demo import side_pg
 from daihou.demo.bulk import WORK_TABLES, Loader
 from daihou.demo.copy_rows import BINARY as COPY_BINARY
 from daihou.demo.copy_rows import COLUMNS as COPY_COLUMNS
@@ -579,14 +584,26 @@ def _write_copy(
     """PostgreSQL: every row computed here from the plan (``demo.copy_rows``) and
     streamed with ``COPY`` straight into the book's tables, ``SLICE`` loans at a time
     (customers written between slices), while the server stores them; the keys, indexes
-    and foreign keys are built once at the end, all in the load's one transaction."""
+    and foreign keys are built once at the end, all in the load's one transaction. The
+    installments are built meanwhile by a worker on a second connection and swapped in
+    at the end (``demo.side_pg``)."""
     parts = _Parts(timings, result.cpu)
     dues: dict[date, list[date]] = {}
     rows = BookRows(loans, today, "loan-book import", CHANNEL, tpls, dues)
     plan = iter_plan(loans, seed, today, tpls, dues, result)
     batches = CustomerBatches(seed, None)
+    here = {t: c for t, c in COPY_COLUMNS.items() if t not in BESIDE}
+    sides: dict[str, tuple[side_pg.SideTable, side_pg.SideBuild]] = {}
     say("writing the book")
     try:
+        for table in BESIDE:
+            with parts.part(f"{table}: start its worker"):
+                side = side_pg.prepare(engine, table)
+                blocks = functools.partial(_blocks, table, loans, seed, today, tpls)
+                build = side_pg.SideBuild(
+                    engine, side, COPY_COLUMNS[table], blocks, binary=table in COPY_BINARY
+                )
+                sides[table] = (side, build)
         with Loader(engine) as load:
             t1 = time.perf_counter()
             with parts.part("pause keys and indexes"):
@@ -596,7 +613,7 @@ def _write_copy(
                 with parts.part("plan"):
                     part = list(itertools.islice(plan, SLICE))
                     batches.grow(result.customers, final=lo + SLICE > loans)
-                for table, columns in COPY_COLUMNS.items():
+                for table, columns in here.items():
                     with parts.part(table):
                         load.copy_blocks(
                             table,
@@ -616,6 +633,16 @@ def _write_copy(
                     load.insert_customers(batch)
             with parts.part("keys, indexes and foreign keys"):
                 load.resume()
+            for table, (side, build) in sides.items():
+                with parts.part(f"{table}: wait for its worker"):
+                    written, computed, indexed = build.wait()
+                result.cpu[f"{table}: rows computed by a worker"] = computed
+                result.cpu[f"{table}: … its indexes (worker waiting)"] = indexed
+                if table == "installments":
+                    result.installments = written
+                with parts.part(f"{table}: swap in, check its keys"):
+                    side_pg.swap_in(load.session.connection(), side)
+            with parts.part("sequences"):
                 load.advance_sequences(
                     (
                         "installments",
@@ -625,14 +652,35 @@ def _write_copy(
                         "journal_lines",
                     )
                 )
-            result.installments, result.repayments = rows.installments, rows.repayments
+            result.repayments = rows.repayments
             _audit(load, seed, loans, today, result)
             timings["write"] = time.perf_counter() - t1
             t1, c1 = time.perf_counter(), time.process_time()
         timings["commit and statistics"] = time.perf_counter() - t1
         result.cpu["commit and statistics"] = time.process_time() - c1
+    except BaseException:
+        for _, build in sides.values():
+            build.discard()
+        raise
     finally:
         batches.close()
+
+
+BESIDE = ("installments", "allocations")
+"""The tables built beside the load on PostgreSQL (``demo.side_pg``), one worker each:
+the two biggest."""
+
+
+def _blocks(
+    table: str, loans: int, seed: int, today: date, tpls: list[Template]
+) -> Iterator[str | bytes]:
+    """The rows of ``table`` for the whole plan, ``COPY_BLOCK`` loans a block: the side
+    build's row source (run by its worker, which reads the plan again)."""
+    dues: dict[date, list[date]] = {}
+    rows = BookRows(loans, today, "loan-book import", CHANNEL, tpls, dues)
+    plan = iter_plan(loans, seed, today, tpls, dues, GenerateResult(loans=loans))
+    while part := list(itertools.islice(plan, COPY_BLOCK)):
+        yield rows.block(table, part)
 
 
 LOADED = (

@@ -1,0 +1,331 @@
+"""PostgreSQL: the biggest table of a generated book built beside the load, on a second
+connection in a worker process, then swapped in by the load's transaction.
+
+The load (``demo.bulk.Loader``) is one transaction on one connection, so one server
+backend stores every row and builds every index in turn: at 1 M loans the
+installments alone cost it about 70 s (``COPY`` of 23.5 M rows, then five index
+builds, each reading the whole table), the other tables about as much again, while the
+second core waited. Here a worker process computes the installments from the plan and
+``COPY``s them into a table of their own, ``gen_side_installments`` — an empty copy of
+``installments`` made before the load (``prepare``: its columns, defaults, checks and
+storage settings, no index), loaded ``FREEZE`` and indexed by the worker's own backend
+under temporary index names, committed. Meanwhile the load writes the other tables.
+Then, inside the load's transaction, ``swap_in`` puts it in place of the book's (empty)
+table: the id sequence's ownership moved, the empty table dropped, the side one
+renamed, each index renamed to the book's name (primary and unique keys attached with
+``ADD CONSTRAINT … USING INDEX``), and the foreign keys added back, which checks every
+row. Nothing is copied twice.
+
+The book itself still changes in one transaction: until the load commits, the book's
+``installments`` is the empty one. If anything fails, the worker's backend is
+terminated and the side table dropped (``SideBuild.discard``); one left by a killed run
+is dropped by the next (``prepare``). The swap refuses a table that other tables refer
+to, or that has triggers, rules, row-level policies or an identity column — it would
+lose them; the book's ``installments`` has none, and a test holds the swapped table's
+catalog (columns, defaults, indexes, constraints, storage, sequence) equal to the
+migrations'.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
+from typing import Any, cast
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
+
+from daihou.db import storage
+from daihou.demo.copy_binary import SIGNATURE, TRAILER
+
+PREFIX = "gen_side_"
+
+
+class SideBuildError(RuntimeError):
+    """The side table could not be built or swapped in (nothing of it is kept)."""
+
+
+@dataclass(frozen=True)
+class SideIndex:
+    name: str  # the book's index name
+    side: str  # its name on the side table
+    ddl: str  # CREATE INDEX on the side table
+    constraint: str | None  # the primary or unique key it backs
+    kind: str | None  # 'p' or 'u'
+
+
+@dataclass(frozen=True)
+class SideTable:
+    table: str
+    side: str
+    indexes: tuple[SideIndex, ...]
+
+
+def copy_stream(
+    raw: Any,
+    table: str,
+    columns: Sequence[str],
+    blocks: Iterable[str | bytes],
+    *,
+    freeze: bool = False,
+    binary: bool = False,
+) -> int:
+    """``COPY`` rows given as blocks of COPY text — or, with ``binary``, of rows in the
+    binary format (``demo.copy_binary``; the stream's signature and trailer are added
+    here) — into ``table`` on the psycopg connection ``raw``, sent by a thread of
+    psycopg (``QueuedLibpqWriter``) so this process computes the next block while the
+    server stores the last. ``freeze``: the table was created or truncated in this
+    transaction. Returns the rows copied."""
+    from psycopg.copy import QueuedLibpqWriter
+
+    options = [o for o, on in (("FORMAT BINARY", binary), ("FREEZE", freeze)) if on]
+    option = f" ({', '.join(options)})" if options else ""
+    cursor = raw.cursor()
+    try:
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN{option}"
+        with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as cp:
+            if binary:
+                cp.write(SIGNATURE)
+            for block in blocks:
+                cp.write(block)
+            if binary:
+                cp.write(TRAILER)
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+def prepare(engine: Engine, table: str) -> SideTable:
+    """Make ``gen_side_<table>``: an empty copy of ``table`` without indexes (committed,
+    so a second connection can load it), dropping one left by an earlier run; and the
+    DDL of each of ``table``'s indexes for it."""
+    side = PREFIX + table
+    with engine.begin() as c:
+        storage.apply(c)  # the book's storage settings first: the copy takes them
+        _refuse_what_a_swap_would_lose(c, table)
+        c.execute(text(f"DROP TABLE IF EXISTS {side}"))
+        options = c.execute(
+            text("SELECT reloptions FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": table}
+        ).scalar_one()
+        with_ = f" WITH ({', '.join(options)})" if options else ""
+        c.execute(
+            text(f"CREATE TABLE {side} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES){with_}")
+        )
+        rows = c.execute(
+            text(
+                "SELECT i.relname, pg_get_indexdef(i.oid), k.conname, k.contype,"
+                " x.indisunique FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                " LEFT JOIN pg_constraint k ON k.conindid = i.oid AND k.conrelid = x.indrelid"
+                " WHERE x.indrelid = CAST(:t AS regclass) ORDER BY i.relname"
+            ),
+            {"t": table},
+        ).all()
+    indexes = []
+    for n, (name, definition, constraint, kind, unique) in enumerate(rows, 1):
+        # pg_get_indexdef: CREATE [UNIQUE] INDEX name ON schema.table USING method (…)
+        _, rest = definition.split(" USING ", 1)
+        temporary = f"{side}_{n}"
+        ddl = f"CREATE {'UNIQUE ' if unique else ''}INDEX {temporary} ON {side} USING {rest}"
+        indexes.append(SideIndex(name, temporary, ddl, constraint, kind))
+    return SideTable(table, side, tuple(indexes))
+
+
+def _refuse_what_a_swap_would_lose(c: Connection, table: str) -> None:
+    checks = {
+        "other tables refer to it": "SELECT 1 FROM pg_constraint WHERE contype = 'f'"
+        " AND confrelid = CAST(:t AS regclass) AND conrelid <> confrelid",
+        "it has triggers": "SELECT 1 FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass)"
+        " AND NOT tgisinternal",
+        "it has rules": "SELECT 1 FROM pg_rewrite WHERE ev_class = CAST(:t AS regclass)",
+        "it has row-level policies": "SELECT 1 FROM pg_policy"
+        " WHERE polrelid = CAST(:t AS regclass)",
+        "it has an identity column": "SELECT 1 FROM pg_attribute"
+        " WHERE attrelid = CAST(:t AS regclass) AND attidentity <> ''",
+        "views depend on it": "SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid"
+        " WHERE d.refobjid = CAST(:t AS regclass) AND d.classid = 'pg_rewrite'::regclass",
+    }
+    for why, sql in checks.items():
+        if c.execute(text(sql + " LIMIT 1"), {"t": table}).first() is not None:
+            raise SideBuildError(f"{table} cannot be built beside the load: {why}")
+
+
+def build(
+    engine: Engine,
+    plan: SideTable,
+    columns: Sequence[str],
+    blocks: Callable[[], Iterable[str | bytes]],
+    binary: bool,
+    started: Callable[[int], None] = lambda _pid: None,
+) -> tuple[int, float, float]:
+    """Load and index the side table in one transaction of its own: ``blocks()`` gives
+    its rows as COPY text or, with ``binary``, in COPY's binary format. Returns the
+    rows written and the CPU seconds of this process spent computing them and, while
+    the indexes were built, waiting.
+    ``started`` is told the backend's process id first (so a failed load can stop it)."""
+    c0 = time.process_time()
+    with engine.connect() as c:
+        started(int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+        c.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+        c.execute(text(f"TRUNCATE {plan.side}"))  # this transaction's: loaded FREEZE
+        raw = cast(Any, c.connection.dbapi_connection)
+        rows = copy_stream(raw, plan.side, columns, blocks(), freeze=True, binary=binary)
+        c1 = time.process_time()
+        for index in plan.indexes:
+            c.execute(text(index.ddl))
+        c.commit()
+    return rows, c1 - c0, time.process_time() - c1
+
+
+def swap_in(c: Connection, plan: SideTable) -> None:
+    """In the load's transaction, after the other tables' keys are back (the foreign
+    keys added here refer to them): put the built side table in place of the book's
+    empty ``plan.table``, under the book's index and constraint names."""
+    table, side = plan.table, plan.side
+    run = c.execute
+    found = {
+        r[0]
+        for r in run(
+            text(
+                "SELECT indexrelid::regclass::text FROM pg_index"
+                " WHERE indrelid = CAST(:t AS regclass)"
+            ),
+            {"t": table},
+        )
+    }
+    if found != {i.name for i in plan.indexes}:
+        raise SideBuildError(f"the indexes of {table} changed during the load: {sorted(found)}")
+    if run(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None:
+        raise SideBuildError(f"{table} is not empty; generate into an empty book")
+    keys = run(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE contype = 'f' AND conrelid = CAST(:t AS regclass) ORDER BY conname"
+        ),
+        {"t": table},
+    ).all()
+    owned = run(
+        text(
+            "SELECT d.objid::regclass::text, a.attname FROM pg_depend d"
+            " JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
+            " JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+            " WHERE d.classid = 'pg_class'::regclass AND d.refobjid = CAST(:t AS regclass)"
+            " AND d.deptype = 'a'"
+        ),
+        {"t": table},
+    ).all()
+    for sequence, _ in owned:  # else dropping the empty table drops its sequences too
+        run(text(f"ALTER SEQUENCE {sequence} OWNED BY NONE"))
+    run(text(f"DROP TABLE {table}"))
+    run(text(f"ALTER TABLE {side} RENAME TO {table}"))
+    for sequence, column in owned:
+        run(text(f'ALTER SEQUENCE {sequence} OWNED BY {table}."{column}"'))
+    for index in plan.indexes:
+        if index.constraint is None:
+            run(text(f'ALTER INDEX {index.side} RENAME TO "{index.name}"'))
+        else:  # the index takes the constraint's name
+            kind = "PRIMARY KEY" if index.kind == "p" else "UNIQUE"
+            run(
+                text(
+                    f'ALTER TABLE {table} ADD CONSTRAINT "{index.constraint}" {kind}'
+                    f" USING INDEX {index.side}"
+                )
+            )
+    if keys:  # checked by merging the key indexes (as ``Loader._add_keys``)
+        hashjoin = run(text("SHOW enable_hashjoin")).scalar_one()
+        run(text("SET LOCAL enable_hashjoin = off"))
+        for name, definition in keys:
+            run(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+        run(text(f"SET LOCAL enable_hashjoin = {hashjoin}"))
+
+
+class SideBuild:
+    """``build`` running in a worker process (``fork``: it inherits the engine and the
+    row source; the engine's pooled connections are left to this process), else in
+    this process at once. ``wait`` gives its result or raises its error; ``discard``
+    stops it and drops the side table."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        plan: SideTable,
+        columns: Sequence[str],
+        blocks: Callable[[], Iterable[str | bytes]],
+        *,
+        binary: bool,
+    ) -> None:
+        self.engine, self.plan = engine, plan
+        self.result: tuple[int, float, float] | None = None
+        self.process: Any = None
+        self.backend: int | None = None
+        if "fork" not in multiprocessing.get_all_start_methods():
+            self.result = build(engine, plan, columns, blocks, binary)
+            return
+        context = multiprocessing.get_context("fork")
+        self.pipe, child = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_child, args=(engine, plan, columns, blocks, binary, child), daemon=True
+        )
+        self.process.start()
+        child.close()
+
+    def wait(self) -> tuple[int, float, float]:
+        if self.result is not None:
+            return self.result
+        while True:
+            try:
+                kind, value = self.pipe.recv()
+            except EOFError:
+                self.process.join()
+                raise SideBuildError(
+                    f"the worker building {self.plan.side} stopped"
+                    f" (exit code {self.process.exitcode})"
+                ) from None
+            if kind == "backend":
+                self.backend = value
+            elif kind == "error":
+                self.process.join()
+                raise SideBuildError(f"building {self.plan.side} failed: {value}")
+            else:
+                self.process.join()
+                self.result = cast(tuple[int, float, float], value)
+                return self.result
+
+    def discard(self) -> None:
+        """Stop the worker (and its backend, which would otherwise go on building an
+        index for a client that has gone) and drop the side table."""
+        if self.process is not None and self.process.is_alive():
+            while self.backend is None and self.pipe.poll(0):
+                kind, value = self.pipe.recv()
+                if kind == "backend":
+                    self.backend = value
+            self.process.terminate()
+            self.process.join()
+        if self.process is not None:
+            self.pipe.close()
+        with self.engine.begin() as c:
+            if self.backend is not None:
+                c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": self.backend})
+            c.execute(text("SET LOCAL lock_timeout = '60s'"))
+            c.execute(text(f"DROP TABLE IF EXISTS {self.plan.side}"))
+
+
+def _child(
+    engine: Engine,
+    plan: SideTable,
+    columns: Sequence[str],
+    blocks: Callable[[], Iterable[str | bytes]],
+    binary: bool,
+    pipe: Pipe,
+) -> None:
+    engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+    try:
+        result = build(
+            engine, plan, columns, blocks, binary, lambda pid: pipe.send(("backend", pid))
+        )
+    except BaseException as exc:  # reported to the load, which raises it
+        pipe.send(("error", f"{type(exc).__name__}: {exc}"))
+        raise
+    pipe.send(("done", result))
