@@ -7,14 +7,15 @@
     python bench/generate.py --ci                           # 10,000 loans
 
 Prints, for the whole run and for each part (``GenerateResult.seconds``): wall seconds,
-the CPU seconds of this process, of its worker processes (customer encryption) and, on
-PostgreSQL when the server runs on this machine, of the server backends (and, per part
-where known, the CPU seconds of this process or of the worker that built a table); the
-peak RSS
-and the load average. Then checks the book: the foreign keys hold (``PRAGMA
-foreign_key_check`` on SQLite; on PostgreSQL the keys were re-validated when rebuilt)
-and every index of the model exists. The SQLite file or PostgreSQL schema is dropped at
-the end. Nothing here asserts a time.
+the CPU seconds of this process, of its worker processes (customer encryption, side
+tables) and, on PostgreSQL when the server runs on this machine, of the load's own
+server backend (and, per part where known, the CPU seconds of this process or of the
+worker that built a table); the whole machine's busy CPU seconds over the run (every
+process: the side tables' backends and the parallel index workers too) against what
+its cores could give; the peak RSS and the load average. Then checks the book: the
+foreign keys hold (``PRAGMA foreign_key_check`` on SQLite; on PostgreSQL the keys were
+re-validated when rebuilt) and every index of the model exists. The SQLite file or
+PostgreSQL schema is dropped at the end. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ from daihou.eod.calendar import initialise_business_date
 from eod import _key, watch_server_cpu
 
 TODAY = date(2026, 3, 31)
+
+
+def machine_cpu() -> float | None:
+    """Busy CPU seconds of the whole machine so far (``/proc/stat``: user, nice, system,
+    irq, softirq, steal), or None where there is no ``/proc``."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu() -> float:
@@ -74,9 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             server = watch_server_cpu(engine)
             load0 = os.getloadavg()[0]
             t0, c0, k0, s0 = time.perf_counter(), time.process_time(), children_cpu(), server()
+            m0 = machine_cpu()
             result = generate_book(engine, loans=loans, seed=args.seed)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            workers, s1 = children_cpu() - k0, server()
+            workers, s1, m1 = children_cpu() - k0, server(), machine_cpu()
             print(
                 f"{engine.dialect.name}: {loans:,} loans, {result.customers:,} customers, "
                 f"{result.installments:,} installments: {wall:.1f} s wall, CPU {cpu:.1f} s "
@@ -84,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
                 end="",
             )
             if s0 is not None and s1 is not None:
-                print(f" + {s1 - s0:.1f} s (server)", end="")
+                print(f" + {s1 - s0:.1f} s (the load's backend)", end="")
+            if m0 is not None and m1 is not None:
+                cores = os.cpu_count() or 1
+                print(f"; machine busy {m1 - m0:.1f} of {cores} × {wall:.1f} s", end="")
             print(
                 f"; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f}"
                 f" MB; load average {load0:.1f} → {os.getloadavg()[0]:.1f}"

@@ -69,6 +69,9 @@ class Loader:
         self.postgres = engine.dialect.name == "postgresql"
         self._restore: list[str] = []
         self._loaded: list[str] = []
+        self.analysed: set[str] = set()
+        """Loaded tables whose statistics are already made (``demo.side_pg``): left out
+        of the ``ANALYZE`` after the commit."""
         self._attached: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -105,12 +108,13 @@ class Loader:
             if not self.postgres:
                 self._sqlite_normal(analyse=kind is None)
             self.conn.close()
-        if kind is None and self.postgres and self._loaded:
+        analyse = [t for t in self._loaded if t not in self.analysed]
+        if kind is None and self.postgres and analyse:
             # the loaded tables only: a bare ANALYZE reads every table of the database,
             # other schemas' included
             with self.engine.connect() as c:
                 c.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                    f"ANALYZE {', '.join(self._loaded)}"
+                    f"ANALYZE {', '.join(analyse)}"
                 )
 
     def _sqlite_normal(self, *, analyse: bool) -> None:
@@ -164,6 +168,13 @@ class Loader:
             cursor.close()
         if self.postgres:
             self.execute(f"ANALYZE {table}")
+
+    def analyse(self, tables: Sequence[str]) -> None:
+        """PostgreSQL: planner statistics of ``tables`` now, inside the load's
+        transaction (its own rows count as live), instead of after the commit."""
+        if self.postgres and tables:
+            self.execute(f"ANALYZE {', '.join(tables)}")
+            self.analysed.update(tables)
 
     def attach(self, alias: str, path: str) -> None:
         """SQLite: attach a scratch file (``demo.side``) to the load's connection; its

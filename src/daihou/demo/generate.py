@@ -633,15 +633,18 @@ def _write_copy(
                     load.insert_customers(batch)
             with parts.part("keys, indexes and foreign keys"):
                 load.resume()
-            for table, (side, build) in sides.items():
+            with parts.part("statistics"):  # while the workers finish
+                load.analyse([t for t in LOADED if t not in sides])
+            for table in reversed(BESIDE):  # the last started is done first
+                side, build = sides[table]
                 with parts.part(f"{table}: wait for its worker"):
-                    written, computed, indexed = build.wait()
+                    written, computed = build.wait()
                 result.cpu[f"{table}: rows computed by a worker"] = computed
-                result.cpu[f"{table}: … its indexes (worker waiting)"] = indexed
                 if table == "installments":
                     result.installments = written
                 with parts.part(f"{table}: swap in, check its keys"):
                     side_pg.swap_in(load.session.connection(), side)
+                load.analysed.add(table)  # by the worker
             with parts.part("sequences"):
                 load.advance_sequences(
                     (
@@ -668,7 +671,7 @@ def _write_copy(
 
 BESIDE = ("installments", "allocations")
 """The tables built beside the load on PostgreSQL (``demo.side_pg``), one worker each:
-the two biggest."""
+the two biggest, the biggest started first."""
 
 
 def _blocks(

@@ -29,10 +29,13 @@ migrations'.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
+from queue import Empty, SimpleQueue
 from typing import Any, cast
 
 from sqlalchemy import Engine, text
@@ -119,7 +122,10 @@ def prepare(engine: Engine, table: str) -> SideTable:
                 "SELECT i.relname, pg_get_indexdef(i.oid), k.conname, k.contype,"
                 " x.indisunique FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
                 " LEFT JOIN pg_constraint k ON k.conindid = i.oid AND k.conrelid = x.indrelid"
-                " WHERE x.indrelid = CAST(:t AS regclass) ORDER BY i.relname"
+                " WHERE x.indrelid = CAST(:t AS regclass)"
+                # built in this order: an index of every row before a partial one,
+                # the costlier first, so no long build is left to run alone at the end
+                " ORDER BY x.indpred IS NOT NULL, x.indnatts DESC, i.relname"
             ),
             {"t": table},
         ).all()
@@ -152,6 +158,13 @@ def _refuse_what_a_swap_would_lose(c: Connection, table: str) -> None:
             raise SideBuildError(f"{table} cannot be built beside the load: {why}")
 
 
+INDEX_CONNECTIONS = 3
+"""Connections on which the side table's indexes are built, each index in a transaction
+of its own (``CREATE INDEX`` takes a share lock: builds on one table run side by side),
+each connection taking the next index as it is free. One more than the cores: the
+builds differ in cost, and a last long one alone would leave a core idle."""
+
+
 def build(
     engine: Engine,
     plan: SideTable,
@@ -159,24 +172,57 @@ def build(
     blocks: Callable[[], Iterable[str | bytes]],
     binary: bool,
     started: Callable[[int], None] = lambda _pid: None,
-) -> tuple[int, float, float]:
-    """Load and index the side table in one transaction of its own: ``blocks()`` gives
-    its rows as COPY text or, with ``binary``, in COPY's binary format. Returns the
-    rows written and the CPU seconds of this process spent computing them and, while
-    the indexes were built, waiting.
-    ``started`` is told the backend's process id first (so a failed load can stop it)."""
+) -> tuple[int, float]:
+    """Load the side table in one transaction of its own (``blocks()`` gives its rows
+    as COPY text or, with ``binary``, in COPY's binary format), commit, then build its
+    indexes on ``INDEX_CONNECTIONS`` connections at once: at the end of a load nothing
+    else is left to keep the second core busy; then its statistics, which follow it
+    when it is renamed. Returns the rows written and the CPU seconds of this process
+    spent computing them. ``started`` is told each backend's process id (so a failed load can stop
+    them)."""
     c0 = time.process_time()
     with engine.connect() as c:
         started(int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()))
-        c.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
         c.execute(text(f"TRUNCATE {plan.side}"))  # this transaction's: loaded FREEZE
         raw = cast(Any, c.connection.dbapi_connection)
         rows = copy_stream(raw, plan.side, columns, blocks(), freeze=True, binary=binary)
-        c1 = time.process_time()
-        for index in plan.indexes:
-            c.execute(text(index.ddl))
         c.commit()
-    return rows, c1 - c0, time.process_time() - c1
+    cpu = time.process_time() - c0
+    queue: SimpleQueue[SideIndex] = SimpleQueue()
+    for index in plan.indexes:
+        queue.put(index)
+    threads = min(INDEX_CONNECTIONS, len(plan.indexes))
+    with ThreadPoolExecutor(max(threads, 1)) as pool:
+        for done in [pool.submit(_indexes, engine, queue, started) for _ in range(threads)]:
+            done.result()
+    with engine.connect() as c:
+        c.execute(text(f"ANALYZE {plan.side}"))
+        c.commit()
+    return rows, cpu
+
+
+def _indexes(engine: Engine, queue: SimpleQueue[SideIndex], started: Callable[[int], None]) -> None:
+    """Build indexes taken from ``queue`` until it is empty, on a connection of this
+    thread's own."""
+    with engine.connect() as c:
+        started(int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+        c.commit()
+        while True:
+            try:
+                index = queue.get_nowait()
+            except Empty:
+                return
+            try:
+                c.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))  # the load's
+                # the other connections and the load keep the cores busy: parallel
+                # workers would only add the cost of merging their sorts
+                c.execute(text("SET LOCAL max_parallel_maintenance_workers = 0"))
+                c.execute(text(index.ddl))
+                c.commit()
+            except BaseException:
+                while not queue.empty():  # the other threads stop after their build
+                    queue.get_nowait()
+                raise
 
 
 def swap_in(c: Connection, plan: SideTable) -> None:
@@ -257,9 +303,9 @@ class SideBuild:
         binary: bool,
     ) -> None:
         self.engine, self.plan = engine, plan
-        self.result: tuple[int, float, float] | None = None
+        self.result: tuple[int, float] | None = None
         self.process: Any = None
-        self.backend: int | None = None
+        self.backends: list[int] = []
         if "fork" not in multiprocessing.get_all_start_methods():
             self.result = build(engine, plan, columns, blocks, binary)
             return
@@ -271,7 +317,7 @@ class SideBuild:
         self.process.start()
         child.close()
 
-    def wait(self) -> tuple[int, float, float]:
+    def wait(self) -> tuple[int, float]:
         if self.result is not None:
             return self.result
         while True:
@@ -284,30 +330,33 @@ class SideBuild:
                     f" (exit code {self.process.exitcode})"
                 ) from None
             if kind == "backend":
-                self.backend = value
+                self.backends.append(value)
             elif kind == "error":
                 self.process.join()
                 raise SideBuildError(f"building {self.plan.side} failed: {value}")
             else:
                 self.process.join()
-                self.result = cast(tuple[int, float, float], value)
+                self.result = cast(tuple[int, float], value)
                 return self.result
 
     def discard(self) -> None:
-        """Stop the worker (and its backend, which would otherwise go on building an
+        """Stop the worker (and its backends, which would otherwise go on building an
         index for a client that has gone) and drop the side table."""
-        if self.process is not None and self.process.is_alive():
-            while self.backend is None and self.pipe.poll(0):
-                kind, value = self.pipe.recv()
-                if kind == "backend":
-                    self.backend = value
-            self.process.terminate()
-            self.process.join()
         if self.process is not None:
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join()
+            while self.pipe.poll(0):  # the backends it reported
+                try:
+                    kind, value = self.pipe.recv()
+                except EOFError:
+                    break
+                if kind == "backend":
+                    self.backends.append(value)
             self.pipe.close()
         with self.engine.begin() as c:
-            if self.backend is not None:
-                c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": self.backend})
+            for backend in self.backends:
+                c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": backend})
             c.execute(text("SET LOCAL lock_timeout = '60s'"))
             c.execute(text(f"DROP TABLE IF EXISTS {self.plan.side}"))
 
@@ -321,10 +370,14 @@ def _child(
     pipe: Pipe,
 ) -> None:
     engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+    lock = threading.Lock()  # index builds report their backends from threads
+
+    def started(pid: int) -> None:
+        with lock:
+            pipe.send(("backend", pid))
+
     try:
-        result = build(
-            engine, plan, columns, blocks, binary, lambda pid: pipe.send(("backend", pid))
-        )
+        result = build(engine, plan, columns, blocks, binary, started)
     except BaseException as exc:  # reported to the load, which raises it
         pipe.send(("error", f"{type(exc).__name__}: {exc}"))
         raise
