@@ -109,6 +109,9 @@ def prepare(engine: Engine, table: str) -> SideTable:
     with engine.begin() as c:
         storage.apply(c)  # the book's storage settings first: the copy takes them
         _refuse_what_a_swap_would_lose(c, table)
+        # a killed run's backend may still hold its side table for a while: wait, not
+        # forever
+        c.execute(text("SET LOCAL lock_timeout = '60s'"))
         c.execute(text(f"DROP TABLE IF EXISTS {side}"))
         options = c.execute(
             text("SELECT reloptions FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": table}
@@ -161,8 +164,9 @@ def _refuse_what_a_swap_would_lose(c: Connection, table: str) -> None:
 INDEX_CONNECTIONS = 3
 """Connections on which the side table's indexes are built, each index in a transaction
 of its own (``CREATE INDEX`` takes a share lock: builds on one table run side by side),
-each connection taking the next index as it is free. One more than the cores: the
-builds differ in cost, and a last long one alone would leave a core idle."""
+each connection taking the next index as it is free. One more than the two cores the
+targets are set on: the builds differ in cost, and a last long one alone would leave a
+core idle."""
 
 
 def build(
@@ -331,18 +335,18 @@ class SideBuild:
                 ) from None
             if kind == "backend":
                 self.backends.append(value)
-            elif kind == "error":
-                self.process.join()
+                continue
+            self.process.join()  # done or failed: nothing more will come
+            self.pipe.close()
+            if kind == "error":
                 raise SideBuildError(f"building {self.plan.side} failed: {value}")
-            else:
-                self.process.join()
-                self.result = cast(tuple[int, float], value)
-                return self.result
+            self.result = cast(tuple[int, float], value)
+            return self.result
 
     def discard(self) -> None:
         """Stop the worker (and its backends, which would otherwise go on building an
         index for a client that has gone) and drop the side table."""
-        if self.process is not None:
+        if self.process is not None and not self.pipe.closed:
             if self.process.is_alive():
                 self.process.terminate()
                 self.process.join()
@@ -355,8 +359,14 @@ class SideBuild:
                     self.backends.append(value)
             self.pipe.close()
         with self.engine.begin() as c:
-            for backend in self.backends:
-                c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": backend})
+            for backend in self.backends:  # still at work on the side table, if at all
+                c.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE pid = :p AND strpos(query, :side) > 0"
+                    ),
+                    {"p": backend, "side": self.plan.side},
+                )
             c.execute(text("SET LOCAL lock_timeout = '60s'"))
             c.execute(text(f"DROP TABLE IF EXISTS {self.plan.side}"))
 
