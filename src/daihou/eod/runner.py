@@ -109,6 +109,15 @@ def _done(session: Session, d: date) -> set[str]:
     return set(session.scalars(select(EodRun.step).where(EodRun.business_date == d)))
 
 
+def _started_full(session: Session, d: date) -> bool:
+    return (
+        session.scalar(
+            select(EodRun.id).where(EodRun.business_date == d, EodRun.mode == "full").limit(1)
+        )
+        is not None
+    )
+
+
 def run_eod(
     engine: Engine,
     *,
@@ -127,7 +136,10 @@ def run_eod(
         if state is None:
             raise RuntimeError("the database has no business date; run `daihou init` first")
         current = state.business_date
-        first_ever = s.scalar(select(func.count()).select_from(EodRun)) == 0
+        # no date closed yet (a first run killed part-way has step rows but no close)
+        first_ever = (
+            s.scalar(select(func.count()).select_from(EodRun).where(EodRun.step == CLOSE)) == 0
+        )
     target = through or current
     if target < current:
         return report  # already closed: nothing changes
@@ -163,6 +175,9 @@ def _close_date(
     with transaction(engine) as s:
         s.execute(update(SystemState).where(SystemState.id == 1).values(eod_running=True))
         done = _done(s, d)
+        # a date resumes in the mode it started in: a full run killed after some steps
+        # finishes as a full run (its snapshot covers every loan)
+        full = full or _started_full(s, d)
     ctx = steps.StepContext(business_date=d, full=full, pack=pack)
     for name in pack.eod.steps:
         if name in done:
