@@ -55,7 +55,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -585,8 +585,8 @@ def _write_copy(
     streamed with ``COPY`` straight into the book's tables, ``SLICE`` loans at a time
     (customers written between slices), while the server stores them; the keys, indexes
     and foreign keys are built once at the end, all in the load's one transaction. The
-    installments are built meanwhile by a worker on a second connection and swapped in
-    at the end (``demo.side_pg``)."""
+    installments and allocations are built meanwhile by worker processes on connections
+    of their own and swapped in at the end (``demo.side_pg``)."""
     parts = _Parts(timings, result.cpu)
     dues: dict[date, list[date]] = {}
     rows = BookRows(loans, today, "loan-book import", CHANNEL, tpls, dues)
@@ -663,7 +663,8 @@ def _write_copy(
         result.cpu["commit and statistics"] = time.process_time() - c1
     except BaseException:
         for _, build in sides.values():
-            build.discard()
+            with suppress(Exception):  # the load's own error is the one to report; a
+                build.discard()  # side table left behind is dropped by the next run
         raise
     finally:
         batches.close()

@@ -1,29 +1,30 @@
-"""PostgreSQL: the biggest table of a generated book built beside the load, on a second
-connection in a worker process, then swapped in by the load's transaction.
+"""PostgreSQL: the biggest tables of a generated book built beside the load, each by a
+worker process on connections of its own, then swapped in by the load's transaction.
 
 The load (``demo.bulk.Loader``) is one transaction on one connection, so one server
 backend stores every row and builds every index in turn: at 1 M loans the
 installments alone cost it about 70 s (``COPY`` of 23.5 M rows, then five index
 builds, each reading the whole table), the other tables about as much again, while the
-second core waited. Here a worker process computes the installments from the plan and
-``COPY``s them into a table of their own, ``gen_side_installments`` — an empty copy of
-``installments`` made before the load (``prepare``: its columns, defaults, checks and
-storage settings, no index), loaded ``FREEZE`` and indexed by the worker's own backend
-under temporary index names, committed. Meanwhile the load writes the other tables.
-Then, inside the load's transaction, ``swap_in`` puts it in place of the book's (empty)
-table: the id sequence's ownership moved, the empty table dropped, the side one
-renamed, each index renamed to the book's name (primary and unique keys attached with
-``ADD CONSTRAINT … USING INDEX``), and the foreign keys added back, which checks every
-row. Nothing is copied twice.
+second core waited. Here a worker process computes a table's rows from the plan and
+``COPY``s them into a table of their own, ``gen_side_<table>`` — an empty copy of the
+book's table made before the load (``prepare``: its columns, defaults, checks and
+storage settings, no index), loaded ``FREEZE`` and committed — then builds its indexes
+under temporary names on ``INDEX_CONNECTIONS`` connections at once and takes its
+statistics. Meanwhile the load writes the other tables. Then, inside the load's
+transaction, ``swap_in`` puts it in place of the book's (empty) table: the id
+sequence's ownership moved, the empty table dropped, the side one renamed, each index
+renamed to the book's name (primary and unique keys attached with ``ADD CONSTRAINT …
+USING INDEX``), and the foreign keys added back, which checks every row. Nothing is
+copied twice.
 
 The book itself still changes in one transaction: until the load commits, the book's
-``installments`` is the empty one. If anything fails, the worker's backend is
-terminated and the side table dropped (``SideBuild.discard``); one left by a killed run
-is dropped by the next (``prepare``). The swap refuses a table that other tables refer
-to, or that has triggers, rules, row-level policies or an identity column — it would
-lose them; the book's ``installments`` has none, and a test holds the swapped table's
-catalog (columns, defaults, indexes, constraints, storage, sequence) equal to the
-migrations'.
+table is the empty one. If anything fails, the workers and their backends are stopped
+and the side tables dropped (``SideBuild.discard``); one left by a killed run is
+dropped by the next (``prepare``). The swap refuses a table that other tables refer
+to, or that has triggers, rules, row-level policies, an identity column or views — it
+would lose them; the book's installments and allocations have none, and a test holds
+the swapped tables' catalog (columns, defaults, indexes, constraints, storage,
+sequence) equal to the migrations'.
 """
 
 from __future__ import annotations
