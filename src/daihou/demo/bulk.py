@@ -29,7 +29,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from daihou.db import storage
-from daihou.demo.side_pg import copy_stream
+from daihou.demo.copy_binary import SIGNATURE, TRAILER
 
 WORK_TABLES = {
     "gen_templates": "template INTEGER, period INTEGER, principal BIGINT, interest BIGINT,"
@@ -57,6 +57,40 @@ SQLITE_SORT = (("cache_size", "-16000"), ("temp_store", "FILE"))
 """SQLite settings while the load builds indexes (``Loader.resume``): 16 MB sorter runs
 in temporary files — small runs merged cost less CPU than one large in-memory sort,
 and SQLite's in-memory temporary files cost more than files the OS caches."""
+
+
+def copy_blocks(
+    raw: Any,
+    table: str,
+    columns: Sequence[str],
+    blocks: Iterable[str | bytes],
+    *,
+    freeze: bool = False,
+    binary: bool = False,
+) -> int:
+    """``COPY`` rows given as blocks of COPY text — or, with ``binary``, of rows in the
+    binary format (``demo.copy_binary``; the stream's signature and trailer are added
+    here) — into ``table`` on the psycopg connection ``raw``, sent by a thread of
+    psycopg (``QueuedLibpqWriter``) so this process computes the next block while the
+    server stores the last. ``freeze``: the table was created or truncated in this
+    transaction. Returns the rows copied."""
+    from psycopg.copy import QueuedLibpqWriter
+
+    options = [o for o, on in (("FORMAT BINARY", binary), ("FREEZE", freeze)) if on]
+    option = f" ({', '.join(options)})" if options else ""
+    cursor = raw.cursor()
+    try:
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN{option}"
+        with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as cp:
+            if binary:
+                cp.write(SIGNATURE)
+            for block in blocks:
+                cp.write(block)
+            if binary:
+                cp.write(TRAILER)
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
 
 
 class ForeignKeyViolation(RuntimeError):
@@ -322,20 +356,6 @@ class Loader:
         if free:
             self.execute(f"TRUNCATE {', '.join(free)}")
         return free
-
-    def copy_blocks(
-        self,
-        table: str,
-        columns: Sequence[str],
-        blocks: Iterable[str | bytes],
-        *,
-        freeze: bool = False,
-        binary: bool = False,
-    ) -> None:
-        """PostgreSQL: ``COPY`` rows given as blocks of COPY text or binary rows into
-        ``table`` (``demo.side_pg.copy_stream``). ``freeze``: the table was truncated
-        in this transaction (``truncate``)."""
-        copy_stream(self.raw, table, columns, blocks, freeze=freeze, binary=binary)
 
     def resume(self, *, sort_in_files: bool = False) -> None:
         """Recreate what ``pause`` dropped. ``sort_in_files`` (SQLite, no temporary

@@ -71,7 +71,7 @@ from daihou.compliance.privacy.crypto import current_keyring
 from daihou.db.engine import transaction
 from daihou.db.types import RATE_SCALE
 from daihou.demo import side_pg
-from daihou.demo.bulk import WORK_TABLES, Loader
+from daihou.demo.bulk import WORK_TABLES, Loader, copy_blocks
 from daihou.demo.copy_rows import BINARY as COPY_BINARY
 from daihou.demo.copy_rows import COLUMNS as COPY_COLUMNS
 from daihou.demo.copy_rows import BookRows
@@ -615,7 +615,8 @@ def _write_copy(
                     batches.grow(result.customers, final=lo + SLICE > loans)
                 for table, columns in here.items():
                     with parts.part(table):
-                        load.copy_blocks(
+                        copy_blocks(
+                            load.raw,
                             table,
                             columns,
                             (

@@ -43,7 +43,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from daihou.db import storage
-from daihou.demo.copy_binary import SIGNATURE, TRAILER
+from daihou.demo.bulk import copy_blocks
 
 PREFIX = "gen_side_"
 
@@ -66,40 +66,6 @@ class SideTable:
     table: str
     side: str
     indexes: tuple[SideIndex, ...]
-
-
-def copy_stream(
-    raw: Any,
-    table: str,
-    columns: Sequence[str],
-    blocks: Iterable[str | bytes],
-    *,
-    freeze: bool = False,
-    binary: bool = False,
-) -> int:
-    """``COPY`` rows given as blocks of COPY text — or, with ``binary``, of rows in the
-    binary format (``demo.copy_binary``; the stream's signature and trailer are added
-    here) — into ``table`` on the psycopg connection ``raw``, sent by a thread of
-    psycopg (``QueuedLibpqWriter``) so this process computes the next block while the
-    server stores the last. ``freeze``: the table was created or truncated in this
-    transaction. Returns the rows copied."""
-    from psycopg.copy import QueuedLibpqWriter
-
-    options = [o for o, on in (("FORMAT BINARY", binary), ("FREEZE", freeze)) if on]
-    option = f" ({', '.join(options)})" if options else ""
-    cursor = raw.cursor()
-    try:
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN{option}"
-        with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as cp:
-            if binary:
-                cp.write(SIGNATURE)
-            for block in blocks:
-                cp.write(block)
-            if binary:
-                cp.write(TRAILER)
-        return int(cursor.rowcount)
-    finally:
-        cursor.close()
 
 
 def prepare(engine: Engine, table: str) -> SideTable:
@@ -190,7 +156,7 @@ def build(
         started(int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()))
         c.execute(text(f"TRUNCATE {plan.side}"))  # this transaction's: loaded FREEZE
         raw = cast(Any, c.connection.dbapi_connection)
-        rows = copy_stream(raw, plan.side, columns, blocks(), freeze=True, binary=binary)
+        rows = copy_blocks(raw, plan.side, columns, blocks(), freeze=True, binary=binary)
         c.commit()
     cpu = time.process_time() - c0
     queue: SimpleQueue[SideIndex] = SimpleQueue()
