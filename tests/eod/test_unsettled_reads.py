@@ -95,6 +95,7 @@ def test_end_of_day_reads_the_partial_index_by_loan(sqlite_engine: Engine, tmp_p
     assert any("eod_work" in line for line in ordinary), ordinary
     # each loan's accruals row of the night found by its key, not the night walked per loan
     assert any("ix_accruals_loan_date (loan_id=? AND business_date=?)" in x for x in ordinary)
+    assert sum("accruals" in x for x in ordinary) == 1, ordinary  # one probe for both amounts
     for name, plan in plans.items():
         assert any("USING INDEX ix_installments_unsettled" in line for line in plan), (name, plan)
         assert not any("ix_installments_pending" in line for line in plan), (name, plan)
