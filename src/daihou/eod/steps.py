@@ -101,7 +101,13 @@ def full_set(ctx: StepContext) -> ColumnElement[bool]:
     return or_(LOANS.c.status == "active", LOANS.c.closed_on == ctx.business_date)
 
 
-def touched_ids(ctx: StepContext, unsettled: Any = None) -> Any:
+def ran_before(ctx: StepContext, step: str, other: str) -> bool:
+    """Whether the pack runs step ``other`` before ``step`` on each date."""
+    order = ctx.pack.eod.steps
+    return other in order and step in order and order.index(other) < order.index(step)
+
+
+def touched_ids(ctx: StepContext, unsettled: Any = None, *, step: str) -> Any:
     """Ids of the loans an ordinary day must look at — anything due today or overdue,
     delinquent, classed above normal, restructured, overridden, or with a transaction
     dated or booked today — as a union of small indexed sets (partial indexes
@@ -109,11 +115,15 @@ def touched_ids(ctx: StepContext, unsettled: Any = None) -> Any:
     no unsettled due installment and the default cached state (DPD 0, M0, normal), which
     is exactly what recomputing it would give. A full run takes every active loan (and
     loans settled today). ``unsettled``: a selectable with a ``loan_id`` for each loan
-    with an unsettled installment, already read by the caller (else read here)."""
+    with an unsettled installment, already read by the caller (else read here); ``step``:
+    the step asking (what ran before it decides what can be left out)."""
     d = ctx.business_date
     if ctx.full:
         return select(LOANS.c.id.label("loan_id")).where(full_set(ctx))
-    return union(
+    pending = select(INST.c.loan_id).where(
+        status_is(INST.c.status, "pending"), INST.c.due_date == d
+    )
+    sets = [
         select(LOANS.c.id.label("loan_id")).where(WATCH),
         # the partial index by loan, read alone (it holds loan_id): without the hint
         # SQLite could take another index and fetch every row for its loan_id
@@ -122,15 +132,21 @@ def touched_ids(ctx: StepContext, unsettled: Any = None) -> Any:
         )
         if unsettled is None
         else select(unsettled.c.loan_id),
-        # falling due today but not unsettled (paid ahead, or pending where no due step
-        # runs): by the partial index of each status; the day's 'due' rows are listed
-        # above, from theirs, without fetching each row for its loan_id
-        select(INST.c.loan_id).where(status_is(INST.c.status, "pending"), INST.c.due_date == d),
+        # falling due today but not unsettled (paid ahead): by the partial index of the
+        # status; the day's 'due' rows are listed above, from theirs, without fetching
+        # each row for its loan_id
         select(INST.c.loan_id).where(status_is(INST.c.status, "paid"), INST.c.due_date == d),
         select(TXN.c.loan_id).where(TXN.c.booked_on == d),
         select(TXN.c.loan_id).where(TXN.c.value_date == d),
         select(OVERRIDES.c.loan_id).where(OVERRIDES.c.released_on.is_(None)),
-    )
+    ]
+    # still pending and falling due today: none once the due step has run (it flips
+    # every installment due on or before the date). Left out then — on PostgreSQL the
+    # pending index still points at the versions the due step just replaced, and
+    # reading it fetched each of them (32k heap pages at 1 M loans) to find no row
+    if not ran_before(ctx, step, "due"):
+        sets.append(pending)
+    return union(*sets)
 
 
 def clear_scratch(session: Session, table: Table) -> None:
@@ -233,7 +249,7 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
     # an ordinary day's candidates include every loan with an unsettled installment:
     # those of the per-loan pass above, read once (on PostgreSQL a CTE named twice is
     # computed once; the candidates' own read of the partial index fetched every row)
-    touched = None if ctx.full else touched_ids(ctx, oldest).subquery()
+    touched = None if ctx.full else touched_ids(ctx, oldest, step="delinquency").subquery()
     key = LOANS.c.id if touched is None else touched.c.loan_id
     picked = (
         select(
@@ -514,7 +530,7 @@ def step_snapshot(session: Session, ctx: StepContext) -> StepResult:
     order = ctx.pack.eod.steps
     before = order[: order.index("snapshot")] if "snapshot" in order else order
     if ctx.full or "delinquency" not in before:
-        ids = None if ctx.full else touched_ids(ctx)
+        ids = None if ctx.full else touched_ids(ctx, step="snapshot")
         picture = snapshot_select(ctx, ids)
     else:
         sqlite = session.get_bind().dialect.name == "sqlite"
