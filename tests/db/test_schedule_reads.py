@@ -103,11 +103,13 @@ def test_the_due_step_reads_the_pending_rows_by_date(plans: dict[str, list[str]]
 def test_an_ordinary_day_finds_the_installments_falling_due_by_status_and_date(
     plans: dict[str, list[str]],
 ) -> None:
-    # the candidates of an ordinary day: the day's pending and paid-ahead rows, each off
-    # its own partial index by date
+    # the candidates of an ordinary day: the unsettled rows (the day's newly due among
+    # them) and the paid-ahead rows falling due, each off its own partial index; not the
+    # pending rows, which the due step has just flipped (``eod.steps.ran_before``)
     plan = plan_of(plans, "INSERT INTO eod_work", after_with=True)
-    for index in PARTIAL:
+    for index in ("ix_installments_unsettled", "ix_installments_paid"):
         assert any(f"USING INDEX {index}" in line for line in plan), (index, plan)
+    assert not any("ix_installments_pending" in line for line in plan), plan
 
 
 def test_the_simulated_borrowers_read_what_they_owe_off_the_partial_indexes(
