@@ -166,6 +166,21 @@ def watch_server_cpu(engine: Engine) -> Callable[[], float | None]:
     return seconds
 
 
+def server_wal(engine: Engine) -> tuple[int, int] | None:
+    """PostgreSQL: the server's WAL position in bytes and its checkpoints so far (the
+    whole cluster's, so a run's difference is its own only while nothing else writes;
+    ``pg_stat_wal`` would also count full-page images, but backends report to it only
+    when idle for a while). None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as c:
+        lsn = c.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")).scalar_one()
+        checkpoints = c.execute(
+            text("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+        ).scalar_one()
+    return int(lsn), int(checkpoints)
+
+
 def analyse(engine: Engine) -> None:
     """``ANALYZE`` every table, as autovacuum would between two nights: the ordinary day
     then plans with statistics that know the full run's date and not its own."""
@@ -225,9 +240,11 @@ def run(
     for label, full in (("full EOD:       ", True), ("incremental day:", False)):
         if analyse_between and not full:
             analyse(engine)
+        w0 = server_wal(engine)
         t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu()
         run_eod(engine, full=full)
         took, cpu, s1 = time.perf_counter() - t0, time.process_time() - c0, server_cpu()
+        w1 = server_wal(engine)
         times.append(took)
         print(f"{label} {took:6.2f} s (this process's CPU {cpu:6.2f} s", end="")
         if s0 is not None and s1 is not None:
@@ -235,6 +252,11 @@ def run(
         print(") ", end="")
         print(f"{loans / took:10,.0f} loans/s  ", end="")
         print(f"peak RSS {peak_mb():,.0f} MB  (load average {os.getloadavg()[0]:.1f})")
+        if w0 is not None and w1 is not None:
+            print(
+                f"  server WAL {(w1[0] - w0[0]) / 2**20:,.0f} MB written, {w1[1] - w0[1]} "
+                "checkpoints (the cluster's, during the run)"
+            )
         if timer is not None:
             timer.report(statements)
     with engine.connect() as c:
