@@ -527,14 +527,13 @@ def step_snapshot(session: Session, ctx: StepContext) -> StepResult:
     # a full run pictures every active loan, read straight from ``loans`` (and its
     # installments); an ordinary day after the delinquency step takes the day's loans
     # and their amounts from its work rows
-    order = ctx.pack.eod.steps
-    before = order[: order.index("snapshot")] if "snapshot" in order else order
-    if ctx.full or "delinquency" not in before:
+    if ctx.full or not ran_before(ctx, "snapshot", "delinquency"):
         ids = None if ctx.full else touched_ids(ctx, step="snapshot")
         picture = snapshot_select(ctx, ids)
     else:
         sqlite = session.get_bind().dialect.name == "sqlite"
-        picture = snapshot_from_work(ctx, accrued="accrual" in before, sqlite=sqlite)
+        accrued = ran_before(ctx, "snapshot", "accrual")
+        picture = snapshot_from_work(ctx, accrued=accrued, sqlite=sqlite)
     result = session.execute(
         no_statement_journal(insert(SNAPS)).from_select(SNAPSHOT_COLUMNS, picture)
     )
