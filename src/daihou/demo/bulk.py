@@ -59,6 +59,11 @@ in temporary files — small runs merged cost less CPU than one large in-memory 
 and SQLite's in-memory temporary files cost more than files the OS caches."""
 
 
+MAINTENANCE_WORK_MEM = "512MB"
+"""PostgreSQL: the memory each index build of a load sorts in (the load's and the side
+builds' alike)."""
+
+
 def copy_blocks(
     raw: Any,
     table: str,
@@ -117,7 +122,7 @@ class Loader:
         self.session = Session(bind=self.conn)
         self.session.execute(text("SELECT 1"))  # begins (BEGIN IMMEDIATE on SQLite)
         if self.postgres:
-            self.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            self.execute(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
             self.execute("SET LOCAL work_mem = '256MB'")  # the ORDER BY of the inserts
             # each slice's plan costs more than jit_above_cost: compiling it is wasted
             self.execute("SET LOCAL jit = off")

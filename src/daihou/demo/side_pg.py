@@ -43,7 +43,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from daihou.db import storage
-from daihou.demo.bulk import copy_blocks
+from daihou.demo.bulk import MAINTENANCE_WORK_MEM, copy_blocks
 
 PREFIX = "gen_side_"
 
@@ -184,7 +184,7 @@ def _indexes(engine: Engine, queue: SimpleQueue[SideIndex], started: Callable[[i
             except Empty:
                 return
             try:
-                c.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))  # the load's
+                c.execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
                 # the other connections and the load keep the cores busy: parallel
                 # workers would only add the cost of merging their sorts
                 c.execute(text("SET LOCAL max_parallel_maintenance_workers = 0"))

@@ -105,17 +105,10 @@ def _tune(session: Session) -> None:
         conn.exec_driver_sql("SET LOCAL jit = off")
 
 
-def _done(session: Session, d: date) -> set[str]:
-    return set(session.scalars(select(EodRun.step).where(EodRun.business_date == d)))
-
-
-def _started_full(session: Session, d: date) -> bool:
-    return (
-        session.scalar(
-            select(EodRun.id).where(EodRun.business_date == d, EodRun.mode == "full").limit(1)
-        )
-        is not None
-    )
+def _modes(session: Session, d: date) -> dict[str, str]:
+    """The steps already done for date ``d``, with the mode each ran in."""
+    rows = session.execute(select(EodRun.step, EodRun.mode).where(EodRun.business_date == d))
+    return {step: mode for step, mode in rows}
 
 
 def run_eod(
@@ -174,10 +167,11 @@ def _close_date(
 ) -> None:
     with transaction(engine) as s:
         s.execute(update(SystemState).where(SystemState.id == 1).values(eod_running=True))
-        done = _done(s, d)
+        modes = _modes(s, d)
+        done = set(modes)
         # a date resumes in the mode it started in: a full run killed after some steps
         # finishes as a full run (its snapshot covers every loan)
-        full = full or _started_full(s, d)
+        full = full or "full" in modes.values()
     ctx = steps.StepContext(business_date=d, full=full, pack=pack)
     for name in pack.eod.steps:
         if name in done:
@@ -204,7 +198,7 @@ def _close_date(
             checkpointer.poke()
         report.steps_run += 1
     with transaction(engine) as s:
-        if CLOSE not in _done(s, d):
+        if CLOSE not in _modes(s, d):
             s.add(
                 EodRun(
                     business_date=d,

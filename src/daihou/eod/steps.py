@@ -120,9 +120,6 @@ def touched_ids(ctx: StepContext, unsettled: Any = None, *, step: str) -> Any:
     d = ctx.business_date
     if ctx.full:
         return select(LOANS.c.id.label("loan_id")).where(full_set(ctx))
-    pending = select(INST.c.loan_id).where(
-        status_is(INST.c.status, "pending"), INST.c.due_date == d
-    )
     sets = [
         select(LOANS.c.id.label("loan_id")).where(WATCH),
         # the partial index by loan, read alone (it holds loan_id): without the hint
@@ -145,7 +142,9 @@ def touched_ids(ctx: StepContext, unsettled: Any = None, *, step: str) -> Any:
     # pending index still points at the versions the due step just replaced, and
     # reading it fetched each of them (32k heap pages at 1 M loans) to find no row
     if not ran_before(ctx, step, "due"):
-        sets.append(pending)
+        sets.append(
+            select(INST.c.loan_id).where(status_is(INST.c.status, "pending"), INST.c.due_date == d)
+        )
     return union(*sets)
 
 
