@@ -171,7 +171,7 @@ def _fill_factors(engine: Engine) -> dict[str, str | None]:
                 ),
                 {"t": table},
             )
-            for table in ("installments", "loans", "customers")
+            for table in ("installment_accruals", "installments", "loans", "customers")
         }
 
 
@@ -181,7 +181,12 @@ def test_postgresql_storage_settings_on_every_schema(empty_engine: Engine) -> No
     scratch table is unlogged (``db.storage``): from the migrations and from
     ``create_all`` alike."""
     upgrade(empty_engine)
-    assert _fill_factors(empty_engine) == {"installments": "80", "loans": "85", "customers": None}
+    assert _fill_factors(empty_engine) == {
+        "installment_accruals": "50",
+        "installments": "80",
+        "loans": "85",
+        "customers": None,
+    }
     assert _persistence(empty_engine) == {"eod_accrual_work": "u", "eod_work": "p"}
     # a schema already set is left alone: no ALTER (whose lock would wait on a running
     # end of day) when the next upgrade finds nothing to do

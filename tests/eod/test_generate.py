@@ -219,9 +219,8 @@ def test_a_broken_key_rolls_the_whole_load_back(engine: Engine) -> None:
             "installments",
             "INSERT INTO installments (id, loan_id, period, start_date, due_date, annual_rate,"
             " principal_due, interest_due, principal_paid, interest_paid, status, fee_due,"
-            " penalty_due, compound_due, fee_paid, penalty_paid, compound_paid, penalty_base,"
-            " compound_base) SELECT :first + p, :loan, p, :d, :d, 0, 100, 0, 0, 0, 'pending',"
-            " 0, 0, 0, 0, 0, 0, 0, 0 FROM (SELECT 1 AS p UNION ALL SELECT 2) AS x",
+            " fee_paid, penalty_paid, compound_paid) SELECT :first + p, :loan, p, :d, :d, 0,"
+            " 100, 0, 0, 0, 'pending', 0, 0, 0, 0 FROM (SELECT 1 AS p UNION ALL SELECT 2) AS x",
         ),
         (
             "allocations",
@@ -602,9 +601,8 @@ def test_a_duplicate_key_rolls_the_whole_load_back(engine: Engine) -> None:
     row = (
         "INSERT INTO installments (id, loan_id, period, start_date, due_date, annual_rate,"
         " principal_due, interest_due, principal_paid, interest_paid, status, fee_due,"
-        " penalty_due, compound_due, fee_paid, penalty_paid, compound_paid, penalty_base,"
-        " compound_base) VALUES (7, 'L1', :p, :d, :d, 0, 100, 0, 0, 0, 'pending',"
-        " 0, 0, 0, 0, 0, 0, 0, 0)"
+        " fee_paid, penalty_paid, compound_paid) VALUES (7, 'L1', :p, :d, :d, 0, 100, 0, 0,"
+        " 0, 'pending', 0, 0, 0, 0)"
     )
     with pytest.raises(IntegrityError), Loader(engine) as load:
         load.pause(LOADED, unique=True)

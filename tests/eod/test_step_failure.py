@@ -28,7 +28,16 @@ from tests.factories import add_loans, init_book, loan_row
 CASES = [
     ("due", "installments", "UPDATE OF status", date(2024, 3, 14), date(2024, 3, 15)),
     ("delinquency", "loans", "UPDATE OF dpd", date(2024, 2, 18), date(2024, 2, 19)),
-    ("accrual", "installments", "UPDATE OF penalty_base", date(2024, 2, 18), date(2024, 2, 19)),
+    # the first night an installment accrues (its due date) adds its row, later nights
+    # rewrite it
+    ("accrual", "installment_accruals", "INSERT", date(2024, 2, 14), date(2024, 2, 15)),
+    (
+        "accrual",
+        "installment_accruals",
+        "UPDATE OF penalty_base",
+        date(2024, 2, 19),
+        date(2024, 2, 20),
+    ),
     ("accrual", "accruals", "INSERT", date(2024, 2, 18), date(2024, 2, 19)),
     ("snapshot", "loan_snapshots", "INSERT", date(2024, 2, 18), date(2024, 2, 19)),
 ]

@@ -56,7 +56,7 @@ def _plans(engine: Engine, tmp_path: Path) -> dict[str, list[str]]:
         "snapshot": r"INSERT (OR FAIL )?INTO loan_snapshots",
         "kpis": r"SELECT coalesce\(sum\(installments\.principal_due\)",
         "due": r"SELECT loans\.id\s+FROM loans INDEXED BY ix_loans_credit",
-        "accrual update": r"UPDATE (OR FAIL )?installments SET penalty_due",
+        "accrual update": r"UPDATE (OR FAIL )?installment_accruals SET",
     }
     plans: dict[str, list[str]] = {}
 
@@ -124,12 +124,12 @@ def test_the_due_step_finds_loans_in_credit_without_reading_the_falling_due_rows
 def test_the_accrual_applies_its_work_rows_by_installment_key(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
-    # the night's few accruing rows, each finding its installment by key — not every
-    # installment of the book probing the work table
+    # the night's few accruing rows, each finding its accrual row by key — not every
+    # accrual row probing the work table
     plan = _plans(sqlite_engine, tmp_path)["accrual update"]
     assert plan == [
         "SCAN eod_accrual_work",
-        "SEARCH installments USING INTEGER PRIMARY KEY (rowid=?)",
+        "SEARCH installment_accruals USING INTEGER PRIMARY KEY (rowid=?)",
     ], plan
 
 

@@ -16,7 +16,7 @@ from daihou.db.engine import transaction
 from daihou.eod.calendar import business_date
 from daihou.eod.runner import run_eod
 from daihou.kernel.allocation import COMPONENTS
-from daihou.loans.models import Installment, Loan
+from daihou.loans.models import ACCRUED, Installment, InstallmentAccrual, Loan
 from daihou.payments.installment_rows import INSTALLMENT_FIELDS
 from daihou.payments.recompute import recompute_loan, replay_loan
 from daihou.payments.service import post_payment
@@ -69,12 +69,20 @@ def test_recompute_restores_every_field(engine: Engine, tmp_path: Path) -> None:
     assert any(v["penalty_due"] != Decimal("0.00") for v in right.values())
 
     table = Installment.__table__
-    with transaction(engine) as s:  # tamper: a fen, a rate, a status, a row gone, one too many
+    accruals = InstallmentAccrual.__table__
+    with transaction(engine) as s:  # tamper: fen, a rate, a status, a row gone, one too many
         s.execute(
             update(table)
             .where(table.c.loan_id == "L1", table.c.period == 1)
             .values(interest_paid=table.c.interest_paid + Decimal("0.01"))
         )
+        first = select(table.c.id).where(table.c.loan_id == "L1", table.c.period == 1)
+        tampered = s.execute(
+            update(accruals)
+            .where(accruals.c.installment_id == first.scalar_subquery())
+            .values(penalty_due=accruals.c.penalty_due + Decimal("0.01"))
+        )
+        assert tampered.rowcount == 1  # type: ignore[attr-defined]
         s.execute(
             update(table)
             .where(table.c.loan_id == "L1", table.c.period == 2)
@@ -82,6 +90,7 @@ def test_recompute_restores_every_field(engine: Engine, tmp_path: Path) -> None:
         )
         s.execute(delete(table).where(table.c.loan_id == "L1", table.c.period == 3))
         extra = {**right[12], "due_date": date(2025, 3, 15), "start_date": date(2025, 2, 15)}
+        extra = {k: v for k, v in extra.items() if k not in ACCRUED}
         s.execute(insert(table).values(loan_id="L1", period=13, **extra))
     assert _stored(engine) != right
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, String, and_, bindparam, func, or_, select, type_coerce, update
+from sqlalchemy import String, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -30,6 +30,7 @@ from daihou.collection.casework import AuthorisedCase, authorise_case
 from daihou.collection.clock import Clock
 from daihou.collection.lost_contact import mark_lost
 from daihou.collection.models import CaseStatusChange, CollectionCase
+from daihou.collection.overdue_amounts import unpaid_fen_expr
 from daihou.collection.settings import CollectionsSettings
 from daihou.collection.tables import FastRows
 from daihou.loans.models import Installment, Loan, status_is
@@ -242,15 +243,8 @@ def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
 
 
 def owed_fen() -> Any:
-    i = Installment
-    parts = ("principal", "interest", "fee", "penalty", "compound")
-    total: Any = None
-    for p in parts:
-        term = type_coerce(getattr(i, f"{p}_due"), BigInteger) - type_coerce(
-            getattr(i, f"{p}_paid"), BigInteger
-        )
-        total = term if total is None else total + term
-    return total
+    """Per installment: Σ (due − paid) over the components, in fen."""
+    return unpaid_fen_expr()
 
 
 def overdue_fen_by_loan() -> Any:

@@ -15,15 +15,7 @@ from sqlalchemy import BigInteger, Select, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from daihou.kernel.money import from_fen
-from daihou.loans.models import Installment, status_is
-
-_PAIRS = (
-    ("principal_due", "principal_paid"),
-    ("interest_due", "interest_paid"),
-    ("fee_due", "fee_paid"),
-    ("penalty_due", "penalty_paid"),
-    ("compound_due", "compound_paid"),
-)
+from daihou.loans.models import Installment, accrued_due_fen, status_is
 
 
 def _fen(column: Any) -> Any:
@@ -31,11 +23,14 @@ def _fen(column: Any) -> Any:
 
 
 def unpaid_fen_expr() -> Any:
-    """Per installment: Σ (due − paid) over the components, in fen."""
-    expr: Any = None
-    for due, paid in _PAIRS:
-        part = _fen(getattr(Installment, due)) - _fen(getattr(Installment, paid))
-        expr = part if expr is None else expr + part
+    """Per installment: Σ (due − paid) over the components, in fen (罚息 and 复利 due
+    read from the installment's accrual row by one key probe)."""
+    i = Installment
+    expr: Any = accrued_due_fen(i.id)
+    for c in ("principal", "interest", "fee"):
+        expr = expr + _fen(getattr(i, f"{c}_due"))
+    for c in ("principal", "interest", "fee", "penalty", "compound"):
+        expr = expr - _fen(getattr(i, f"{c}_paid"))
     return expr
 
 

@@ -1,14 +1,15 @@
 """PostgreSQL storage settings of the tables end of day writes every night.
 
-End of day rewrites each overdue installment (its 罚息/复利 bases and amounts) and each
-delinquent loan (its DPD) every night. Room left free on each page lets PostgreSQL write
-the new version beside the old as a heap-only (HOT) update, with no new entry in any
-index; a page filled to the brim by a bulk load or an import sends every new version to
-another page, with a new entry in each of the table's indexes. And a scratch table whose
-rows never outlive their transaction need not go through the WAL. The settings are made on
-whatever creates the tables — the migrations (``migrations/env.py``, after every
-upgrade) and ``metadata.create_all`` (a listener in ``db.base``) — so an imported book
-has them as a generated one does. SQLite has no such setting.
+End of day rewrites each overdue installment's 罚息/复利 bases and amounts
+(``installment_accruals``) and each delinquent loan's DPD every night. Room left free on
+each page lets PostgreSQL write the new version beside the old as a heap-only (HOT)
+update, with no new entry in any index; a page filled to the brim by a bulk load or an
+import sends every new version to another page, with a new entry in each of the table's
+indexes. And a scratch table whose rows never outlive their transaction need not go
+through the WAL. The settings are made on whatever creates the tables — the migrations
+(``migrations/env.py``, after every upgrade) and ``metadata.create_all`` (a listener in
+``db.base``) — so an imported book has them as a generated one does. SQLite has no such
+setting.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 FILLFACTOR = {
-    # a delinquent loan's overdue rows, rewritten by the accrual every night
+    # the accrual's bases and amounts of every overdue installment, rewritten every
+    # night: half of each page free, so each new version goes beside the old one (the
+    # table is small: the rows of the installments that have accrued)
+    "installment_accruals": 50,
+    # a loan's installments, rewritten by its payments and replays
     "installments": 80,
     # the few delinquent loans of each page, whose DPD moves every night
     # (``loans.models.WATCH`` keeps ``dpd`` out of every index)

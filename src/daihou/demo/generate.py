@@ -777,14 +777,13 @@ def book_statements() -> Sequence[tuple[str, str]]:
             "installments",
             "INSERT INTO installments (loan_id, period, start_date, due_date, annual_rate,"
             " principal_due, interest_due, principal_paid, interest_paid, status, paid_on,"
-            " fee_due, penalty_due, compound_due, fee_paid, penalty_paid, compound_paid,"
-            " penalty_base, compound_base)"
+            " fee_due, fee_paid, penalty_paid, compound_paid)"
             " SELECT g.loan_id, t.period, d.start_date, d.due_date, t.rate, t.principal,"
             f" t.interest, {PAID_PRINCIPAL}, {PAID_INTEREST},"
             " CASE WHEN t.period <= g.paid THEN 'paid' WHEN d.due_date <= :today THEN 'due'"
             "  ELSE 'pending' END,"
             " CASE WHEN t.period <= g.paid THEN g.pay_on END,"
-            " 0, 0, 0, 0, 0, 0, 0, 0"
+            " 0, 0, 0, 0"
             " FROM gen_loans g JOIN gen_templates t ON t.template = g.template"
             " JOIN gen_dates d ON d.start = g.start AND d.period = t.period"
             f" WHERE {SLICED} ORDER BY g.n, t.period",

@@ -9,8 +9,10 @@ repayment plan row adds the 罚息/复利 carried in by the plan (``penalty_carr
 
 All in SQL over the installments that accrue tonight: one ``INSERT … SELECT`` per
 (grace days, compounding) group computes new bases and amounts into a work table, one
-``UPDATE … FROM`` applies them, one ``INSERT … SELECT … GROUP BY`` writes the per-loan
-subledger rows, and one summary journal entry posts the day's total.
+``UPDATE … FROM`` applies them to the narrow ``installment_accruals`` (and one ``INSERT
+… SELECT`` adds the rows of installments accruing for the first time), one ``INSERT …
+SELECT … GROUP BY`` writes the per-loan subledger rows, and one summary journal entry
+posts the day's total.
 
 Exactness: the amount is computed in binary floating point. Base and rate factor are
 integers below 2⁵³ (exact as doubles); the product and the quotient are rounded once
@@ -55,11 +57,12 @@ from daihou.kernel.money import ZERO, from_fen, rounding_mode, to_fen
 from daihou.kernel.replay import ReplayResult, accrued_amount
 from daihou.ledger import accounts
 from daihou.ledger.service import EntryDraft, post_entry
-from daihou.loans.models import Installment, Loan, status_is, via_unsettled
+from daihou.loans.models import Installment, InstallmentAccrual, Loan, status_is, via_unsettled
 from daihou.payments.journal import WRITTEN_OFF
 from daihou.policy.schema import PolicyPack, Product
 
 INST = cast(Table, Installment.__table__)
+ACC = cast(Table, InstallmentAccrual.__table__)
 LOANS = cast(Table, Loan.__table__)
 WORK = cast(Table, EodAccrualWork.__table__)
 ACCRUALS = cast(Table, Accrual.__table__)
@@ -137,11 +140,11 @@ def step_accrual(session: Session, ctx: Any) -> Any:
         factor = (raw(INST.c.annual_rate) * (10_000 + markup)).cast(Float(53))
         owed_p = raw(INST.c.principal_due) - raw(INST.c.principal_paid)
         owed_i = raw(INST.c.interest_due) - raw(INST.c.interest_paid)
-        new_p = INST.c.penalty_base + owed_p
+        new_p = func.coalesce(ACC.c.penalty_base, 0) + owed_p
         owes = INST.c.principal_due > INST.c.principal_paid
-        new_c: Any = INST.c.compound_base
+        new_c: Any = func.coalesce(ACC.c.compound_base, 0)
         if compounding:
-            new_c = INST.c.compound_base + owed_i
+            new_c = new_c + owed_i
             owes = or_(owes, INST.c.interest_due > INST.c.interest_paid)
         p_fen, p_risky = _amount(session, new_p, factor)
         c_fen, c_risky = _amount(session, new_c, factor)
@@ -172,8 +175,8 @@ def step_accrual(session: Session, ctx: Any) -> Any:
                         raw(INST.c.annual_rate),
                         new_p,
                         new_c,
-                        raw(INST.c.penalty_due),
-                        raw(INST.c.compound_due),
+                        func.coalesce(raw(ACC.c.penalty_due), 0),
+                        func.coalesce(raw(ACC.c.compound_due), 0),
                         # a repayment plan row carries 罚息/复利 moved in (+) or out (−) by
                         # the plan: due = carried + accrued(base) (``kernel.restructure``)
                         p_fen + raw(INST.c.penalty_carried),
@@ -182,6 +185,7 @@ def step_accrual(session: Session, ctx: Any) -> Any:
                     )
                     .select_from(INST)
                     .join(LOANS, LOANS.c.id == loan_key)
+                    .outerjoin(ACC, ACC.c.installment_id == INST.c.id)
                     .where(
                         status_is(INST.c.status, "due"),
                         INST.c.due_date <= d - timedelta(days=grace),
@@ -195,19 +199,33 @@ def step_accrual(session: Session, ctx: Any) -> Any:
             )
         )
     _exact_fixups(session, pack)
-    # apply: only rows whose amounts or bases moved (every accruing row's base moves).
-    # SQLite: `+ 0` makes the planner walk the work rows and find each installment by
-    # its key; otherwise it scanned every installment of the book (by a covering index)
-    # and probed the work table for each, a full scan a night
+    # apply (every accruing row's base moves): the accrual rows there are, then one for
+    # each installment accruing for the first time. SQLite: `+ 0` makes the planner walk
+    # the work rows and find each accrual row by its key, rather than scan the table and
+    # probe the work rows for each
     work_key = WORK.c.installment_id + literal_column("0") if sqlite else WORK.c.installment_id
     session.execute(
-        no_statement_journal(update(INST))
-        .where(INST.c.id == work_key)
+        no_statement_journal(update(ACC))
+        .where(ACC.c.installment_id == work_key)
         .values(
             penalty_base=WORK.c.penalty_base,
             compound_base=WORK.c.compound_base,
-            penalty_due=type_coerce(WORK.c.penalty_fen, INST.c.penalty_due.type),
-            compound_due=type_coerce(WORK.c.compound_fen, INST.c.compound_due.type),
+            penalty_due=type_coerce(WORK.c.penalty_fen, ACC.c.penalty_due.type),
+            compound_due=type_coerce(WORK.c.compound_fen, ACC.c.compound_due.type),
+        )
+    )
+    session.execute(
+        no_statement_journal(insert(ACC)).from_select(
+            ["installment_id", "penalty_base", "compound_base", "penalty_due", "compound_due"],
+            select(
+                WORK.c.installment_id,
+                WORK.c.penalty_base,
+                WORK.c.compound_base,
+                WORK.c.penalty_fen,
+                WORK.c.compound_fen,
+            )
+            .where(~select(ACC.c.installment_id).where(ACC.c.installment_id == work_key).exists())
+            .order_by(WORK.c.installment_id),
         )
     )
     dp = func.sum(WORK.c.penalty_fen - WORK.c.old_penalty)

@@ -52,9 +52,11 @@ from daihou.eod.models import (
 )
 from daihou.kernel.delinquency import bucket_for, class_floor, rank
 from daihou.loans.models import (
+    ACCRUED,
     IN_CREDIT,
     WATCH,
     Installment,
+    InstallmentAccrual,
     Loan,
     status_is,
     via_unsettled,
@@ -72,6 +74,10 @@ def _t(model: Any) -> Table:
 LOANS, INST, TXN = _t(Loan), _t(Installment), _t(Transaction)
 WORK, EVENTS, SNAPS = _t(EodWork), _t(LoanEvent), _t(LoanSnapshot)
 CHANGES, OVERRIDES, ACCRUALS = _t(ClassChange), _t(ClassOverride), _t(Accrual)
+ACC = _t(InstallmentAccrual)
+WITH_ACCRUED = INST.outerjoin(ACC, ACC.c.installment_id == INST.c.id)
+"""Installments with their 罚息/复利 accrued (``installment_accruals``), for the
+per-loan sums."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +233,7 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
             "oldest"
         ),
         *owed_sums(d),
-    )
+    ).select_from(WITH_ACCRUED)
     if not same:
         oldest_q = oldest_q.join(LOANS, LOANS.c.id == INST.c.loan_id)
     oldest = via_unsettled(
@@ -404,8 +410,12 @@ def step_delinquency(session: Session, ctx: StepContext) -> StepResult:
 
 # -- snapshot -------------------------------------------------------------------------
 def _owed(component: str) -> Any:
-    """What an installment still owes of ``component``, in fen."""
-    return raw(INST.c[f"{component}_due"]) - raw(INST.c[f"{component}_paid"])
+    """What an installment still owes of ``component``, in fen (read from
+    ``WITH_ACCRUED`` for 罚息/复利)."""
+    paid = raw(INST.c[f"{component}_paid"])
+    if f"{component}_due" in ACCRUED:
+        return func.coalesce(raw(ACC.c[f"{component}_due"]), 0) - paid
+    return raw(INST.c[f"{component}_due"]) - paid
 
 
 def owed_sums(d: date) -> list[Any]:
@@ -428,6 +438,7 @@ def snapshot_select(ctx: StepContext, loan_ids: Any) -> Any:
     d = ctx.business_date
     sums = via_unsettled(
         select(INST.c.loan_id, *owed_sums(d))
+        .select_from(WITH_ACCRUED)
         .where(status_is(INST.c.status, "due"))
         .group_by(INST.c.loan_id)
     ).subquery()

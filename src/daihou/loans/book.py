@@ -50,7 +50,7 @@ from daihou.ledger.accounts import FUNDING, LOAN_PRINCIPAL
 from daihou.ledger.models import JournalEntry
 from daihou.loans.import_file import ImportRejected, read_rows
 from daihou.loans.importer import TERM_FIELDS, ExistingLoan, LoanRow, check_rows, parse_rows
-from daihou.loans.models import Customer, Installment, Loan
+from daihou.loans.models import Customer, Installment, InstallmentAccrual, Loan
 from daihou.payments.models import Transaction
 from daihou.policy.loader import load_pack
 from daihou.policy.schema import PolicyPack
@@ -65,6 +65,7 @@ MEMO = "loan-book import"
 _customers: Table = Customer.__table__  # type: ignore[assignment]
 _loans: Table = Loan.__table__  # type: ignore[assignment]
 _installments: Table = Installment.__table__  # type: ignore[assignment]
+_accruals: Table = InstallmentAccrual.__table__  # type: ignore[assignment]
 _transactions: Table = Transaction.__table__  # type: ignore[assignment]
 _entries: Table = JournalEntry.__table__  # type: ignore[assignment]
 
@@ -104,8 +105,6 @@ INSTALLMENT_FIXED = tuple(
     (name, 0)
     for name in [
         "fee_due",
-        "penalty_due",
-        "compound_due",
         "principal_paid",
         "interest_paid",
         "fee_paid",
@@ -697,6 +696,8 @@ def _update_terms(conn: Connection, loans: Sequence[LoanRow]) -> None:
         params.append({"b_id": loan.loan_id, **{f"b_{k}": v for k, v in values.items()}})
     conn.execute(statement, params)
     ids = [loan.loan_id for loan in loans]
+    schedule = select(_installments.c.id).where(_installments.c.loan_id.in_(ids))
+    conn.execute(delete(_accruals).where(_accruals.c.installment_id.in_(schedule)))
     conn.execute(delete(_installments).where(_installments.c.loan_id.in_(ids)))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -25,8 +26,11 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     literal_column,
+    select,
     text,
+    type_coerce,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from daihou.compliance.privacy.crypto import EncryptedString, blind_index_default
@@ -154,6 +158,86 @@ class Loan(Base):
     )
 
 
+class InstallmentAccrual(Base):
+    """An installment's 罚息/复利 due (what a repayment plan carried in included) and the
+    bases they accrue on, in fen·days, in a narrow table of their own.
+
+    End of day rewrites these four values for every overdue installment every night
+    (``eod.accrual``). Kept in ``installments``, those rows lie 1–2 to a page among the
+    whole schedule, so a night at 1 M loans rewrote ~130k pages of it (on SQLite 3 s of
+    writes and commit, on PostgreSQL most of the night's WAL). Here a row is a few
+    dozen bytes and only an installment that has accrued has one, so the same rows fill
+    a few thousand pages. No row: all four are zero. Read and written through
+    ``Installment.penalty_due`` and its three siblings; no foreign key, as the
+    end-of-day logs (a key check per row inserted by the nightly ``INSERT … SELECT``):
+    the rows are removed with their installments (``delete_installments``)."""
+
+    __tablename__ = "installment_accruals"
+
+    installment_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    # bases in fen·days (Σ overdue principal / interest per accrued night): the posted
+    # 罚息/复利 is base × rate × (1 + markup) / 360 rounded, remainder carried
+    penalty_base: Mapped[int] = mapped_column(BigInteger, default=0)
+    compound_base: Mapped[int] = mapped_column(BigInteger, default=0)
+    penalty_due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # 罚息
+    compound_due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # 复利
+
+
+ACCRUED = ("penalty_base", "compound_base", "penalty_due", "compound_due")
+"""The columns of ``installment_accruals`` an installment reads as its own."""
+
+
+def accrued_attribute(name: str) -> Any:
+    """``Installment.<name>`` for a column of its ``InstallmentAccrual``: zero without
+    a row, a row made on the first non-zero value set; in SQL, the value read by key
+    (zero without a row) — for small sets; end of day joins the table itself."""
+    zero: Decimal | int = Decimal("0.00") if name.endswith("_due") else 0
+
+    def get(self: Installment) -> Any:
+        acc = self.accrual
+        return zero if acc is None else getattr(acc, name)
+
+    def put(self: Installment, value: Any) -> None:
+        acc = self.accrual
+        if acc is None:
+            if not value:
+                return
+            acc = self.accrual = InstallmentAccrual(
+                penalty_base=0,
+                compound_base=0,
+                penalty_due=Decimal("0.00"),
+                compound_due=Decimal("0.00"),
+            )
+        setattr(acc, name, value)
+
+    def expression(cls: type[Installment]) -> Any:
+        column = InstallmentAccrual.__table__.c[name]
+        return type_coerce(_probe(column, cls.id), column.type)
+
+    return hybrid_property(get, put, expr=expression)
+
+
+def accrued_due_fen(installment_id: Any) -> Any:
+    """In SQL: the 罚息 + 复利 an installment has accrued, in fen (zero without its
+    accrual row) — one key probe where reading both attributes would make two."""
+    c = InstallmentAccrual.__table__.c
+    both = type_coerce(c.penalty_due, BigInteger) + type_coerce(c.compound_due, BigInteger)
+    return _probe(both, installment_id)
+
+
+def _probe(value: Any, installment_id: Any) -> Any:
+    """``value`` (over ``installment_accruals``) of the installment's accrual row, found
+    by key, or zero without a row."""
+    table = InstallmentAccrual.__table__
+    found = (
+        select(value)
+        .where(table.c.installment_id == installment_id)
+        .correlate_except(table)
+        .scalar_subquery()
+    )
+    return func.coalesce(found, literal_column("0"))
+
+
 class Installment(Base):
     """One period of a loan's current schedule, with due and paid per component."""
 
@@ -168,8 +252,6 @@ class Installment(Base):
     principal_due: Mapped[Decimal] = mapped_column(Money)
     interest_due: Mapped[Decimal] = mapped_column(Money)
     fee_due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
-    penalty_due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # 罚息
-    compound_due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))  # 复利
     principal_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     interest_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     fee_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
@@ -177,10 +259,6 @@ class Installment(Base):
     compound_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     status: Mapped[str] = mapped_column(Code(12), default="pending")  # INSTALLMENT_STATUSES
     paid_on: Mapped[date | None] = mapped_column(Date)
-    # Accrual bases in fen·days (Σ overdue principal / interest per accrued night): the
-    # posted 罚息/复利 is base × rate × (1 + markup) / 360 rounded, remainder carried.
-    penalty_base: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    compound_base: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # 罚息/复利 moved in (+) or out (−) by a repayment plan (分期还款): penalty_due is
     # carried + the amount accrued on the base (see ``daihou.kernel.restructure``).
     penalty_carried: Mapped[Decimal] = mapped_column(
@@ -191,6 +269,17 @@ class Installment(Base):
     )
 
     loan: Mapped[Loan] = relationship(back_populates="installments")
+    # 罚息/复利 accrued (and their bases): their own row, ``InstallmentAccrual``; read
+    # and written through the four attributes below as if they were columns here
+    accrual: Mapped[InstallmentAccrual | None] = relationship(
+        primaryjoin="Installment.id == foreign(InstallmentAccrual.installment_id)",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+    )
+    penalty_due = accrued_attribute("penalty_due")  # 罚息
+    compound_due = accrued_attribute("compound_due")  # 复利
+    penalty_base = accrued_attribute("penalty_base")
+    compound_base = accrued_attribute("compound_base")
 
     __table_args__ = (
         UniqueConstraint("loan_id", "period"),

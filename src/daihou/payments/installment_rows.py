@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -34,9 +35,12 @@ from daihou.db.types import RATE_SCALE, Money, Rate
 from daihou.kernel.allocation import COMPONENTS
 from daihou.kernel.replay import ReplayResult
 from daihou.kernel.state import InstallmentState
-from daihou.loans.models import Installment
+from daihou.loans.models import ACCRUED, Installment, InstallmentAccrual
 
 INSTALLMENTS = cast(Table, Installment.__table__)
+ACCRUALS = cast(Table, InstallmentAccrual.__table__)
+STORED_FROM = INSTALLMENTS.outerjoin(ACCRUALS, ACCRUALS.c.installment_id == INSTALLMENTS.c.id)
+"""Where an installment's cached columns are read: its row and its accrual row, if any."""
 
 INSTALLMENT_FIELDS = (
     "start_date",
@@ -63,6 +67,18 @@ def _getter(name: str) -> Callable[[InstallmentState, date], object]:
     return lambda state, _: getattr(state, name)
 
 
+def _column(name: str) -> Any:
+    """The stored column of a cached field (``installments`` or ``installment_accruals``)."""
+    return ACCRUALS.c[name] if name in ACCRUED else INSTALLMENTS.c[name]
+
+
+def _read(name: str) -> Any:
+    """A cached field as read from ``STORED_FROM`` (an accrual column without its row
+    reads zero)."""
+    column = _column(name)
+    return func.coalesce(column, 0) if name in ACCRUED else column
+
+
 def _many(getter: Callable[..., Any], names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
     """``attrgetter``/``itemgetter`` that always gives a tuple (none, one or many)."""
     if not names:
@@ -85,8 +101,8 @@ class _Stored:
             for f in INSTALLMENT_FIELDS
             if f != "status" and f not in {f"{c}_due" for c in due} | {f"{c}_paid" for c in paid}
         ]
-        money = [f for f in rest if isinstance(INSTALLMENTS.c[f].type, Money)]
-        rates = [f for f in rest if isinstance(INSTALLMENTS.c[f].type, Rate)]
+        money = [f for f in rest if isinstance(_column(f).type, Money)]
+        rates = [f for f in rest if isinstance(_column(f).type, Rate)]
         plain = [f for f in rest if f not in money and f not in rates]
         self.names = [
             *plain,
@@ -97,9 +113,9 @@ class _Stored:
             *rates,
         ]
         self.columns = [
-            type_coerce(INSTALLMENTS.c[f], BigInteger)
-            if isinstance(INSTALLMENTS.c[f].type, Money | Rate)
-            else INSTALLMENTS.c[f]
+            type_coerce(_read(f), BigInteger)
+            if isinstance(_column(f).type, Money | Rate)
+            else _read(f)
             for f in self.names
         ]
         self.status = "status" in INSTALLMENT_FIELDS
@@ -156,7 +172,9 @@ def write_installments(
         for row in session.execute(
             select(
                 INSTALLMENTS.c.loan_id, INSTALLMENTS.c.period, INSTALLMENTS.c.id, *_STORED.columns
-            ).where(where)
+            )
+            .select_from(STORED_FROM)
+            .where(where)
         ).all()  # one fetchall, not a fetch per row
     }
     inserts: list[dict[str, object]] = []
@@ -173,14 +191,47 @@ def write_installments(
             elif old[1] != _STORED.key(state, as_of):
                 updates.append({"b_id": old[0], **installment_values(state, as_of)})
     if existing:
-        gone = [v[0] for v in existing.values()]
-        session.execute(delete(INSTALLMENTS).where(INSTALLMENTS.c.id.in_(gone)))
+        delete_installments(session, [v[0] for v in existing.values()])
     if updates:
         stmt = (
             update(INSTALLMENTS)
             .where(INSTALLMENTS.c.id == bindparam("b_id"))
-            .values({f: bindparam(f) for f in INSTALLMENT_FIELDS})
+            .values({f: bindparam(f) for f in INSTALLMENT_FIELDS if f not in ACCRUED})
         )
         session.connection().execute(stmt, updates)
+        # their accrual rows written again: removed, then one for each that has accrued
+        ids = [u["b_id"] for u in updates]
+        session.execute(delete(ACCRUALS).where(ACCRUALS.c.installment_id.in_(ids)))
+        _insert_accrued(session, [(u["b_id"], u) for u in updates])
     if inserts:
-        session.execute(insert(INSTALLMENTS), inserts)
+        session.execute(insert(INSTALLMENTS), [_main(v) for v in inserts])
+        accrued = [v for v in inserts if _accrued(v)]
+        if accrued:  # new rows that have accrued already (a replay over past dates)
+            keys = {(v["loan_id"], v["period"]): v for v in accrued}
+            found = session.execute(
+                select(INSTALLMENTS.c.loan_id, INSTALLMENTS.c.period, INSTALLMENTS.c.id).where(
+                    INSTALLMENTS.c.loan_id.in_({v["loan_id"] for v in accrued})
+                )
+            ).all()
+            _insert_accrued(session, [(i, keys[(lo, p)]) for lo, p, i in found if (lo, p) in keys])
+
+
+def _main(values: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in values.items() if k not in ACCRUED}
+
+
+def _accrued(values: dict[str, object]) -> bool:
+    return any(values[k] for k in ACCRUED)
+
+
+def _insert_accrued(session: Session, rows: list[tuple[object, dict[str, object]]]) -> None:
+    """Accrual rows for the installments (id, cached values) that have accrued."""
+    values = [{"installment_id": i, **{k: v[k] for k in ACCRUED}} for i, v in rows if _accrued(v)]
+    if values:
+        session.execute(insert(ACCRUALS), values)
+
+
+def delete_installments(session: Session, ids: Collection[object]) -> None:
+    """Remove installments and their accrual rows."""
+    session.execute(delete(ACCRUALS).where(ACCRUALS.c.installment_id.in_(ids)))
+    session.execute(delete(INSTALLMENTS).where(INSTALLMENTS.c.id.in_(ids)))

@@ -1043,6 +1043,20 @@ def upgrade() -> None:
     op.create_index("ix_complaints_received_at", "complaints", ["received_at"], unique=False)
     op.create_index("ix_complaints_state", "complaints", ["state"], unique=False)
     op.create_table(
+        "installment_accruals",
+        sa.Column(
+            "installment_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
+        sa.Column("penalty_base", sa.BigInteger(), nullable=False),
+        sa.Column("compound_base", sa.BigInteger(), nullable=False),
+        sa.Column("penalty_due", sa.BigInteger(), nullable=False),
+        sa.Column("compound_due", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("installment_id", name=op.f("pk_installment_accruals")),
+    )
+    op.create_table(
         "installments",
         sa.Column(
             "id",
@@ -1062,8 +1076,6 @@ def upgrade() -> None:
         sa.Column("principal_due", sa.BigInteger(), nullable=False),
         sa.Column("interest_due", sa.BigInteger(), nullable=False),
         sa.Column("fee_due", sa.BigInteger(), nullable=False),
-        sa.Column("penalty_due", sa.BigInteger(), nullable=False),
-        sa.Column("compound_due", sa.BigInteger(), nullable=False),
         sa.Column("principal_paid", sa.BigInteger(), nullable=False),
         sa.Column("interest_paid", sa.BigInteger(), nullable=False),
         sa.Column("fee_paid", sa.BigInteger(), nullable=False),
@@ -1075,8 +1087,6 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("paid_on", sa.Date(), nullable=True),
-        sa.Column("penalty_base", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("compound_base", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("penalty_carried", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("compound_carried", sa.BigInteger(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
@@ -2203,6 +2213,7 @@ def downgrade() -> None:
         postgresql_where=sa.text("status = 'paid'"),
     )
     op.drop_table("installments")
+    op.drop_table("installment_accruals")
     op.drop_index("ix_complaints_state", table_name="complaints")
     op.drop_index("ix_complaints_received_at", table_name="complaints")
     op.drop_index(op.f("ix_complaints_loan_id"), table_name="complaints")
