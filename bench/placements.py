@@ -102,8 +102,8 @@ def build(engine: Engine, cases: int, seed: int) -> None:
         many(
             "INSERT INTO installments (id, loan_id, period, start_date, due_date, annual_rate, "
             "principal_due, interest_due, principal_paid, interest_paid, status, fee_due, "
-            "penalty_due, compound_due, fee_paid, penalty_paid, compound_paid, penalty_base, "
-            "compound_base) VALUES (?,?,1,?,?,1800000000,?,0,0,0,'due',0,0,0,0,0,0,0,0)",
+            "fee_paid, penalty_paid, compound_paid) VALUES (?,?,1,?,?,1800000000,?,0,0,0,'due',"
+            "0,0,0,0)",
             inst,
         )
         many(

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, func, select, type_coerce
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from daihou.auth.actor import Actor
@@ -22,6 +22,7 @@ from daihou.auth.permissions import AuthorizationBasis, authorize
 from daihou.auth.scopes import ResourceScope
 from daihou.collection.contact_settings import ContactSettings
 from daihou.collection.models import CaseStatusChange, CollectionCase
+from daihou.collection.overdue_amounts import unpaid_fen_expr
 from daihou.compliance.audit.service import record
 from daihou.loans.models import Installment
 from daihou.policy.loader import load_pack
@@ -175,30 +176,12 @@ def money(value: Any, field: str) -> Decimal:
 # --- overdue amounts ------------------------------------------------------------------
 
 
-def _fen(column: Any) -> Any:
-    return type_coerce(column, BigInteger)
-
-
 def overdue_fen_by_loan(on: date | ColumnElement[Any]) -> Select[Any]:
     """(loan_id, overdue_fen): what is unpaid of installments due before ``on`` —
     principal, interest, fees, penalty and compound interest — per loan, as integer fen."""
     i = Installment
-    due = (
-        _fen(i.principal_due)
-        + _fen(i.interest_due)
-        + _fen(i.fee_due)
-        + _fen(i.penalty_due)
-        + _fen(i.compound_due)
-    )
-    paid = (
-        _fen(i.principal_paid)
-        + _fen(i.interest_paid)
-        + _fen(i.fee_paid)
-        + _fen(i.penalty_paid)
-        + _fen(i.compound_paid)
-    )
     return (
-        select(i.loan_id, func.sum(due - paid).label("overdue_fen"))
+        select(i.loan_id, func.sum(unpaid_fen_expr()).label("overdue_fen"))
         .where(i.due_date < on)
         .group_by(i.loan_id)
     )
