@@ -97,12 +97,16 @@ def test_end_of_day_reads_the_partial_index_by_loan(sqlite_engine: Engine, tmp_p
     assert any("ix_accruals_loan_date (loan_id=? AND business_date=?)" in x for x in ordinary)
     assert sum("accruals" in x for x in ordinary) == 1, ordinary  # one probe for both amounts
     for name, plan in plans.items():
-        assert any("USING INDEX ix_installments_unsettled" in line for line in plan), (name, plan)
+        # the index alone: it holds every column these reads take (UNSETTLED_COLUMNS)
+        assert any("USING COVERING INDEX ix_installments_unsettled" in line for line in plan), (
+            name,
+            plan,
+        )
         assert not any("ix_installments_pending" in line for line in plan), (name, plan)
     # the accrual's outer loop is the index of unsettled rows, each joined to its loan —
     # not every loan of the book probing its installments
     first = next(line for line in plans["accrual"] if "installments" in line or "loans" in line)
-    assert first == "SCAN installments USING INDEX ix_installments_unsettled"
+    assert first == "SCAN installments USING COVERING INDEX ix_installments_unsettled"
     assert any(line.startswith("SEARCH loans") for line in plans["accrual"])
 
 
@@ -153,4 +157,4 @@ def test_the_delinquency_pass_reads_the_unsettled_rows_once(
     plan = _plans(sqlite_engine, tmp_path)["ordinary delinquency"]
     reads = [x for x in plan if "ix_installments_unsettled" in x]
     assert len(reads) == 1, plan
-    assert reads[0] == "SCAN installments USING INDEX ix_installments_unsettled", plan
+    assert reads[0] == "SCAN installments USING COVERING INDEX ix_installments_unsettled", plan
